@@ -1,0 +1,104 @@
+"""Turn a run's logs into rollout records in a `RolloutStore`, one module per source format.
+
+`ingest(path, store)` detects the format (or takes `fmt`), streams the file(s) through the format's
+reader and appends them to the store all-or-nothing. Formats:
+
+- `jsonl`      generic JSONL, one rollout per line (`rlaudit.ingest.jsonl`)
+- `trl`        TRL GRPO completions log: `output_dir/completions/completions_NNNNN.parquet`
+- `verl`       verl rollout dump: `trainer.rollout_data_dir/{step}.jsonl`
+- `trl-state`  a TRL output_dir/checkpoint with only `trainer_state.json`: per-step metrics, no rollouts
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlaudit.ingest.jsonl import read_jsonl
+from rlaudit.records import RecordError, RolloutStore
+
+FORMATS = ("jsonl", "trl", "verl", "trl-state")
+
+
+@dataclass
+class IngestResult:
+    """What one `ingest` call did."""
+
+    path: str
+    format: str
+    rows_added: int = 0
+    files_skipped: int = 0  # already in the store (same content)
+    metrics_only: bool = False  # trl-state: per-step metrics, no rollouts
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format of `path`; raises RecordError with what was looked for when unsure."""
+    if not path.exists():
+        raise RecordError(f"{path}: no such file or directory")
+    if path.is_file():
+        if path.suffix == ".parquet":
+            return "trl"
+        if path.suffix in (".jsonl", ".json", ".ndjson"):
+            return "jsonl"
+        raise RecordError(f"{path}: cannot tell the format from the file name; pass --format")
+    if list(path.glob("completions_*.parquet")) or list(path.glob("completions/completions_*.parquet")):
+        return "trl"
+    if (path / "trainer_state.json").exists():
+        return "trl-state"
+    if any(p.stem.isdigit() for p in path.glob("*.jsonl")):
+        return "verl"
+    if list(path.glob("*.jsonl")):
+        return "jsonl"
+    raise RecordError(
+        f"{path}: no rollout logs found (looked for *.jsonl, completions/completions_*.parquet, "
+        "trainer_state.json); pass --format"
+    )
+
+
+def ingest(
+    path: str | Path,
+    store: RolloutStore,
+    *,
+    fmt: str = "auto",
+    run: str | None = None,
+    reward_weights: dict[str, float] | None = None,
+) -> IngestResult:
+    """Ingest one file or directory into `store`. Bad input raises `RecordError`, storing nothing."""
+    path = Path(path)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise RecordError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    if not path.exists():
+        raise RecordError(f"{path}: no such file or directory")
+    result = IngestResult(path=str(path), format=fmt)
+    if fmt == "jsonl":
+        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        for f in files:
+            _ingest_jsonl_file(f, store, run=run or (path.name if path.is_dir() else f.stem), result=result)
+    elif fmt == "trl":
+        from rlaudit.ingest.trl import ingest_trl
+
+        ingest_trl(path, store, run=run, reward_weights=reward_weights, result=result)
+    elif fmt == "verl":
+        from rlaudit.ingest.verl import ingest_verl
+
+        ingest_verl(path, store, run=run, result=result)
+    else:
+        from rlaudit.ingest.trl_state import ingest_trl_state
+
+        ingest_trl_state(path, store, run=run, result=result)
+    return result
+
+
+def _ingest_jsonl_file(f: Path, store: RolloutStore, *, run: str, result: IngestResult) -> None:
+    plan = store.plan(f)
+    if plan is None:
+        result.files_skipped += 1
+        return
+    offset, rows_before = plan
+    size = f.stat().st_size
+    result.rows_added += store.append(
+        read_jsonl(f, run=run, offset=offset, rows_before=rows_before), path=f, fmt="jsonl", n_bytes=size
+    )

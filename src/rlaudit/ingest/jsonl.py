@@ -1,0 +1,159 @@
+"""Generic JSONL rollouts: one JSON object per line, fields as in `rlaudit.records.FIELDS`.
+
+Fast path: pyarrow's streaming JSON reader (C++, block by block, constant memory). If it rejects the
+file (bad JSON, a value of the wrong type, a field that appears late), a line-by-line pass finds the
+exact line and field for the error message, or ingests the file itself when the only trouble was
+pyarrow's block-wise schema inference.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.json as pj
+
+from rlaudit.records import FIELDS, REQUIRED, RecordError, normalize
+
+BLOCK_BYTES = 32 << 20  # ~100k-300k rollouts per block: big enough for throughput, small for memory
+FALLBACK_ROWS = 50_000
+
+# Known scalar fields with a fixed type, so every block parses to the same schema.
+_EXPLICIT = pa.schema(
+    [
+        pa.field(name, typ)
+        for name, (typ, _, kind) in FIELDS.items()
+        if kind in ("str", "float", "bool") and name != "reward"
+    ]
+    + [pa.field("step", pa.int64()), pa.field("reward", pa.float64())]
+)
+
+
+def read_jsonl(path: Path, *, run: str | None = None, offset: int = 0, rows_before: int = 0) -> Iterator[pa.Table]:
+    """Yield normalized tables from `path`, starting at byte `offset` (for a file that grew)."""
+    run = run or path.stem
+    if path.stat().st_size - offset == 0:
+        raise RecordError(f"{path}: empty file (no records)")
+    try:
+        yield from _fast(path, run=run, offset=offset, rows_before=rows_before)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, RecordError):
+        # Find the exact line; if there is no bad line, the slow pass ingests the whole file.
+        yield from _slow(path, run=run, offset=offset, rows_before=rows_before)
+
+
+def _fast(path: Path, *, run: str, offset: int, rows_before: int) -> Iterator[pa.Table]:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        reader = pj.open_json(
+            f,
+            read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
+            parse_options=pj.ParseOptions(explicit_schema=_EXPLICIT, unexpected_field_behavior="infer"),
+        )
+        row = rows_before + 1
+        tables: list[pa.Table] = []
+        for batch in reader:
+            # Validate everything before yielding anything: the fallback must not repeat rows.
+            tables.append(normalize(batch, source=str(path), first_row=row, run=run))
+            row += batch.num_rows
+    if row == rows_before + 1:
+        raise RecordError(f"{path}: no records")
+    yield from tables
+
+
+def _slow(path: Path, *, run: str, offset: int, rows_before: int) -> Iterator[pa.Table]:
+    rows: list[dict[str, Any]] = []
+    first_row = rows_before + 1
+    n = 0
+    with open(path, "rb") as raw:
+        raw.seek(offset)
+        # Line numbers count from the start of the file, also when resuming a file that grew.
+        lines = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+        for line_no, line in enumerate(lines, start=rows_before + 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                what = "truncated line" if not line.endswith("\n") else "invalid JSON"
+                raise RecordError(f"{path}: line {line_no}: {what} ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise RecordError(f"{path}: line {line_no}: expected a JSON object, got {type(obj).__name__}")
+            _check(obj, path, line_no)
+            rows.append(obj)
+            n += 1
+            if len(rows) >= FALLBACK_ROWS:
+                yield normalize(_table(rows), source=str(path), first_row=first_row, run=run)
+                first_row += len(rows)
+                rows = []
+    if n == 0:
+        raise RecordError(f"{path}: no records")
+    if rows:
+        yield normalize(_table(rows), source=str(path), first_row=first_row, run=run)
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    cols: dict[str, list[Any]] = {}
+    for i, r in enumerate(rows):
+        for k, v in r.items():
+            cols.setdefault(k, [None] * i).append(v)
+        for k, vals in cols.items():
+            if len(vals) < i + 1:
+                vals.append(None)
+    arrays = {}
+    for k, vals in cols.items():
+        if k in FIELDS and FIELDS[k][2] != "rewards":
+            arrays[k] = pa.array(vals, type=_EXPLICIT.field(k).type if k in _EXPLICIT.names else None)
+        elif k == "rewards":
+            arrays[k] = pa.array(
+                [None if v is None else list(v.items()) for v in vals], type=pa.map_(pa.string(), pa.float64())
+            )
+        else:
+            # Unknown fields are kept as-is; mixed types become JSON text so nothing is lost.
+            try:
+                arrays[k] = pa.array(vals)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arrays[k] = pa.array([None if v is None else json.dumps(v) for v in vals])
+    return pa.table(arrays)
+
+
+_PY_KIND = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+
+
+def _check(obj: dict[str, Any], path: Path, line_no: int) -> None:
+    for name in REQUIRED:
+        if name not in obj:
+            raise RecordError(f"{path}: line {line_no}: missing required field '{name}'")
+    for name, (_, required, kind) in FIELDS.items():
+        v = obj.get(name)
+        if v is None:
+            if required and name != "reward" and name in obj:
+                raise RecordError(f"{path}: line {line_no}: required field '{name}' is null")
+            continue
+        if kind == "rewards":
+            if not isinstance(v, dict) or not all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in v.values()
+            ):
+                raise RecordError(f"{path}: line {line_no}: field 'rewards' must be an object of name -> number")
+            continue
+        ok = isinstance(v, _PY_KIND[kind]) and (kind == "bool" or not isinstance(v, bool))
+        if kind == "int" and isinstance(v, float) and v.is_integer():
+            ok = True
+        if not ok:
+            raise RecordError(
+                f"{path}: line {line_no}: field '{name}' must be {_KIND_NAME[kind]}, got {json.dumps(v)[:40]}"
+            )
+        if kind == "float" and isinstance(v, float) and math.isinf(v):
+            raise RecordError(f"{path}: line {line_no}: field '{name}' is infinite")
+
+
+_KIND_NAME = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false"}
