@@ -1,0 +1,307 @@
+"""Exploration signals: per-step aggregates of the rollouts, computed in DuckDB SQL.
+
+Everything is computed in two passes over the store, streaming (DuckDB spills to disk past
+`SignalsConfig.memory_limit`): first one row per GRPO group, then per run x step x split x condition
+(and per run x step x split pooled over conditions, marked `condition = '*'`).
+
+Step signals (columns of `Signals.steps`):
+
+| column | meaning |
+|---|---|
+| n_rollouts, n_groups, group_size | rollouts, groups and median group size at this step |
+| reward_mean, reward_std | mean / standard deviation of the total reward (NaN = unscored rows skipped) |
+| frac_zero_std | fraction of groups whose rewards do not vary: their GRPO advantage is 0 |
+| frac_all_fail, frac_all_pass | the zero-variance groups split by whether every sample failed or passed |
+| expected_homogeneous, expected_all_fail | what chance predicts at the step's pass rate p for groups of G independent samples: p^G + (1-p)^G and (1-p)^G |
+| pass_rate | pass@1: mean success, when success is known (`correct`, or binary rewards) |
+| pass_at_2 .. pass_at_64 | unbiased pass@k within groups (Chen et al. 2021), NaN when k > group size |
+| entropy | mean token entropy of the completions, when logged |
+| unique_frac | within-group fraction of distinct completions |
+| distinct_1, distinct_2 | within-group distinct unigrams / bigrams over all unigrams / bigrams (whitespace tokens) |
+| pairwise_sim | within-group mean Jaccard similarity of token sets between neighbouring samples (an unbiased estimate of the mean over all pairs when order in a group is arbitrary) |
+| length_mean | mean completion length: `n_tokens` when logged, else whitespace words |
+
+Success: `correct` when logged; else, when a run's rewards take at most two values, the higher one
+(a run whose rewards are all 0 or all 1 counts as binary); otherwise unknown (pass metrics NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rlaudit.records import RolloutStore
+
+PASS_AT_K = (2, 4, 8, 16, 32, 64)
+POOLED = "*"  # the `condition` value of rows pooled over conditions
+UNLABELLED = "all"  # the `split` / `condition` value of rows that carry no label
+
+STEP_COLUMNS = (
+    "n_rollouts",
+    "n_groups",
+    "group_size",
+    "reward_mean",
+    "reward_std",
+    "frac_zero_std",
+    "frac_all_fail",
+    "frac_all_pass",
+    "expected_homogeneous",
+    "expected_all_fail",
+    "pass_rate",
+    *(f"pass_at_{k}" for k in PASS_AT_K),
+    "entropy",
+    "unique_frac",
+    "distinct_1",
+    "distinct_2",
+    "pairwise_sim",
+    "length_mean",
+)
+
+
+@dataclass
+class SignalsConfig:
+    """How signals are computed."""
+
+    memory_limit: str = "1GB"
+    """DuckDB memory cap; larger stores spill to a temp directory inside the store."""
+    threads: int = 2
+    family_mask: str = r"[0-9]+"
+    """Regex masked out of prompts to group them into families when there are no split labels
+    (numbers vary between prompts of one template); `#` replaces each match."""
+    family_prefix_chars: int = 200
+    """Families compare this many characters of the masked prompt."""
+
+
+@dataclass
+class Signals:
+    """The signals of one store: `steps` (see module docstring), `families` (per run x prompt family:
+    groups, pass rate, all-fail fraction, diversity, step span), `components` (per run x step x
+    reward component: mean) and what the data could support."""
+
+    steps: pa.Table
+    families: pa.Table
+    components: pa.Table
+    runs: list[str] = field(default_factory=list)
+    labelled: bool = False  # any `split` labels
+    success_known: bool = False  # pass metrics available
+    metrics_only: bool = False  # no rollouts: built from trainer metrics (weaker)
+
+    def splits(self, run: str | None = None) -> list[str]:
+        t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
+        return sorted(set(t.column("split").to_pylist()))
+
+    def series(
+        self, column: str, *, run: str | None = None, split: str | None = None, condition: str = POOLED
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one signal, sorted by step; NaN where it is undefined."""
+        t = self.steps.filter(pc.equal(self.steps["condition"], condition))
+        if run is not None:
+            t = t.filter(pc.equal(t["run"], run))
+        if split is not None:
+            t = t.filter(pc.equal(t["split"], split))
+        if t.num_rows == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if run is None and len(set(t.column("run").to_pylist())) > 1:
+            raise ValueError("several runs in these signals: pass run=")
+        t = t.sort_by("step")
+        steps = t.column("step").to_numpy()
+        values = t.column(column).to_numpy(zero_copy_only=False).astype(float)
+        return steps, values
+
+    def to_rows(self) -> list[dict]:
+        return self.steps.to_pylist()
+
+
+def _success_sql() -> str:
+    return """
+        CASE
+            WHEN correct IS NOT NULL THEN correct::INT
+            WHEN info.binary01 THEN (reward >= 1)::INT
+            WHEN info.n_vals = 2 THEN (reward = info.hi)::INT
+            ELSE NULL
+        END
+    """
+
+
+def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Signals:
+    """Compute all signals of the rollouts (and metrics-only sources) in `store`."""
+    cfg = cfg or SignalsConfig()
+    con = duckdb.connect()
+    try:
+        tmp = (store.path / ".duckdb_tmp").as_posix().replace("'", "''")
+        con.execute(f"SET memory_limit='{cfg.memory_limit}'")
+        con.execute(f"SET threads={int(cfg.threads)}")
+        con.execute(f"SET temp_directory='{tmp}'")
+        con.execute("SET preserve_insertion_order=false")
+        store.connect(con)
+        if store.is_empty():
+            return _metrics_only(con)
+        _group_table(con, cfg)
+        steps = con.sql(_step_sql()).to_arrow_table()
+        families = con.sql(
+            """
+            SELECT run, family, count(*) AS n_groups, count(DISTINCT step) AS n_steps,
+                   min(step) AS first_step, max(step) AS last_step,
+                   avg(s_rate) AS pass_rate, avg(r_mean) AS reward_mean,
+                   avg(CASE WHEN zero_std THEN all_fail::INT ELSE 0 END) AS frac_all_fail,
+                   avg(zero_std::INT) AS frac_zero_std, avg(unique_frac) AS unique_frac,
+                   any_value(example_prompt) AS example_prompt
+            FROM groups GROUP BY run, family ORDER BY run, family
+            """
+        ).to_arrow_table()
+        components = con.sql(
+            """
+            SELECT run, step, e.key AS component, avg(e.value) AS mean
+            FROM (SELECT run, step, unnest(map_entries(rewards)) AS e FROM rollouts WHERE rewards IS NOT NULL)
+            GROUP BY run, step, e.key ORDER BY run, component, step
+            """
+        ).to_arrow_table()
+        labelled = bool(con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0])
+        success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
+        runs = sorted(set(steps.column("run").to_pylist()))
+        return Signals(steps, families, components, runs, labelled, success_known, metrics_only=False)
+    finally:
+        con.close()
+
+
+def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
+    """One row per GRPO group (the unit GRPO normalises advantages over)."""
+    mask = cfg.family_mask.replace("'", "''")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE groups AS
+        WITH info AS (
+            SELECT run,
+                   count(DISTINCT reward) FILTER (WHERE NOT isnan(reward)) AS n_vals,
+                   max(reward) FILTER (WHERE NOT isnan(reward)) AS hi,
+                   bool_and(reward IN (0, 1)) FILTER (WHERE NOT isnan(reward)) AS binary01
+            FROM rollouts GROUP BY run
+        ),
+        r AS (
+            SELECT ro.run, step, COALESCE(split, '{UNLABELLED}') AS split,
+                   COALESCE(condition, '{UNLABELLED}') AS condition, "group", prompt, completion,
+                   CASE WHEN isnan(reward) THEN NULL ELSE reward END AS reward,
+                   {_success_sql()} AS success,
+                   entropy,
+                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length,
+                   string_split(trim(completion), ' ') AS toks,
+                   source, "row"
+            FROM rollouts ro JOIN info ON ro.run = info.run
+        ),
+        paired AS (
+            SELECT *, lead(toks) OVER (PARTITION BY run, "group" ORDER BY source, "row") AS next_toks
+            FROM r
+        )
+        SELECT run, step, split, condition, "group",
+               count(*) AS n,
+               avg(reward) AS r_mean,
+               COALESCE(max(reward) - min(reward), 0) = 0 AND count(reward) >= 2 AS zero_std,
+               count(success) AS n_s,
+               sum(success) AS c,
+               avg(success) AS s_rate,
+               CASE WHEN count(success) > 0 THEN sum(success) = 0 ELSE max(reward) <= min(reward) END
+                   AS all_fail,
+               avg(entropy) AS entropy,
+               avg(length) AS length,
+               count(DISTINCT completion) / count(*) AS unique_frac,
+               len(list_distinct(flatten(list(toks)))) / greatest(sum(len(toks)), 1) AS distinct_1,
+               len(list_distinct(flatten(list(
+                   list_transform(range(1, len(toks)), lambda i: toks[i] || ' ' || toks[i + 1])))))
+                   / greatest(sum(greatest(len(toks) - 1, 0)), 1) AS distinct_2,
+               avg(len(list_intersect(toks, next_toks))
+                   / greatest(len(list_distinct(list_concat(toks, next_toks))), 1))
+                   FILTER (WHERE next_toks IS NOT NULL) AS pairwise_sim,
+               left(regexp_replace(any_value(prompt), '{mask}', '#', 'g'), {int(cfg.family_prefix_chars)})
+                   AS family,
+               left(any_value(prompt), 300) AS example_prompt
+        FROM paired
+        GROUP BY run, step, split, condition, "group"
+        """
+    )
+    # all_fail for a group with unknown success and rewards that vary is false; fix up the case of
+    # zero-variance groups in runs without success: all-fail = at the run's lowest reward.
+    con.execute(
+        """
+        UPDATE groups SET all_fail = (r_mean <= lo.lo + 1e-12)
+        FROM (SELECT run, min(r_mean) AS lo FROM groups GROUP BY run) lo
+        WHERE groups.run = lo.run AND groups.n_s = 0
+        """
+    )
+
+
+def _step_sql() -> str:
+    pass_k = ",\n".join(
+        f"""avg(CASE WHEN n_s < {k} THEN NULL WHEN n_s - c < {k} THEN 1.0
+                     ELSE greatest(0.0, 1 - exp(lgamma(n_s - c + 1) - lgamma(n_s - c - {k} + 1)
+                                   - lgamma(n_s + 1) + lgamma(n_s - {k} + 1))) END) AS pass_at_{k}"""
+        for k in PASS_AT_K
+    )
+    return f"""
+        WITH s AS (
+            SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
+                   sum(n) AS n_rollouts,
+                   count(*) AS n_groups,
+                   median(n) AS group_size,
+                   sum(r_mean * n) / sum(n) AS reward_mean,
+                   avg(zero_std::INT) AS frac_zero_std,
+                   avg((zero_std AND all_fail)::INT) AS frac_all_fail,
+                   avg((zero_std AND NOT all_fail)::INT) AS frac_all_pass,
+                   sum(c) / nullif(sum(n_s), 0) AS pass_rate,
+                   list(n_s) FILTER (WHERE n_s > 0) AS sizes,
+                   {pass_k},
+                   avg(entropy) AS entropy,
+                   avg(unique_frac) AS unique_frac,
+                   avg(distinct_1) AS distinct_1,
+                   avg(distinct_2) AS distinct_2,
+                   avg(pairwise_sim) AS pairwise_sim,
+                   sum(length * n) / sum(n) AS length_mean
+            FROM groups
+            GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
+        ),
+        sd AS (
+            SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
+                   stddev_pop(reward) AS reward_std
+            FROM (SELECT ro.run, ro.step, COALESCE(ro.split, '{UNLABELLED}') AS split,
+                         COALESCE(ro.condition, '{UNLABELLED}') AS condition,
+                         CASE WHEN isnan(reward) THEN NULL ELSE reward END AS reward FROM rollouts ro)
+            GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
+        )
+        SELECT s.run, s.step, s.split, s.condition, n_rollouts, n_groups, group_size, reward_mean,
+               sd.reward_std, frac_zero_std, frac_all_fail, frac_all_pass,
+               list_avg(list_transform(sizes, lambda g: pow(pass_rate, g) + pow(1 - pass_rate, g)))
+                   AS expected_homogeneous,
+               list_avg(list_transform(sizes, lambda g: pow(1 - pass_rate, g))) AS expected_all_fail,
+               pass_rate,
+               {", ".join(f"pass_at_{k}" for k in PASS_AT_K)},
+               entropy, unique_frac, distinct_1, distinct_2, pairwise_sim, length_mean
+        FROM s JOIN sd USING (run, step, split, condition)
+        ORDER BY s.run, s.split, s.condition, s.step
+    """
+
+
+def _metrics_only(con: duckdb.DuckDBPyConnection) -> Signals:
+    """Signals from trainer metrics only: the columns the metrics carry, NaN for the rest."""
+    cols = {
+        "reward_mean": "reward_mean",
+        "reward_std": "reward_std",
+        "frac_zero_std": "frac_zero_std",
+        "entropy": "entropy",
+        "length_mean": "length_mean",
+    }
+    select = ", ".join(f"{cols[c]} AS {c}" if c in cols else f"CAST(NULL AS DOUBLE) AS {c}" for c in STEP_COLUMNS)
+    steps = con.sql(
+        f"""SELECT run, step, '{UNLABELLED}' AS split, '{POOLED}' AS condition, {select}
+            FROM metrics ORDER BY run, step"""
+    ).to_arrow_table()
+    components = con.sql(
+        """SELECT run, step, e.key AS component, e.value AS mean
+           FROM (SELECT run, step, unnest(map_entries(components)) AS e FROM metrics WHERE components IS NOT NULL)
+           ORDER BY run, component, step"""
+    ).to_arrow_table()
+    families = pa.table({"run": pa.array([], pa.string()), "family": pa.array([], pa.string())})
+    runs = sorted(set(steps.column("run").to_pylist()))
+    return Signals(steps, families, components, runs, labelled=False, success_known=False, metrics_only=True)
