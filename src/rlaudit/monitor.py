@@ -59,7 +59,9 @@ def run_monitor(
     config = config or MonitorConfig()
     if store is None:
         with tempfile.TemporaryDirectory(prefix="rlaudit-store-") as tmp:
-            return run_monitor(paths, store=RolloutStore(tmp), fmt=fmt, reward_weights=reward_weights, config=config)
+            return run_monitor(
+                paths, store=RolloutStore(tmp), fmt=fmt, reward_weights=reward_weights, config=config
+            )
     ingested = []
     for p in paths:
         # Each path is its own run, named after it, unless its records name their run.

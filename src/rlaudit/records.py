@@ -128,8 +128,7 @@ def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, 
         col = table.column(name)
         if not _kind_ok(col.type, kind):
             raise RecordError(
-                f"{source}: rows from {first_row}: field '{name}' must be {_type_name(kind)}, "
-                f"got {col.type}"
+                f"{source}: rows from {first_row}: field '{name}' must be {_type_name(kind)}, got {col.type}"
             )
         if required and name != "reward" and col.null_count:
             bad = _first_index(pc.is_null(col))
@@ -139,6 +138,11 @@ def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, 
             if pc.any(frac).as_py():
                 bad = _first_index(pc.fill_null(frac, False))
                 raise RecordError(f"{source}: row {first_row + bad}: field '{name}' must be an integer")
+        if kind == "float" and pa.types.is_floating(col.type):
+            inf = pc.is_inf(col)
+            if pc.any(inf).as_py():
+                bad = _first_index(pc.fill_null(inf, False))
+                raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is infinite")
     return _to_store_schema(table, source=source, first_row=first_row, run=run)
 
 
@@ -171,7 +175,9 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
         rewards = "NULL"
     prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5(prompt), 1, 16))"
     extra = (
-        "CAST(to_json(struct_pack(" + ", ".join(f"{_ident(n)} := {_ident(n)}" for n in extras) + ")) AS VARCHAR)"
+        "CAST(to_json(struct_pack("
+        + ", ".join(f"{_ident(n)} := {_ident(n)}" for n in extras)
+        + ")) AS VARCHAR)"
         if extras
         else "NULL"
     )

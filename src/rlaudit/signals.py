@@ -74,6 +74,8 @@ class SignalsConfig:
     (numbers vary between prompts of one template); `#` replaces each match."""
     family_prefix_chars: int = 200
     """Families compare this many characters of the masked prompt."""
+    top_tokens: int = 5000
+    """With several runs, each run's completion-token distribution is kept to this many most common tokens."""
 
 
 @dataclass
@@ -85,10 +87,15 @@ class Signals:
     steps: pa.Table
     families: pa.Table
     components: pa.Table
+    tokens: pa.Table | None = None  # per run x token: count over the last half of the run (multi-run only)
     runs: list[str] = field(default_factory=list)
     labelled: bool = False  # any `split` labels
     success_known: bool = False  # pass metrics available
     metrics_only: bool = False  # no rollouts: built from trainer metrics (weaker)
+
+    def is_labelled(self, run: str) -> bool:
+        """Whether `run` carries split labels (runs of one store may differ)."""
+        return self.splits(run) != [UNLABELLED]
 
     def splits(self, run: str | None = None) -> list[str]:
         t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
@@ -160,10 +167,21 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
             GROUP BY run, step, e.key ORDER BY run, component, step
             """
         ).to_arrow_table()
+        tokens = None
+        if len(set(steps.column("run").to_pylist())) > 1:
+            tokens = con.sql(
+                f"""
+                WITH mid AS (SELECT run, (min(step) + max(step)) / 2 AS mid FROM rollouts GROUP BY run),
+                t AS (SELECT ro.run, unnest(string_split(trim(completion), ' ')) AS token
+                      FROM rollouts ro JOIN mid ON ro.run = mid.run WHERE ro.step >= mid.mid)
+                SELECT run, token, count(*) AS n FROM t GROUP BY run, token
+                QUALIFY row_number() OVER (PARTITION BY run ORDER BY n DESC, token) <= {int(cfg.top_tokens)}
+                """
+            ).to_arrow_table()
         labelled = bool(con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0])
         success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
         runs = sorted(set(steps.column("run").to_pylist()))
-        return Signals(steps, families, components, runs, labelled, success_known, metrics_only=False)
+        return Signals(steps, families, components, tokens, runs, labelled, success_known, metrics_only=False)
     finally:
         con.close()
 
@@ -292,7 +310,9 @@ def _metrics_only(con: duckdb.DuckDBPyConnection) -> Signals:
         "entropy": "entropy",
         "length_mean": "length_mean",
     }
-    select = ", ".join(f"{cols[c]} AS {c}" if c in cols else f"CAST(NULL AS DOUBLE) AS {c}" for c in STEP_COLUMNS)
+    select = ", ".join(
+        f"{cols[c]} AS {c}" if c in cols else f"CAST(NULL AS DOUBLE) AS {c}" for c in STEP_COLUMNS
+    )
     steps = con.sql(
         f"""SELECT run, step, '{UNLABELLED}' AS split, '{POOLED}' AS condition, {select}
             FROM metrics ORDER BY run, step"""
@@ -304,4 +324,6 @@ def _metrics_only(con: duckdb.DuckDBPyConnection) -> Signals:
     ).to_arrow_table()
     families = pa.table({"run": pa.array([], pa.string()), "family": pa.array([], pa.string())})
     runs = sorted(set(steps.column("run").to_pylist()))
-    return Signals(steps, families, components, runs, labelled=False, success_known=False, metrics_only=True)
+    return Signals(
+        steps, families, components, None, runs, labelled=False, success_known=False, metrics_only=True
+    )

@@ -8,7 +8,6 @@ pyarrow's block-wise schema inference.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Iterator
@@ -34,23 +33,30 @@ _EXPLICIT = pa.schema(
 )
 
 
-def read_jsonl(path: Path, *, run: str | None = None, offset: int = 0, rows_before: int = 0) -> Iterator[pa.Table]:
-    """Yield normalized tables from `path`, starting at byte `offset` (for a file that grew)."""
+def read_jsonl(
+    path: Path, *, run: str | None = None, offset: int = 0, rows_before: int = 0, end: int | None = None
+) -> Iterator[pa.Table]:
+    """Yield normalized tables from bytes `offset`..`end` of `path` (`end` defaults to the file size).
+
+    `offset` resumes a file that grew; `end` pins what is read to the size the caller recorded, so
+    a live log that keeps growing while it is read is never read past what gets recorded as stored.
+    """
     run = run or path.stem
-    if path.stat().st_size - offset == 0:
+    end = path.stat().st_size if end is None else end
+    if end - offset <= 0:
         raise RecordError(f"{path}: empty file (no records)")
     try:
-        yield from _fast(path, run=run, offset=offset, rows_before=rows_before)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, RecordError):
+        yield from _fast(path, run=run, offset=offset, rows_before=rows_before, end=end)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, RecordError, UnicodeDecodeError):
         # Find the exact line; if there is no bad line, the slow pass ingests the whole file.
-        yield from _slow(path, run=run, offset=offset, rows_before=rows_before)
+        yield from _slow(path, run=run, offset=offset, rows_before=rows_before, end=end)
 
 
-def _fast(path: Path, *, run: str, offset: int, rows_before: int) -> Iterator[pa.Table]:
-    with open(path, "rb") as f:
-        f.seek(offset)
+def _fast(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
+    with pa.memory_map(str(path)) as mapped:
+        mapped.seek(offset)
         reader = pj.open_json(
-            f,
+            pa.BufferReader(mapped.read_buffer(end - offset)),
             read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
             parse_options=pj.ParseOptions(explicit_schema=_EXPLICIT, unexpected_field_behavior="infer"),
         )
@@ -65,31 +71,45 @@ def _fast(path: Path, *, run: str, offset: int, rows_before: int) -> Iterator[pa
     yield from tables
 
 
-def _slow(path: Path, *, run: str, offset: int, rows_before: int) -> Iterator[pa.Table]:
+def _lines(path: Path, *, offset: int, end: int) -> Iterator[bytes]:
+    """The lines in bytes offset..end of `path` (the last one may lack its newline)."""
+    with open(path, "rb") as raw:
+        raw.seek(offset)
+        pos = offset
+        for bline in raw:
+            if pos >= end:
+                break
+            bline = bline[: end - pos]
+            pos += len(bline)
+            yield bline
+
+
+def _slow(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
     rows: list[dict[str, Any]] = []
     first_row = rows_before + 1
     n = 0
-    with open(path, "rb") as raw:
-        raw.seek(offset)
-        # Line numbers count from the start of the file, also when resuming a file that grew.
-        lines = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
-        for line_no, line in enumerate(lines, start=rows_before + 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                what = "truncated line" if not line.endswith("\n") else "invalid JSON"
-                raise RecordError(f"{path}: line {line_no}: {what} ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise RecordError(f"{path}: line {line_no}: expected a JSON object, got {type(obj).__name__}")
-            _check(obj, path, line_no)
-            rows.append(obj)
-            n += 1
-            if len(rows) >= FALLBACK_ROWS:
-                yield normalize(_table(rows), source=str(path), first_row=first_row, run=run)
-                first_row += len(rows)
-                rows = []
+    # Line numbers count from the start of the file, also when resuming a file that grew.
+    for line_no, bline in enumerate(_lines(path, offset=offset, end=end), start=rows_before + 1):
+        try:
+            line = bline.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RecordError(f"{path}: line {line_no}: invalid UTF-8 ({e.reason})") from None
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            what = "truncated line" if not line.endswith("\n") else "invalid JSON"
+            raise RecordError(f"{path}: line {line_no}: {what} ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise RecordError(f"{path}: line {line_no}: expected a JSON object, got {type(obj).__name__}")
+        _check(obj, path, line_no)
+        rows.append(obj)
+        n += 1
+        if len(rows) >= FALLBACK_ROWS:
+            yield normalize(_table(rows), source=str(path), first_row=first_row, run=run)
+            first_row += len(rows)
+            rows = []
     if n == 0:
         raise RecordError(f"{path}: no records")
     if rows:
@@ -101,7 +121,7 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
     for i, r in enumerate(rows):
         for k, v in r.items():
             cols.setdefault(k, [None] * i).append(v)
-        for k, vals in cols.items():
+        for vals in cols.values():
             if len(vals) < i + 1:
                 vals.append(None)
     arrays = {}
@@ -110,7 +130,8 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
             arrays[k] = pa.array(vals, type=_EXPLICIT.field(k).type if k in _EXPLICIT.names else None)
         elif k == "rewards":
             arrays[k] = pa.array(
-                [None if v is None else list(v.items()) for v in vals], type=pa.map_(pa.string(), pa.float64())
+                [None if v is None else list(v.items()) for v in vals],
+                type=pa.map_(pa.string(), pa.float64()),
             )
         else:
             # Unknown fields are kept as-is; mixed types become JSON text so nothing is lost.
@@ -143,7 +164,9 @@ def _check(obj: dict[str, Any], path: Path, line_no: int) -> None:
             if not isinstance(v, dict) or not all(
                 isinstance(x, int | float) and not isinstance(x, bool) for x in v.values()
             ):
-                raise RecordError(f"{path}: line {line_no}: field 'rewards' must be an object of name -> number")
+                raise RecordError(
+                    f"{path}: line {line_no}: field 'rewards' must be an object of name -> number"
+                )
             continue
         ok = isinstance(v, _PY_KIND[kind]) and (kind == "bool" or not isinstance(v, bool))
         if kind == "int" and isinstance(v, float) and v.is_integer():

@@ -1,0 +1,69 @@
+"""Trend statistics the detectors share: least-squares slopes, a paired bootstrap on the difference
+of two slopes, first/last-window means and the step range of a condition.
+
+These are thin wrappers over numpy/scipy so every detector reads the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def finite(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Keep the positions where x and every y are finite."""
+    keep = np.isfinite(x)
+    for y in ys:
+        keep &= np.isfinite(y)
+    return (x[keep], *(y[keep] for y in ys))
+
+
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on x (per step); NaN with fewer than 3 points or constant x."""
+    x, y = finite(x.astype(float), y.astype(float))
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float("nan")
+    return float(stats.linregress(x, y).slope)
+
+
+def bootstrap_slope_diff(
+    x: np.ndarray, y_a: np.ndarray, y_b: np.ndarray, *, n_boot: int, ci: float, seed: int
+) -> tuple[float, float, float]:
+    """slope(y_a) - slope(y_b) and its percentile bootstrap CI, resampling steps jointly (paired)."""
+    x, y_a, y_b = finite(x.astype(float), y_a.astype(float), y_b.astype(float))
+    if len(x) < 4 or np.ptp(x) == 0:
+        return float("nan"), float("nan"), float("nan")
+    diff = slope(x, y_a) - slope(x, y_b)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    xs, ya, yb = x[idx], y_a[idx], y_b[idx]
+    # Vectorised least squares over all resamples at once.
+    xc = xs - xs.mean(axis=1, keepdims=True)
+    denom = (xc**2).sum(axis=1)
+    ok = denom > 0
+    sa = (xc * (ya - ya.mean(axis=1, keepdims=True))).sum(axis=1)[ok] / denom[ok]
+    sb = (xc * (yb - yb.mean(axis=1, keepdims=True))).sum(axis=1)[ok] / denom[ok]
+    lo, hi = np.percentile(sa - sb, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
+    return float(diff), float(lo), float(hi)
+
+
+def window_means(y: np.ndarray, frac: float) -> tuple[float, float]:
+    """Mean of the first and of the last `frac` of the finite values (at least one point each)."""
+    y = y[np.isfinite(y)]
+    if len(y) == 0:
+        return float("nan"), float("nan")
+    n = max(1, round(len(y) * frac))
+    return float(y[:n].mean()), float(y[-n:].mean())
+
+
+def step_range(steps: np.ndarray, mask: np.ndarray) -> tuple[int, int] | None:
+    """(first, last) step where mask holds, or None."""
+    if not mask.any():
+        return None
+    s = steps[mask]
+    return int(s.min()), int(s.max())
+
+
+def nanmean(y: np.ndarray) -> float:
+    y = y[np.isfinite(y)]
+    return float(y.mean()) if len(y) else float("nan")
