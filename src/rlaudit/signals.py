@@ -75,7 +75,8 @@ class SignalsConfig:
     family_prefix_chars: int = 200
     """Families compare this many characters of the masked prompt."""
     top_tokens: int = 5000
-    """With several runs, each run's completion-token distribution is kept to this many most common tokens."""
+    """With several runs, each run's completion-token distribution (numbers masked as for families, so
+    runs on different prompts compare by form) is kept to this many most common tokens."""
 
 
 @dataclass
@@ -168,11 +169,13 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
             """
         ).to_arrow_table()
         tokens = None
+        mask = cfg.family_mask.replace("'", "''")
         if len(set(steps.column("run").to_pylist())) > 1:
             tokens = con.sql(
                 f"""
                 WITH mid AS (SELECT run, (min(step) + max(step)) / 2 AS mid FROM rollouts GROUP BY run),
-                t AS (SELECT ro.run, unnest(string_split(trim(completion), ' ')) AS token
+                t AS (SELECT ro.run, regexp_replace(unnest(string_split(trim(completion), ' ')), '{mask}', '#', 'g')
+                             AS token
                       FROM rollouts ro JOIN mid ON ro.run = mid.run WHERE ro.step >= mid.mid)
                 SELECT run, token, count(*) AS n FROM t GROUP BY run, token
                 QUALIFY row_number() OVER (PARTITION BY run ORDER BY n DESC, token) <= {int(cfg.top_tokens)}

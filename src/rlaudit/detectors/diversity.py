@@ -15,6 +15,7 @@ does not improve and control does not collapse. Otherwise LOW. Practitioner guid
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +63,13 @@ def change_point_drop(steps: np.ndarray, y: np.ndarray, min_segment: int) -> Dro
     before, after = y[:bkp], y[bkp:]
     if len(after) < min_segment or before.mean() <= 0:
         return None
-    p = float(stats.ttest_ind(before, after, equal_var=False).pvalue) if np.ptp(np.r_[before, after]) else 1.0
+    with warnings.catch_warnings():  # near-constant segments: scipy warns, the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = (
+            float(stats.ttest_ind(before, after, equal_var=False).pvalue)
+            if np.ptp(np.r_[before, after])
+            else 1.0
+        )
     if not np.isfinite(p):  # both segments constant at different levels: a perfectly clean step
         p = 0.0
     return Drop(

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.compute as pc
 from scipy.spatial.distance import jensenshannon
 
-from rlaudit.detectors.trend import nanmean, slope
+from rlaudit.detectors.trend import gain, nanmean
 from rlaudit.findings import Finding, Severity
 from rlaudit.signals import Signals
 
@@ -34,8 +34,10 @@ class InvarianceConfig:
     max_jsd: float = 0.05
     """JS divergence (base 2, in [0, 1]) of completion-token distributions at or below which two runs
     "behave the same". Two samples of one policy on a few hundred rollouts land well under this."""
-    max_gain: float = 0.05
-    """Flat: fitted performance gain over the run at most this."""
+    max_gain: float = 0.1
+    """Flat: fitted performance gain over the run at most this in absolute value..."""
+    alpha: float = 0.05
+    """...and not significantly different from zero at this level."""
     max_level_diff: float = 0.05
     """Same score: mean performance differs by at most this (pass rate; rewards are rescaled to [0, 1])."""
     ceiling: float = 0.9
@@ -83,12 +85,14 @@ def detect_reward_config_invariance(signals: Signals, cfg: InvarianceConfig) -> 
         pb_ = np.array([dists[b].get(t, 0) for t in vocab], float)
         jsd = float(jensenshannon(pa_, pb_, base=2)) ** 2 if pa_.sum() and pb_.sum() else float("nan")
         (sa, ya), (sb, yb) = _perf(signals, a), _perf(signals, b)
-        ga = slope(sa, ya) * (sa.max() - sa.min()) if len(sa) > 2 else float("nan")
-        gb = slope(sb, yb) * (sb.max() - sb.min()) if len(sb) > 2 else float("nan")
+        (ga, pa_gain), (gb, pb_gain) = gain(sa, ya), gain(sb, yb)
         la, lb = nanmean(ya), nanmean(yb)
         evidence = {"runs": [a, b], "jsd": jsd, "gain": {a: ga, b: gb}, "level": {a: la, b: lb}}
         converged = la >= cfg.ceiling and lb >= cfg.ceiling
-        flat = all(np.isfinite(g) and abs(g) <= cfg.max_gain for g in (ga, gb))
+        flat = all(
+            np.isfinite(g) and abs(g) <= cfg.max_gain and p >= cfg.alpha
+            for g, p in ((ga, pa_gain), (gb, pb_gain))
+        )
         if (
             np.isfinite(jsd)
             and jsd <= cfg.max_jsd

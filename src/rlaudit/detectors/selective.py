@@ -43,6 +43,9 @@ class SelectiveConfig:
     """Control below this too: the model cannot do the task at all: no finding."""
     confident_unique_frac: float = 0.5
     """Target failures are confident when at most this fraction of a group's completions are distinct."""
+    family_rest_perf: float = 0.3
+    """Unlabelled runs: the other prompt families "perform" at this mean level over the run (families are
+    compared over the whole run, so learning and staying high cannot be told apart there)."""
     n_boot: int = 1000
     ci: float = 0.95
     seed: int = 0
@@ -121,7 +124,7 @@ def _families(signals: Signals, run: str, cfg: SelectiveConfig) -> list[Finding]
         others = [f for f in fams if f is not fam]
         rest = float(np.average([f.perf for f in others], weights=[f.n_groups for f in others]))
         if (
-            rest >= cfg.high_perf
+            rest >= cfg.family_rest_perf
             and rest - fam.perf >= cfg.min_gap
             and fam.unique_frac <= cfg.confident_unique_frac
         ):

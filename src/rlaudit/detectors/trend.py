@@ -26,6 +26,16 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.linregress(x, y).slope)
 
 
+def gain(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Fitted change of y over the span of x (slope x span) and the p-value that the slope is 0."""
+    x, y = finite(x.astype(float), y.astype(float))
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float("nan"), float("nan")
+    fit = stats.linregress(x, y)
+    p = float(fit.pvalue) if np.isfinite(fit.pvalue) else (1.0 if fit.slope == 0 else 0.0)
+    return float(fit.slope * np.ptp(x)), p
+
+
 def bootstrap_slope_diff(
     x: np.ndarray, y_a: np.ndarray, y_b: np.ndarray, *, n_boot: int, ci: float, seed: int
 ) -> tuple[float, float, float]:

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from rlaudit.detectors import DetectorConfig, run_detectors
+from rlaudit.findings import Finding
+from rlaudit.ingest import ingest
+from rlaudit.records import RolloutStore
+from rlaudit.signals import Signals, compute_signals
+from rlaudit.synthetic import Behaviour, synthetic_rollouts, write_jsonl
+
+MakeSignals = Callable[..., Signals]
+
+
+@pytest.fixture
+def make_signals(tmp_path: Path) -> MakeSignals:
+    """Signals of synthetic runs: `make_signals({"target": LOCKED, "control": HONEST}, ...)`;
+    `runs={"a": {...}, "b": {...}}` for several runs; `phases=[({...}, n_steps), ...]` for one run
+    whose behaviour changes between consecutive phases."""
+    counter = iter(range(1000))
+
+    def make(
+        behaviours: dict[str, Behaviour] | None = None,
+        *,
+        runs: dict[str, dict[str, Behaviour]] | None = None,
+        phases: list[tuple[dict[str, Behaviour], int]] | None = None,
+        seed: int = 0,
+        **kw,
+    ) -> Signals:
+        store = RolloutStore(tmp_path / f"store{next(counter)}")
+        if phases is not None:
+            first, tables = 0, []
+            for i, (bs, n_steps) in enumerate(phases):
+                tables.append(
+                    synthetic_rollouts(bs, run="run", seed=seed + i, n_steps=n_steps, first_step=first, **kw)
+                )
+                first += n_steps
+            path = tmp_path / f"run-{next(counter)}.jsonl"
+            write_jsonl(pa.concat_tables(tables), str(path))
+            ingest(path, store)
+        for i, (run, bs) in enumerate((runs or ({"run": behaviours} if behaviours else {})).items()):
+            path = tmp_path / f"{run}-{next(counter)}.jsonl"
+            write_jsonl(synthetic_rollouts(bs, run=run, seed=seed + i, **kw), str(path))
+            ingest(path, store)
+        return compute_signals(store)
+
+    return make
+
+
+@pytest.fixture
+def detect() -> Callable[..., list[Finding]]:
+    """`detect(signals, "exploration_starvation")`: that detector's findings, through `run_detectors`."""
+
+    def run(signals: Signals, name: str, cfg: DetectorConfig | None = None) -> list[Finding]:
+        return [f for f in run_detectors(signals, cfg) if f.detector == name]
+
+    return run
