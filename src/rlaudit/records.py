@@ -163,9 +163,12 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
 
     if "rewards" in names and pa.types.is_struct(table.column("rewards").type):
         keys = [f.name for f in table.column("rewards").type]
+        # A struct (pyarrow's JSON inference) has every key any row had: a key a row lacks is null
+        # there and is left out of its map; a row without `rewards` stays null.
+        entries = ", ".join(f"{{'key': {q(k)}, 'value': CAST(rewards.{_ident(k)} AS DOUBLE)}}" for k in keys)
         rewards = (
-            f"MAP([{', '.join(q(k) for k in keys)}], "
-            f"[{', '.join(f'CAST(rewards.{_ident(k)} AS DOUBLE)' for k in keys)}])"
+            "CASE WHEN rewards IS NULL THEN NULL ELSE "
+            f"map_from_entries(list_filter([{entries}], lambda e: e.value IS NOT NULL)) END"
             if keys
             else "NULL"
         )

@@ -74,6 +74,9 @@ class SignalsConfig:
     (numbers vary between prompts of one template); `#` replaces each match."""
     family_prefix_chars: int = 200
     """Families compare this many characters of the masked prompt."""
+    diversity_groups: int = 8
+    """Groups per run x step x split x condition whose completions are tokenised for distinct-1/2 and
+    pairwise similarity (the costly signals); the step value is the mean over this sample."""
     top_tokens: int = 5000
     """With several runs, each run's completion-token distribution (numbers masked as for families, so
     runs on different prompts compare by form) is kept to this many most common tokens."""
@@ -190,7 +193,13 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
 
 
 def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
-    """One row per GRPO group (the unit GRPO normalises advantages over)."""
+    """One row per GRPO group (the unit GRPO normalises advantages over).
+
+    The token-list diversity measures (distinct-1/2, pairwise similarity) cost far more than the rest,
+    so they are computed on up to `cfg.diversity_groups` groups per run x step x split x condition
+    (chosen by a hash of the group id: the same groups on every re-run); their step means are
+    estimates from that sample. Everything else uses every group.
+    """
     mask = cfg.family_mask.replace("'", "''")
     con.execute(
         f"""
@@ -208,18 +217,15 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
                    CASE WHEN isnan(reward) THEN NULL ELSE reward END AS reward,
                    {_success_sql()} AS success,
                    entropy,
-                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length,
-                   string_split(trim(completion), ' ') AS toks,
-                   source, "row"
+                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length
             FROM rollouts ro JOIN info ON ro.run = info.run
-        ),
-        paired AS (
-            SELECT *, lead(toks) OVER (PARTITION BY run, "group" ORDER BY source, "row") AS next_toks
-            FROM r
         )
         SELECT run, step, split, condition, "group",
                count(*) AS n,
                avg(reward) AS r_mean,
+               count(reward) AS n_r,
+               sum(reward) AS r_sum,
+               sum(reward * reward) AS r_sq,
                COALESCE(max(reward) - min(reward), 0) = 0 AND count(reward) >= 2 AS zero_std,
                count(success) AS n_s,
                sum(success) AS c,
@@ -229,18 +235,43 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
                avg(entropy) AS entropy,
                avg(length) AS length,
                count(DISTINCT completion) / count(*) AS unique_frac,
-               len(list_distinct(flatten(list(toks)))) / greatest(sum(len(toks)), 1) AS distinct_1,
-               len(list_distinct(flatten(list(
-                   list_transform(range(1, len(toks)), lambda i: toks[i] || ' ' || toks[i + 1])))))
-                   / greatest(sum(greatest(len(toks) - 1, 0)), 1) AS distinct_2,
-               avg(len(list_intersect(toks, next_toks))
-                   / greatest(len(list_distinct(list_concat(toks, next_toks))), 1))
-                   FILTER (WHERE next_toks IS NOT NULL) AS pairwise_sim,
+               CAST(NULL AS DOUBLE) AS distinct_1,
+               CAST(NULL AS DOUBLE) AS distinct_2,
+               CAST(NULL AS DOUBLE) AS pairwise_sim,
                left(regexp_replace(any_value(prompt), '{mask}', '#', 'g'), {int(cfg.family_prefix_chars)})
                    AS family,
                left(any_value(prompt), 300) AS example_prompt
-        FROM paired
+        FROM r
         GROUP BY run, step, split, condition, "group"
+        """
+    )
+    con.execute(
+        f"""
+        UPDATE groups SET distinct_1 = d.distinct_1, distinct_2 = d.distinct_2, pairwise_sim = d.pairwise_sim
+        FROM (
+            WITH sampled AS (
+                SELECT run, "group" FROM groups
+                QUALIFY row_number() OVER (PARTITION BY run, step, split, condition ORDER BY md5("group"))
+                        <= {int(cfg.diversity_groups)}
+            ),
+            lists AS (
+                SELECT ro.run, ro."group", list(string_split(trim(completion), ' ') ORDER BY source, "row") AS l
+                FROM rollouts ro SEMI JOIN sampled ON ro.run = sampled.run AND ro."group" = sampled."group"
+                GROUP BY ro.run, ro."group"
+            )
+            SELECT run, "group",
+                   len(list_distinct(flatten(l))) / greatest(len(flatten(l)), 1) AS distinct_1,
+                   len(list_distinct(flatten(list_transform(l, lambda t:
+                       list_transform(range(1, len(t)), lambda i: t[i] || ' ' || t[i + 1])))))
+                       / greatest(list_sum(list_transform(l, lambda t: greatest(len(t) - 1, 0))), 1)
+                       AS distinct_2,
+                   -- neighbouring pairs: an unbiased estimate of the mean over all pairs
+                   list_avg(list_transform(range(1, len(l)), lambda i:
+                       len(list_intersect(l[i], l[i + 1]))
+                       / greatest(len(list_distinct(list_concat(l[i], l[i + 1]))), 1))) AS pairwise_sim
+            FROM lists
+        ) d
+        WHERE groups.run = d.run AND groups."group" = d."group"
         """
     )
     # all_fail for a group with unknown success and rewards that vary is false; fix up the case of
@@ -264,10 +295,12 @@ def _step_sql() -> str:
     return f"""
         WITH s AS (
             SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
-                   sum(n) AS n_rollouts,
+                   CAST(sum(n) AS BIGINT) AS n_rollouts,
                    count(*) AS n_groups,
                    median(n) AS group_size,
-                   sum(r_mean * n) / sum(n) AS reward_mean,
+                   sum(r_sum) / nullif(sum(n_r), 0) AS reward_mean,
+                   sqrt(greatest(sum(r_sq) / nullif(sum(n_r), 0) - pow(sum(r_sum) / nullif(sum(n_r), 0), 2), 0))
+                       AS reward_std,
                    avg(zero_std::INT) AS frac_zero_std,
                    avg((zero_std AND all_fail)::INT) AS frac_all_fail,
                    avg((zero_std AND NOT all_fail)::INT) AS frac_all_pass,
@@ -282,24 +315,16 @@ def _step_sql() -> str:
                    sum(length * n) / sum(n) AS length_mean
             FROM groups
             GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
-        ),
-        sd AS (
-            SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
-                   stddev_pop(reward) AS reward_std
-            FROM (SELECT ro.run, ro.step, COALESCE(ro.split, '{UNLABELLED}') AS split,
-                         COALESCE(ro.condition, '{UNLABELLED}') AS condition,
-                         CASE WHEN isnan(reward) THEN NULL ELSE reward END AS reward FROM rollouts ro)
-            GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
         )
         SELECT s.run, s.step, s.split, s.condition, n_rollouts, n_groups, group_size, reward_mean,
-               sd.reward_std, frac_zero_std, frac_all_fail, frac_all_pass,
+               reward_std, frac_zero_std, frac_all_fail, frac_all_pass,
                list_avg(list_transform(sizes, lambda g: pow(pass_rate, g) + pow(1 - pass_rate, g)))
                    AS expected_homogeneous,
                list_avg(list_transform(sizes, lambda g: pow(1 - pass_rate, g))) AS expected_all_fail,
                pass_rate,
                {", ".join(f"pass_at_{k}" for k in PASS_AT_K)},
                entropy, unique_frac, distinct_1, distinct_2, pairwise_sim, length_mean
-        FROM s JOIN sd USING (run, step, split, condition)
+        FROM s
         ORDER BY s.run, s.split, s.condition, s.step
     """
 

@@ -11,10 +11,11 @@ reader and appends them to the store all-or-nothing. Formats:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlaudit.ingest.jsonl import read_jsonl
+from rlaudit.ingest.jsonl import ingest_jsonl
 from rlaudit.records import RecordError, RolloutStore
 
 FORMATS = ("jsonl", "trl", "verl", "trl-state")
@@ -37,14 +38,16 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise RecordError(f"{path}: no such file or directory")
     if path.is_file():
+        if path.name == "trainer_state.json":
+            return "trl-state"
         if path.suffix == ".parquet":
             return "trl"
         if path.suffix in (".jsonl", ".json", ".ndjson"):
-            return "jsonl"
+            return "verl" if path.stem.isdigit() and _looks_like_verl(path) else "jsonl"
         raise RecordError(f"{path}: cannot tell the format from the file name; pass --format")
     if list(path.glob("completions_*.parquet")) or list(path.glob("completions/completions_*.parquet")):
         return "trl"
-    if (path / "trainer_state.json").exists():
+    if (path / "trainer_state.json").exists() or list(path.glob("checkpoint-*/trainer_state.json")):
         return "trl-state"
     if any(p.stem.isdigit() for p in path.glob("*.jsonl")):
         return "verl"
@@ -54,6 +57,17 @@ def detect_format(path: Path) -> str:
         f"{path}: no rollout logs found (looked for *.jsonl, completions/completions_*.parquet, "
         "trainer_state.json); pass --format"
     )
+
+
+def _looks_like_verl(path: Path) -> bool:
+    """A verl dump's first line has `input`/`output`/`score` (and no generic `prompt`)."""
+    with open(path, "rb") as f:
+        first = f.readline(1 << 20)
+    try:
+        obj = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and {"input", "output", "score"} <= obj.keys() and "prompt" not in obj
 
 
 def ingest(
@@ -93,12 +107,6 @@ def ingest(
 
 
 def _ingest_jsonl_file(f: Path, store: RolloutStore, *, run: str, result: IngestResult) -> None:
-    plan = store.plan(f)
-    if plan is None:
-        result.files_skipped += 1
-        return
-    offset, rows_before = plan
-    size = f.stat().st_size
-    result.rows_added += store.append(
-        read_jsonl(f, run=run, offset=offset, rows_before=rows_before), path=f, fmt="jsonl", n_bytes=size
-    )
+    rows, skipped = ingest_jsonl(f, store, run=run)
+    result.rows_added += rows
+    result.files_skipped += skipped

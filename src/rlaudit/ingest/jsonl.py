@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pj
 
-from rlaudit.records import FIELDS, REQUIRED, RecordError, normalize
+from rlaudit.records import FIELDS, REQUIRED, RecordError, RolloutStore, normalize
 
 BLOCK_BYTES = 32 << 20  # ~100k-300k rollouts per block: big enough for throughput, small for memory
 FALLBACK_ROWS = 50_000
@@ -33,23 +33,41 @@ _EXPLICIT = pa.schema(
 )
 
 
+class _Fallback(Exception):
+    """The fast path cannot judge this file: read it line by line."""
+
+
+def ingest_jsonl(path: Path, store: RolloutStore, *, run: str | None = None) -> tuple[int, bool]:
+    """Append the new part of `path` to `store`; returns (rows added, whether it was already stored).
+
+    The fast path streams block by block into the store's staging area (constant memory). If it
+    rejects the file, the staged parts are discarded (the store's append is all-or-nothing) and the
+    line-by-line pass reads the file again: it either names the bad line or ingests the file.
+    """
+    plan = store.plan(path)
+    if plan is None:
+        return 0, True
+    offset, rows_before = plan
+    end = path.stat().st_size  # pinned: a live log that grows meanwhile is read up to here only
+    if end - offset <= 0:
+        raise RecordError(f"{path}: empty file (no records)")
+    run = run or path.stem
+    kw = {"run": run, "offset": offset, "rows_before": rows_before, "end": end}
+    try:
+        return store.append(_fast(path, **kw), path=path, fmt="jsonl", n_bytes=end), False
+    except (pa.ArrowInvalid, pa.ArrowTypeError, RecordError, UnicodeDecodeError, _Fallback):
+        return store.append(_slow(path, **kw), path=path, fmt="jsonl", n_bytes=end), False
+
+
 def read_jsonl(
     path: Path, *, run: str | None = None, offset: int = 0, rows_before: int = 0, end: int | None = None
 ) -> Iterator[pa.Table]:
-    """Yield normalized tables from bytes `offset`..`end` of `path` (`end` defaults to the file size).
-
-    `offset` resumes a file that grew; `end` pins what is read to the size the caller recorded, so
-    a live log that keeps growing while it is read is never read past what gets recorded as stored.
-    """
-    run = run or path.stem
+    """Normalized tables from bytes `offset`..`end` of `path`, read line by line (for callers without
+    a store; `ingest_jsonl` is the fast, streaming way)."""
     end = path.stat().st_size if end is None else end
     if end - offset <= 0:
         raise RecordError(f"{path}: empty file (no records)")
-    try:
-        yield from _fast(path, run=run, offset=offset, rows_before=rows_before, end=end)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, RecordError, UnicodeDecodeError):
-        # Find the exact line; if there is no bad line, the slow pass ingests the whole file.
-        yield from _slow(path, run=run, offset=offset, rows_before=rows_before, end=end)
+    yield from _slow(path, run=run or path.stem, offset=offset, rows_before=rows_before, end=end)
 
 
 def _fast(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
@@ -61,14 +79,16 @@ def _fast(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> I
             parse_options=pj.ParseOptions(explicit_schema=_EXPLICIT, unexpected_field_behavior="infer"),
         )
         row = rows_before + 1
-        tables: list[pa.Table] = []
         for batch in reader:
-            # Validate everything before yielding anything: the fallback must not repeat rows.
-            tables.append(normalize(batch, source=str(path), first_row=row, run=run))
+            # pyarrow's JSON parser does not check UTF-8, and cannot tell a missing `reward` from a
+            # null one (the explicit schema fills both with null): let the line-by-line pass decide.
+            batch.validate(full=True)
+            if batch.column("reward").null_count:
+                raise _Fallback
+            yield normalize(batch, source=str(path), first_row=row, run=run)
             row += batch.num_rows
     if row == rows_before + 1:
         raise RecordError(f"{path}: no records")
-    yield from tables
 
 
 def _lines(path: Path, *, offset: int, end: int) -> Iterator[bytes]:
@@ -137,7 +157,7 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
             # Unknown fields are kept as-is; mixed types become JSON text so nothing is lost.
             try:
                 arrays[k] = pa.array(vals)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 arrays[k] = pa.array([None if v is None else json.dumps(v) for v in vals])
     return pa.table(arrays)
 
@@ -177,6 +197,8 @@ def _check(obj: dict[str, Any], path: Path, line_no: int) -> None:
             )
         if kind == "float" and isinstance(v, float) and math.isinf(v):
             raise RecordError(f"{path}: line {line_no}: field '{name}' is infinite")
+        if kind == "int" and not -(2**63) <= v < 2**63:
+            raise RecordError(f"{path}: line {line_no}: field '{name}' is out of the 64-bit integer range")
 
 
 _KIND_NAME = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false"}
