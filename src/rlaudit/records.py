@@ -190,7 +190,9 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
             CAST(step AS BIGINT) AS step,
             CAST(prompt AS VARCHAR) AS prompt,
             CAST(completion AS VARCHAR) AS completion,
-            COALESCE(CAST(reward AS DOUBLE), 'NaN'::DOUBLE) AS reward,
+            -- Unscored (null or NaN) is stored as NULL, never NaN: pyarrow leaves NaN out of Parquet
+            -- min/max statistics and DuckDB then folds isnan() to false from them.
+            {_nan_to_null("reward")} AS reward,
             {prompt_id} AS prompt_id,
             COALESCE(CAST({col("group")} AS VARCHAR), CAST(step AS VARCHAR) || ':' || {prompt_id}) AS "group",
             {rewards} AS rewards,
@@ -199,9 +201,9 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
             CAST({col("answer")} AS VARCHAR) AS answer,
             CAST({col("correct")} AS BOOLEAN) AS correct,
             CAST({col("n_tokens")} AS BIGINT) AS n_tokens,
-            CAST({col("entropy")} AS DOUBLE) AS entropy,
-            CAST({col("logprob")} AS DOUBLE) AS logprob,
-            CAST({col("advantage")} AS DOUBLE) AS advantage,
+            {_nan_to_null(col("entropy"))} AS entropy,
+            {_nan_to_null(col("logprob"))} AS logprob,
+            {_nan_to_null(col("advantage"))} AS advantage,
             {extra} AS extra,
             {q(source)} AS source,
             CAST(row_number() OVER () + {first_row - 1} AS BIGINT) AS "row"
@@ -214,6 +216,10 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
     finally:
         con.close()
     return out.cast(STORE_SCHEMA)
+
+
+def _nan_to_null(expr: str) -> str:
+    return f"CASE WHEN isnan(CAST({expr} AS DOUBLE)) THEN NULL ELSE CAST({expr} AS DOUBLE) END"
 
 
 def _ident(name: str) -> str:

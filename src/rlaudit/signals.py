@@ -9,7 +9,7 @@ Step signals (columns of `Signals.steps`):
 | column | meaning |
 |---|---|
 | n_rollouts, n_groups, group_size | rollouts, groups and median group size at this step |
-| reward_mean, reward_std | mean / standard deviation of the total reward (NaN = unscored rows skipped) |
+| reward_mean, reward_std | mean / standard deviation of the total reward (unscored rows skipped) |
 | frac_zero_std | fraction of groups whose rewards do not vary: their GRPO advantage is 0 |
 | frac_all_fail, frac_all_pass | the zero-variance groups split by whether every sample failed or passed |
 | expected_homogeneous, expected_all_fail | what chance predicts at the step's pass rate p for groups of G independent samples: p^G + (1-p)^G and (1-p)^G |
@@ -206,15 +206,15 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         CREATE TEMP TABLE groups AS
         WITH info AS (
             SELECT run,
-                   count(DISTINCT reward) FILTER (WHERE NOT isnan(reward)) AS n_vals,
-                   max(reward) FILTER (WHERE NOT isnan(reward)) AS hi,
-                   bool_and(reward IN (0, 1)) FILTER (WHERE NOT isnan(reward)) AS binary01
+                   count(DISTINCT reward) FILTER (WHERE reward IS NOT NULL) AS n_vals,
+                   max(reward) FILTER (WHERE reward IS NOT NULL) AS hi,
+                   bool_and(reward IN (0, 1)) FILTER (WHERE reward IS NOT NULL) AS binary01
             FROM rollouts GROUP BY run
         ),
         r AS (
             SELECT ro.run, step, COALESCE(split, '{UNLABELLED}') AS split,
                    COALESCE(condition, '{UNLABELLED}') AS condition, "group", prompt, completion,
-                   CASE WHEN isnan(reward) THEN NULL ELSE reward END AS reward,
+                   reward,
                    {_success_sql()} AS success,
                    entropy,
                    COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length

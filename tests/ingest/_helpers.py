@@ -43,5 +43,10 @@ def write_lines(path: Path, objs: list[Any], *, trailing_newline: bool = True) -
     return path
 
 
+def unscored(x: Any) -> bool:
+    """Unscored as stored: null (the store keeps no NaN; see records.normalize)."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def isnan(x: Any) -> bool:
     return isinstance(x, float) and math.isnan(x)

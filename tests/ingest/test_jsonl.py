@@ -10,7 +10,7 @@ from rlaudit.ingest import detect_format, ingest
 from rlaudit.ingest.jsonl import read_jsonl
 from rlaudit.records import RecordError, RolloutStore
 
-from ._helpers import assert_record_error, assert_store_empty, isnan, stored_rows, write_lines
+from ._helpers import assert_record_error, assert_store_empty, stored_rows, unscored, write_lines
 
 
 def rollout(step: int = 1, prompt: str = "2+2?", completion: str = "4", reward: float | None = 1.0, **kw):
@@ -66,7 +66,7 @@ def test_run_argument_and_directory(tmp_path: Path, store: RolloutStore) -> None
     assert sum(r["run"] == "named" for r in stored_rows(store)) == 1
 
 
-def test_null_and_nan_rewards_are_stored_as_nan(tmp_path: Path, store: RolloutStore) -> None:
+def test_null_and_nan_rewards_are_stored_as_unscored(tmp_path: Path, store: RolloutStore) -> None:
     f = tmp_path / "r.jsonl"
     f.write_text(
         json.dumps(rollout(reward=None))
@@ -74,7 +74,7 @@ def test_null_and_nan_rewards_are_stored_as_nan(tmp_path: Path, store: RolloutSt
         + '{"step": 1, "prompt": "p", "completion": "c", "reward": NaN}\n'
     )
     assert ingest(f, store).rows_added == 2
-    assert all(isnan(r["reward"]) for r in stored_rows(store))
+    assert all(unscored(r["reward"]) for r in stored_rows(store))
 
 
 def test_slow_path_keeps_mixed_type_extras(tmp_path: Path, store: RolloutStore) -> None:

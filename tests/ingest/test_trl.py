@@ -11,7 +11,7 @@ import pytest
 from rlaudit.ingest import detect_format, ingest
 from rlaudit.records import RecordError, RolloutStore
 
-from ._helpers import assert_record_error, assert_store_empty, isnan, stored_rows
+from ._helpers import assert_record_error, assert_store_empty, isnan, stored_rows, unscored
 
 SYSTEM = {"role": "system", "content": "Answer with a number."}
 
@@ -68,7 +68,7 @@ def test_chat_rollouts_values(tmp_path: Path, store: RolloutStore) -> None:
     assert a["prompt_id"] == b["prompt_id"] != c["prompt_id"]
     assert a["group"] == b["group"] != c["group"]  # one step, one prompt: one group
     assert (a["reward"], b["reward"], c["reward"]) == (1.5, 0.5, 1.0)  # sum; NaN ignored like TRL's nansum
-    assert isnan(d["reward"])  # every component NaN: unscored
+    assert unscored(d["reward"])  # every component NaN: unscored
     assert a["rewards"] == {"accuracy_reward": 1.0, "format_reward": 0.5}
     assert c["rewards"]["accuracy_reward"] == 1.0 and isnan(c["rewards"]["format_reward"])
     assert (a["split"], c["split"], a["condition"]) == ("target", "control", "train_cue")
@@ -135,7 +135,7 @@ def test_reward_weights(tmp_path: Path, store: RolloutStore) -> None:
     ingest(tmp_path / "run", store, reward_weights={"accuracy_reward": 2.0})
     a, b, c, d = stored_rows(store)
     assert (a["reward"], b["reward"], c["reward"]) == (2.5, 0.5, 2.0)  # unnamed components weigh 1
-    assert isnan(d["reward"])
+    assert unscored(d["reward"])
     assert a["rewards"] == {"accuracy_reward": 1.0, "format_reward": 0.5}  # components stay unweighted
 
 

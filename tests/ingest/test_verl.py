@@ -9,7 +9,7 @@ import pytest
 from rlaudit.ingest import detect_format, ingest
 from rlaudit.records import RecordError, RolloutStore
 
-from ._helpers import assert_record_error, assert_store_empty, isnan, stored_rows
+from ._helpers import assert_record_error, assert_store_empty, stored_rows, unscored
 
 
 def dump(folder: Path, step: int, entries: list[dict[str, Any]]) -> Path:
@@ -53,7 +53,7 @@ def test_values(tmp_path: Path, store: RolloutStore) -> None:
     assert a["group"] == b["group"] != c["group"] == e["group"]
     assert (a["correct"], b["correct"], c["correct"], e["correct"]) == (True, False, True, None)
     assert (c["answer"], e["answer"]) == ("6", '["6", "six"]')  # non-strings as JSON
-    assert isnan(e["reward"])  # null score: unscored
+    assert unscored(e["reward"])  # null score: unscored
     assert (a["split"], c["split"], e["split"]) == ("target", "control", None)
     assert json.loads(a["extra"]) == {"pred": "4", "request_id": "r1"}
     assert (a["source"], a["row"], e["row"]) == (str(f), 1, 4)
@@ -77,7 +77,7 @@ def test_clashing_and_nan_keys(tmp_path: Path, store: RolloutStore) -> None:
     f.write_text(line + "\n" + line.replace('"score": 1.0', '"score": NaN') + "\n")
     ingest(f, store, fmt="verl")
     a, b = stored_rows(store)
-    assert a["prompt"] == "Q: 2+2?" and a["reward"] == 1.0 and isnan(b["reward"])
+    assert a["prompt"] == "Q: 2+2?" and a["reward"] == 1.0 and unscored(b["reward"])
     assert a["correct"] is False  # an explicit `correct` wins over `acc`
     assert json.loads(a["extra"]) == {"verl_prompt": "raw prompt", "verl_reward": 3, "acc": True}
 
