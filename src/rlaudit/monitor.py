@@ -65,8 +65,9 @@ def run_monitor(
     ingested = []
     for p in paths:
         # Each path is its own run, named after it, unless its records name their run.
-        run = Path(p).name if len(paths) > 1 else None
-        ingested.append(ingest(p, store, fmt=fmt, run=run, reward_weights=reward_weights))
+        path = Path(p)
+        run = (path.stem if path.is_file() else path.name) if len(paths) > 1 else None
+        ingested.append(ingest(path, store, fmt=fmt, run=run, reward_weights=reward_weights))
     return judge(store, config=config, ingested=ingested, inputs=[str(p) for p in paths])
 
 

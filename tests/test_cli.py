@@ -1,0 +1,107 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rlaudit.cli import app
+from rlaudit.synthetic import HONEST, LOCKED, synthetic_rollouts, write_jsonl
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def locked_log(tmp_path: Path) -> Path:
+    path = tmp_path / "locked.jsonl"
+    write_jsonl(synthetic_rollouts({"target": LOCKED, "control": HONEST}, run="locked"), str(path))
+    return path
+
+
+@pytest.fixture
+def honest_log(tmp_path: Path) -> Path:
+    path = tmp_path / "honest.jsonl"
+    write_jsonl(synthetic_rollouts({"target": HONEST, "control": HONEST}, run="honest"), str(path))
+    return path
+
+
+def test_locked_run_exits_1_with_json_verdict(locked_log):
+    res = runner.invoke(app, ["monitor", str(locked_log), "--json"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout)
+    assert out["verdict"] == "hacking-likely"
+    detectors = {f["detector"] for f in out["findings"] if f["severity"] == "high"}
+    assert {"exploration_starvation", "selective_underperformance"} <= detectors
+    assert set(out["signals"]["locked"]) == {"target", "control"}
+
+
+def test_honest_run_exits_0(honest_log):
+    res = runner.invoke(app, ["monitor", str(honest_log)])
+    assert res.exit_code == 0, res.output
+    assert "clean" in res.stdout
+
+
+def test_html_report_is_written(locked_log, tmp_path):
+    out = tmp_path / "report.html"
+    res = runner.invoke(app, ["monitor", str(locked_log), "--html", str(out)])
+    assert res.exit_code == 1
+    assert "hacking-likely" in out.read_text()
+
+
+def test_store_makes_reruns_incremental(locked_log, tmp_path):
+    store = tmp_path / "store"
+    first = json.loads(
+        runner.invoke(app, ["monitor", str(locked_log), "--store", str(store), "--json"]).stdout
+    )
+    again = json.loads(
+        runner.invoke(app, ["monitor", str(locked_log), "--store", str(store), "--json"]).stdout
+    )
+    assert first["ingested"][0]["rows_added"] == 1280
+    assert again["ingested"][0]["rows_added"] == 0 and again["ingested"][0]["files_skipped"] == 1
+    assert again["verdict"] == first["verdict"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/no/such/file.jsonl"], "no such file or directory"),
+        (["--format", "csv", "{log}"], "unknown format 'csv'"),
+        (["--reward-weights", "acc", "{log}"], "--reward-weights"),
+        (["--detectors", "nope", "{log}"], "--detectors: unknown"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, message, locked_log):
+    res = runner.invoke(app, ["monitor", *[a.format(log=locked_log) for a in args]])
+    assert res.exit_code == 2
+    assert message in res.stderr
+    assert res.stderr.count("\n") == 1
+
+
+def test_bad_input_writes_nothing_to_the_store(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"step": 0, "prompt": "p", "completion": "c", "reward": 1}\n{"step": 1, "prom')
+    store = tmp_path / "store"
+    res = runner.invoke(app, ["monitor", str(bad), "--store", str(store)])
+    assert res.exit_code == 2
+    assert "bad.jsonl: line 2: truncated line" in res.stderr
+    assert not list((store / "rollouts").iterdir())
+
+
+def test_two_runs_get_the_invariance_check(tmp_path):
+    from rlaudit.synthetic import Behaviour
+
+    stuck = Behaviour(pass_start=0.2, pass_end=0.2, wrong_answers=3)
+    paths = []
+    for name in ("reward_a", "reward_b"):
+        p = tmp_path / f"{name}.jsonl"
+        write_jsonl(synthetic_rollouts({"control": stuck}, run=name), str(p))
+        paths.append(str(p))
+    out = json.loads(runner.invoke(app, ["monitor", *paths, "--json"]).stdout)
+    assert [f["detector"] for f in out["findings"] if f["severity"] == "medium"] == [
+        "reward_config_invariance"
+    ]
+    assert out["verdict"] == "suspicious"
+
+
+def test_version():
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.startswith("rlaudit ")
