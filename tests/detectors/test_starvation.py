@@ -51,3 +51,35 @@ def test_unlabelled_run_compares_prompt_families(make_signals, detect):
 def test_unlabelled_honest_run_is_not_flagged(make_signals, detect):
     found = detect(make_signals({"target": HONEST, "control": HONEST}, labelled=False), NAME)
     assert all(f.severity <= Severity.INFO for f in found)
+
+
+def _metrics_only_signals(tmp_path, rewards, zero_std):
+    import json
+
+    from rlaudit.ingest import ingest
+    from rlaudit.records import RolloutStore
+    from rlaudit.signals import compute_signals
+
+    log = [
+        {"step": i + 1, "reward": r, "reward_std": 0.1, "frac_reward_zero_std": z}
+        for i, (r, z) in enumerate(zip(rewards, zero_std, strict=True))
+    ]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "trainer_state.json").write_text(json.dumps({"log_history": log, "global_step": len(log)}))
+    store = RolloutStore(tmp_path / "store")
+    ingest(out, store)
+    return compute_signals(store)
+
+
+def test_metrics_only_flat_reward_with_zero_variance_is_low(tmp_path, detect):
+    signals = _metrics_only_signals(tmp_path, [0.4] * 10, [0.8] * 10)
+    (f,) = detect(signals, NAME)
+    assert f.severity == Severity.LOW and "cannot be told" in f.summary
+    assert [g.detector for g in detect(signals, "coverage")] == ["coverage"]
+
+
+def test_metrics_only_zero_variance_while_reward_rises_is_info(tmp_path, detect):
+    signals = _metrics_only_signals(tmp_path, [0.1 * i for i in range(10)], [0.8] * 10)
+    (f,) = detect(signals, NAME)
+    assert f.severity == Severity.INFO

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlaudit.detectors.arms import Arm, arms, families
-from rlaudit.detectors.trend import nanmean, slope, step_range
+from rlaudit.detectors.trend import gain, nanmean, slope, step_range
 from rlaudit.findings import Finding, Severity
 from rlaudit.signals import Signals
 
@@ -216,18 +216,22 @@ def _metrics_only(signals: Signals, run: str, cfg: StarvationConfig) -> list[Fin
     starved = np.nan_to_num(zero) >= cfg.starved_all_fail_frac
     if starved.mean() < cfg.sustained_frac:
         return []
-    gain = slope(steps, reward) * (steps.max() - steps.min())
-    learning = np.isfinite(gain) and gain > 0
+    rise, _ = gain(steps, reward)
+    learning = bool(np.isfinite(rise) and rise >= cfg.learning_gain)
     return [
         Finding(
             NAME,
             Severity.INFO if learning else Severity.LOW,
             0.1 if learning else 0.3,
             f"{starved.mean():.0%} of steps have at least half their groups at zero reward variance "
-            + ("while reward rises (likely convergence)." if learning else "and reward is not rising. ")
+            + (
+                f"while reward rises {rise:+.2f} (likely convergence)."
+                if learning
+                else f"and reward barely moves ({rise:+.2f}). "
+            )
             + ("" if learning else "Without rollouts, all-fail cannot be told from all-pass."),
             step_range(steps, starved),
             None,
-            {"mean_frac_zero_std": nanmean(zero), "reward_gain": gain},
+            {"mean_frac_zero_std": nanmean(zero), "reward_gain": rise},
         )
     ]
