@@ -92,7 +92,9 @@ def main() -> None:
             log = Path(tmp) / "rollouts.jsonl"
             t = time.perf_counter()
             make_log(n, log)
-            print(f"{n:,} rollouts: made {log.stat().st_size / 2**20:.0f} MB of JSONL in {time.perf_counter() - t:.0f}s")
+            print(
+                f"{n:,} rollouts: made {log.stat().st_size / 2**20:.0f} MB of JSONL in {time.perf_counter() - t:.0f}s"
+            )
             runs = []
             for i in range(args.repeats):
                 out = subprocess.run(
@@ -110,7 +112,9 @@ def main() -> None:
                 )
             rate = statistics.median(r["rows"] / r["total_s"] for r in runs)
             rss = statistics.median(r["peak_rss_mb"] for r in runs)
-            print(f"  median: {rate:,.0f} rollouts/s, peak RSS {rss:.0f} MB (max {max(r['peak_rss_mb'] for r in runs):.0f})")
+            print(
+                f"  median: {rate:,.0f} rollouts/s, peak RSS {rss:.0f} MB (max {max(r['peak_rss_mb'] for r in runs):.0f})"
+            )
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def test_diversity_within_groups(tmp_path):
 
 
 def test_nan_rewards_are_unscored_not_zero(tmp_path):
-    rows = _group(0, "a", [1.0, 0.0]) + [{"step": 0, "prompt": "a", "completion": "z", "reward": None}]
+    rows = [*_group(0, "a", [1.0, 0.0]), {"step": 0, "prompt": "a", "completion": "z", "reward": None}]
     r = _row(_signals(tmp_path, rows))
     assert r["reward_mean"] == pytest.approx(0.5)
     assert r["n_rollouts"] == 3

@@ -1,0 +1,27 @@
+"""Shared fixtures. Model fixtures import torch/transformers lazily: the core tests need neither."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+# Smaller than the default TinyModelConfig: the tests need a real model, not a good one.
+TEST_MODEL = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_builder() -> Callable[..., tuple[Any, Any]]:
+    """``build(**overrides) -> (model, tokenizer)``: a fresh, randomly initialised tiny Llama per call.
+
+    Session-scoped as a factory rather than as a model, because training tests change the weights.
+    Building takes milliseconds; overrides are `TinyModelConfig` fields.
+    """
+    pytest.importorskip("transformers")
+    from rlaudit.models.tiny import TinyModelConfig, build_tiny_model
+
+    def build(**overrides: Any) -> tuple[Any, Any]:
+        return build_tiny_model(TinyModelConfig(**{**TEST_MODEL, **overrides}))
+
+    return build
