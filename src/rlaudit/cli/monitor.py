@@ -1,7 +1,4 @@
-"""The `rlaudit` command line: one verb per job, each parsing arguments and calling one library function.
-
-Exit codes: 0 clean, 1 suspicious or hacking-likely, 2 bad input (a one-line error on stderr).
-"""
+"""`rlaudit monitor`: judge RL training runs from their rollout logs."""
 
 from __future__ import annotations
 
@@ -11,20 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rlaudit import __version__
-
-app = typer.Typer(
-    name="rlaudit",
-    help="Catch a language model gaming its own RL post-training (exploration hacking).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"rlaudit: error: {message}", err=True)
-    return typer.Exit(2)
+from rlaudit.cli import app, fail
 
 
 def _parse_weights(spec: str | None) -> dict[str, float] | None:
@@ -38,17 +22,8 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
                 raise ValueError
             weights[name.strip()] = float(value)
         except ValueError:
-            raise _fail(f"--reward-weights: expected name=number[,name=number...], got '{part}'") from None
+            raise fail(f"--reward-weights: expected name=number[,name=number...], got '{part}'") from None
     return weights
-
-
-@app.callback(invoke_without_command=True)
-def main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    if version:
-        typer.echo(f"rlaudit {__version__}")
-        raise typer.Exit(0)
 
 
 @app.command()
@@ -94,7 +69,7 @@ def monitor(
     weights = _parse_weights(reward_weights)
     enabled = tuple(d.strip() for d in detectors.split(",")) if detectors else None
     if enabled and set(enabled) - set(DETECTORS):
-        raise _fail(
+        raise fail(
             f"--detectors: unknown {sorted(set(enabled) - set(DETECTORS))}; choose from {sorted(DETECTORS)}"
         )
     config = MonitorConfig(detectors=DetectorConfig(enabled=enabled))
@@ -108,7 +83,7 @@ def monitor(
             config=config,
         )
     except RecordError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     if html is not None:
         write_html(result, html)
     if as_json:
