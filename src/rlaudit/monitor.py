@@ -15,7 +15,7 @@ from typing import Any
 from rlaudit.detectors import DetectorConfig, run_detectors
 from rlaudit.findings import Finding, Verdict, compute_verdict
 from rlaudit.ingest import IngestResult, ingest
-from rlaudit.records import RolloutStore
+from rlaudit.records import RecordError, RolloutStore
 from rlaudit.signals import Signals, SignalsConfig, compute_signals
 
 EXAMPLE_LOG = Path(__file__).parent / "examples" / "locked_tiny_grpo"
@@ -80,6 +80,8 @@ def judge(
 ) -> MonitorResult:
     """Signals, findings and verdict of everything in `store` (also used by the live callback)."""
     config = config or MonitorConfig()
+    if store.is_empty() and not store.has_metrics():
+        raise RecordError(f"{store.path}: the store holds no rollouts and no metrics: nothing to judge")
     signals = compute_signals(store, config.signals)
     findings = run_detectors(signals, config.detectors)
     notes = [n for r in ingested or [] for n in r.notes]

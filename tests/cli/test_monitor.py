@@ -105,3 +105,10 @@ def test_two_runs_get_the_invariance_check(tmp_path):
 def test_version():
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0 and res.stdout.startswith("rlaudit ")
+
+
+def test_a_folder_without_logs_of_the_given_format_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    res = runner.invoke(app, ["monitor", str(tmp_path), "--format", "jsonl"])
+    assert res.exit_code == 2
+    assert "no *.jsonl files" in res.stderr

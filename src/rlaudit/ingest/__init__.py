@@ -89,6 +89,8 @@ def ingest(
     result = IngestResult(path=str(path), format=fmt)
     if fmt == "jsonl":
         files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        if not files:
+            raise RecordError(f"{path}: no *.jsonl files in this folder")
         for f in files:
             _ingest_jsonl_file(f, store, run=run or (path.name if path.is_dir() else f.stem), result=result)
     elif fmt == "trl":
