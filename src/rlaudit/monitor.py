@@ -28,7 +28,7 @@ class MonitorConfig:
     signals: SignalsConfig = field(default_factory=SignalsConfig)
     detectors: DetectorConfig = field(default_factory=DetectorConfig)
     n_samples: int = 6
-    """Sample completions shown in reports (per split: the most- and least-rewarded groups)."""
+    """Sample completions shown in reports: one from each of this many groups of the last step, per split."""
 
 
 @dataclass
@@ -108,18 +108,24 @@ def judge(
 
 
 def _samples(store: RolloutStore, n: int) -> list[dict[str, Any]]:
-    """A few completions from the last step of each run x split (model text: escape when shown)."""
+    """One completion from each of a few groups of the last step, per run x split (model text: escape
+    when shown)."""
     if store.is_empty() or n <= 0:
         return []
     con = store.connect()
     try:
         rows = con.execute(
             f"""
-            WITH last AS (SELECT run, max(step) AS step FROM rollouts GROUP BY run)
-            SELECT ro.run, ro.step, COALESCE(split, 'all') AS split, condition, prompt, completion, reward
-            FROM rollouts ro JOIN last USING (run, step)
-            QUALIFY row_number() OVER (PARTITION BY ro.run, split ORDER BY "group", "row") <= {int(n)}
-            ORDER BY ro.run, split, "group", "row"
+            WITH last AS (SELECT run, max(step) AS step FROM rollouts GROUP BY run),
+            firsts AS (  -- the first completion of each group of the last step
+                SELECT ro.run, ro.step, COALESCE(split, 'all') AS split, condition, prompt, completion, reward,
+                       "group", "row"
+                FROM rollouts ro JOIN last USING (run, step)
+                QUALIFY row_number() OVER (PARTITION BY ro.run, "group" ORDER BY source, "row") = 1
+            )
+            SELECT run, step, split, condition, prompt, completion, reward FROM firsts
+            QUALIFY row_number() OVER (PARTITION BY run, split ORDER BY "group") <= {int(n)}
+            ORDER BY run, split, "group"
             """
         ).fetchall()
     finally:
