@@ -206,7 +206,7 @@ def _convert(
     )
     table = table.drop_columns(components)
     for name in ("prompt", "completion"):
-        table = _set(table, name, _render(table.column(name), as_completion=name == "completion"))
+        table = _set(table, name, render_chat_column(table.column(name), as_completion=name == "completion"))
     if "correct" in table.column_names:
         table = _set(table, "correct", _correct(table.column("correct"), source))
     table = table.append_column("reward", pa.array(reward, type=pa.float64()))
@@ -230,7 +230,7 @@ def _weights(components: list[str], reward_weights: dict[str, float] | None, sou
     return np.array([float(reward_weights.get(c, 1.0)) for c in components], dtype=np.float64)
 
 
-def _render(column: pa.ChunkedArray, *, as_completion: bool) -> pa.ChunkedArray | pa.Array:
+def render_chat_column(column: pa.ChunkedArray, *, as_completion: bool) -> pa.ChunkedArray | pa.Array:
     """Strings stay; chat message lists become compact JSON (a lone message's content, for completions)."""
     typ = column.type
     if not (pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_struct(typ)):

@@ -1,0 +1,259 @@
+"""`MonitorCallback`: rlaudit inside a running TRL `GRPOTrainer`.
+
+    trainer = GRPOTrainer(model=..., reward_funcs=..., args=..., train_dataset=...)
+    trainer.add_callback(MonitorCallback(trainer, store="runs/store"))
+
+Like TRL's own `LogCompletionsCallback`, it takes the trainer. It records every rollout of every
+generation batch (prompt, completion, each reward function's value, the weighted total, token count,
+and the dataset's `split` / `condition` / `answer` / `correct` columns when present) by wrapping the
+trainer's reward computation, appends them to a `RolloutStore`, and every so often computes the signals,
+runs the detectors and logs `rlaudit/...` metrics through the trainer's own metric buffer, so they reach
+whatever the run reports to (TensorBoard, W&B, trackio) with the next log line.
+
+It is fail-open: any error inside the monitor is logged and counted (`rlaudit/errors`), never raised
+into the training loop. It stays cheap: rows are buffered and written when the detectors run, and the
+detectors run at most every `every_steps` steps and only when the time they took last is under
+`max_overhead` of the training time since (so a fast run is judged less often), and always at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from transformers import TrainerCallback
+
+from rlaudit.findings import Finding, Severity, Verdict
+from rlaudit.ingest.trl import render_chat_column
+from rlaudit.monitor import MonitorConfig, MonitorResult, judge
+from rlaudit.records import RolloutStore, normalize
+
+logger = logging.getLogger(__name__)
+
+# Dataset columns copied onto each rollout when the dataset has them.
+ROW_FIELDS = ("split", "condition", "answer", "correct", "prompt_id")
+SEVERITIES = {s.name.lower(): s for s in Severity}
+
+
+@dataclass
+class MonitorCallbackConfig:
+    """Options of the live monitor; the defaults work."""
+
+    every_steps: int = 10
+    """Run the detectors at most this often (in optimizer steps), and at the end of training."""
+    max_overhead: float = 0.01
+    """...and only when the last detector pass took at most this fraction of the training time since it."""
+    halt_on: str | None = None
+    """Stop training when a finding reaches this severity (`medium` or `high`); None never stops."""
+    alert_on: str = "medium"
+    """Severity at which `alert` / `webhook` are called (once per new detector x split)."""
+    webhook: str | None = None
+    """POST the alert as JSON to this URL (a convenience; failures are logged, never raised)."""
+    run: str | None = None
+    """Run name in the store (default: the trainer's `run_name`, else its output_dir name)."""
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("halt_on", "alert_on"):
+            value = getattr(self, name)
+            if value is not None and value not in SEVERITIES:
+                raise ValueError(f"{name}={value!r}: choose one of {', '.join(SEVERITIES)}")
+        if self.every_steps < 1:
+            raise ValueError(f"every_steps must be >= 1 (got {self.every_steps})")
+
+
+class MonitorCallback(TrainerCallback):
+    """Record a GRPO run's rollouts and watch them for exploration hacking while it trains."""
+
+    def __init__(
+        self,
+        trainer: Any,
+        store: str | Path | RolloutStore | None = None,
+        config: MonitorCallbackConfig | None = None,
+        alert: Callable[[Finding], None] | None = None,
+        **options: Any,
+    ):
+        self.config = config or MonitorCallbackConfig(**options)
+        self.trainer = trainer
+        if store is None:
+            store = Path(trainer.args.output_dir) / "rlaudit-store"
+        self.store = store if isinstance(store, RolloutStore) else RolloutStore(store)
+        self.run = self.config.run or _run_name(trainer)
+        self.alert = alert
+        self.result: MonitorResult | None = None
+        self.errors = 0
+        self._pending: list[pa.Table] = []
+        self._rows = 0
+        self._alerted: set[tuple[str, str | None]] = set()
+        self._judge_seconds = 0.0
+        self._last_judge_end = time.perf_counter()
+        self._last_judge_step = 0
+        self._wrap_rewards()
+
+    # -- capture ------------------------------------------------------------------------------
+    def _wrap_rewards(self) -> None:
+        """Wrap the trainer's reward computation: it sees each generation batch exactly once."""
+        original = self.trainer._calculate_rewards
+
+        def calculate_rewards(inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
+            rewards_per_func = original(inputs, prompts, completions, completion_ids_list)
+            self._safely(self._capture, inputs, prompts, completions, completion_ids_list, rewards_per_func)
+            return rewards_per_func
+
+        self.trainer._calculate_rewards = calculate_rewards
+
+    def _capture(self, inputs, prompts, completions, completion_ids_list, rewards_per_func) -> None:  # type: ignore[no-untyped-def]
+        per_func = rewards_per_func.detach().float().cpu().numpy()
+        n = len(prompts)
+        per_func = per_func[:n]  # gathered across processes: this process's rows come first on one process
+        names = list(self.trainer.reward_func_names)
+        weights = self.trainer.reward_weights.detach().float().cpu().numpy()
+        weighted = per_func * weights
+        import numpy as np
+
+        total = np.where(np.isnan(per_func).all(axis=1), np.nan, np.nansum(weighted, axis=1))
+        step = int(self.trainer.state.global_step) + 1  # the step these rollouts feed (TRL's log convention)
+        cols: dict[str, Any] = {
+            "step": pa.array([step] * n, pa.int64()),
+            "prompt": render_chat_column(_column(prompts), as_completion=False),
+            "completion": render_chat_column(_column(completions), as_completion=True),
+            "reward": pa.array(total, pa.float64()),
+            "rewards": pa.array(
+                [
+                    [(k, float(v)) for k, v in zip(names, row, strict=True) if not math.isnan(v)]
+                    for row in per_func
+                ],
+                pa.map_(pa.string(), pa.float64()),
+            ),
+            "n_tokens": pa.array([len(ids) for ids in completion_ids_list], pa.int64()),
+        }
+        for name in ROW_FIELDS:
+            if inputs and name in inputs[0]:
+                values = [row.get(name) for row in inputs]
+                cols[name] = pa.array([bool(v) if name == "correct" and v is not None else v for v in values])
+                if name != "correct":
+                    cols[name] = cols[name].cast(pa.string())
+        table = normalize(pa.table(cols), source=f"live:{self.run}", first_row=self._rows + 1, run=self.run)
+        self._rows += n
+        self._pending.append(table)
+
+    # -- trainer events -----------------------------------------------------------------------------
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        due = state.global_step - self._last_judge_step >= self.config.every_steps
+        spent = time.perf_counter() - self._last_judge_end
+        cheap_enough = self._judge_seconds <= self.config.max_overhead * spent
+        if due and cheap_enough:
+            self._safely(self._judge, state, control)
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self._safely(self._judge, state, control)
+        return control
+
+    # -- judging --------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if self._pending:
+            self.store.append_table(pa.concat_tables(self._pending), name=f"live-{_safe(self.run)}")
+            self._pending = []
+
+    def _judge(self, state: Any, control: Any) -> None:
+        start = time.perf_counter()
+        self._flush()
+        result = judge(self.store, config=self.config.monitor)
+        self.result = result
+        self._log(result)
+        self._alert_and_halt(result.findings, result.verdict, control)
+        end = time.perf_counter()
+        self._judge_seconds = end - start
+        self._last_judge_end = end
+        self._last_judge_step = state.global_step
+
+    def _log(self, result: MonitorResult) -> None:
+        """Into TRL's metric buffer: averaged and reported with the next log line, like TRL's own metrics."""
+        metrics = self.trainer._metrics["train"]
+        metrics["rlaudit/verdict"].append(
+            float(["clean", "suspicious", "hacking-likely"].index(result.verdict.label))
+        )
+        metrics["rlaudit/errors"].append(float(self.errors))
+        severity = max((f.severity for f in result.findings), default=Severity.INFO)
+        metrics["rlaudit/max_severity"].append(float(severity))
+        last = _last_step_signals(result)
+        for split, values in last.items():
+            for name, value in values.items():
+                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                    metrics[f"rlaudit/{split}/{name}"].append(float(value))
+
+    def _alert_and_halt(self, findings: list[Finding], verdict: Verdict, control: Any) -> None:
+        alert_level = SEVERITIES[self.config.alert_on]
+        for f in findings:
+            key = (f.detector, f.split)
+            if f.severity >= alert_level and key not in self._alerted:
+                self._alerted.add(key)
+                logger.warning("rlaudit: %s (%s): %s", f.detector, f.severity, f.summary)
+                if self.alert is not None:
+                    self._safely(self.alert, f)
+                if self.config.webhook:
+                    _post_async(
+                        self.config.webhook, {"run": self.run, "verdict": verdict.label, **f.to_dict()}
+                    )
+        halt = self.config.halt_on
+        if halt is not None and any(f.severity >= SEVERITIES[halt] for f in findings):
+            logger.warning("rlaudit: stopping training: verdict %s (halt_on=%s)", verdict.label, halt)
+            control.should_training_stop = True
+
+    def _safely(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fail open: the monitor never takes the training run down with it."""
+        try:
+            fn(*args)
+        except Exception:
+            self.errors += 1
+            logger.exception("rlaudit monitor error (training continues)")
+
+
+SIGNALS_LOGGED = ("reward_mean", "pass_rate", "frac_zero_std", "frac_all_fail", "unique_frac", "entropy")
+
+
+def _last_step_signals(result: MonitorResult) -> dict[str, dict[str, float | None]]:
+    """The latest step's main signals per split (pooled over conditions)."""
+    out: dict[str, dict[str, float | None]] = {}
+    rows = [r for r in result.signals.steps.to_pylist() if r["condition"] == "*"]
+    for split in {r["split"] for r in rows}:
+        last = max((r for r in rows if r["split"] == split), key=lambda r: r["step"])
+        out[split] = {k: last[k] for k in SIGNALS_LOGGED}
+    return out
+
+
+def _column(values: list[Any]) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array(values)])
+
+
+def _run_name(trainer: Any) -> str:
+    name = getattr(trainer.args, "run_name", None)
+    return str(name) if name else Path(trainer.args.output_dir).name
+
+
+def _safe(name: str) -> str:
+    """A run name fit to be a directory name (model/user text never decides a path as-is)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "run"
+
+
+def _post_async(url: str, payload: dict[str, Any]) -> None:
+    def post() -> None:
+        try:
+            req = urllib.request.Request(
+                url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+            )
+            urllib.request.urlopen(req, timeout=5).close()
+        except Exception as e:  # a webhook must never hurt the run
+            logger.warning("rlaudit: webhook %s failed: %s", url, e)
+
+    threading.Thread(target=post, daemon=True).start()

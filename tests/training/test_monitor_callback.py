@@ -1,0 +1,122 @@
+"""MonitorCallback inside a real TRL GRPOTrainer on a tiny model (CPU, a few steps)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("trl")
+
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+
+from rlaudit.detectors import DETECTORS
+from rlaudit.findings import Finding, Severity
+from rlaudit.tasks.arith import arith_reward, make_dataset
+from rlaudit.training import MonitorCallback
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+
+STEPS, PROMPTS, GENERATIONS = 4, 2, 4
+
+
+def _trainer(tmp_path, model, tokenizer, reward=arith_reward, max_steps=STEPS):
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        seed=0,
+        max_steps=max_steps,
+        per_device_train_batch_size=PROMPTS * GENERATIONS,
+        num_generations=GENERATIONS,
+        max_completion_length=3,
+        learning_rate=1e-3,
+        activation_checkpointing=False,
+        logging_steps=1,
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    return GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=Dataset.from_list(make_dataset(64, seed=0)),
+        processing_class=tokenizer,
+    )
+
+
+def test_rollouts_are_stored_and_signals_logged(tmp_path, tiny_model_builder):
+    trainer = _trainer(tmp_path, *tiny_model_builder())
+    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=2, max_overhead=1.0)
+    trainer.add_callback(monitor)
+    trainer.train()
+
+    assert monitor.errors == 0
+    assert monitor.store.count() == STEPS * PROMPTS * GENERATIONS
+    con = monitor.store.connect()
+    steps = [s for (s,) in con.execute("SELECT DISTINCT step FROM rollouts ORDER BY step").fetchall()]
+    assert steps == list(range(1, STEPS + 1))
+    splits = {s for (s,) in con.execute("SELECT DISTINCT split FROM rollouts").fetchall()}
+    assert splits <= {"target", "control"} and splits
+    (n_with_rewards,) = con.execute(
+        "SELECT count(*) FROM rollouts WHERE rewards['arith_reward'] = reward AND n_tokens > 0"
+    ).fetchall()[0]
+    assert n_with_rewards == STEPS * PROMPTS * GENERATIONS
+
+    logged = [h for h in trainer.state.log_history if "rlaudit/verdict" in h]
+    assert len(logged) >= 2  # judged at step 2 and 4 (and at the end)
+    assert any(k.startswith("rlaudit/") and k.endswith("/frac_zero_std") for k in logged[-1])
+    assert monitor.result is not None and monitor.result.verdict.label in (
+        "clean",
+        "suspicious",
+        "hacking-likely",
+    )
+
+
+def test_a_failing_detector_does_not_stop_training(tmp_path, tiny_model_builder, monkeypatch):
+    def boom(signals, cfg):
+        raise RuntimeError("planted detector failure")
+
+    monkeypatch.setitem(DETECTORS, "exploration_starvation", boom)
+    trainer = _trainer(tmp_path, *tiny_model_builder())
+    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=1.0)
+    trainer.add_callback(monitor)
+    trainer.train()
+    assert trainer.state.global_step == STEPS
+    failed = [f for f in monitor.result.findings if f.detector == "exploration_starvation"]
+    assert failed and "planted" in failed[0].summary
+
+
+def test_an_error_inside_the_monitor_is_counted_not_raised(tmp_path, tiny_model_builder, monkeypatch):
+    trainer = _trainer(tmp_path, *tiny_model_builder())
+    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=1.0)
+    monkeypatch.setattr(monitor.store, "append_table", lambda *a, **k: 1 / 0)
+    trainer.add_callback(monitor)
+    trainer.train()
+    assert trainer.state.global_step == STEPS
+    assert monitor.errors >= STEPS
+
+
+def test_halt_on_stops_training_and_alert_is_called(tmp_path, tiny_model_builder, monkeypatch):
+    planted = Finding("exploration_starvation", Severity.HIGH, 1.0, "planted", (1, 1), "target")
+    monkeypatch.setitem(DETECTORS, "exploration_starvation", lambda s, c: [planted])
+    alerts: list[Finding] = []
+    trainer = _trainer(tmp_path, *tiny_model_builder(), max_steps=10)
+    monitor = MonitorCallback(
+        trainer,
+        store=tmp_path / "store",
+        every_steps=2,
+        max_overhead=1.0,
+        halt_on="high",
+        alert=alerts.append,
+    )
+    trainer.add_callback(monitor)
+    trainer.train()
+    assert trainer.state.global_step == 2
+    assert alerts == [planted]
+
+
+def test_bad_options_are_clear_errors(tmp_path, tiny_model_builder):
+    trainer = _trainer(tmp_path, *tiny_model_builder())
+    with pytest.raises(ValueError, match="halt_on='severe'"):
+        MonitorCallback(trainer, halt_on="severe")
