@@ -1,0 +1,136 @@
+"""Mitigations that restore exploration when a policy under-explores on purpose.
+
+Each is small and does one thing to an RL run:
+
+- `demo-injection` (`DemoInjection`): off-policy exploration forcing. In a GRPO group where the policy
+  produced no success, one sample is replaced by a verified-correct demonstration, so the group has
+  reward variance and a non-zero advantage: the only way GRPO can reinforce a behaviour the policy
+  refuses to sample. The group's other samples stay on-policy.
+- `sft-warmstart` (`sft_warmstart`): a few supervised steps on a handful of correct demonstrations
+  before RL. Training on (even weak) demonstrations breaks sandbagging so that RL can then elicit
+  (Removing Sandbagging in LLMs by Training with Weak Supervision, 2026).
+- `temperature` (`TemperatureBoost`): sample hotter (and add TRL's entropy bonus), so a policy whose
+  lock is a sharp mode puts some mass on other answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MITIGATIONS = ("none", "demo-injection", "sft-warmstart", "temperature")
+
+
+@dataclass
+class DemoInjection:
+    """Replace one sample of each all-fail group with a correct demonstration.
+
+    `answers` maps each prompt to its reference answer; `demonstrate(answer) -> str` writes the
+    completion a correct policy would give (for arith: the number; for mcq: the letter), and
+    `is_correct(completion, answer)` is the task's checker. Works on TRL's regular (transformers)
+    generation path: it wraps `GRPOTrainer._generate_single_turn`, where completions are token ids and no
+    sampling log-probs are kept (TRL recomputes them), so an injected sample is an ordinary completion to
+    the loss.
+    """
+
+    answers: dict[str, str]
+    demonstrate: Callable[[str], str]
+    is_correct: Callable[[str, str], bool]
+    injected: int = 0
+    groups_seen: int = 0
+
+    def install(self, trainer: Any) -> None:
+        tokenizer = trainer.processing_class
+        # The exact prompt ids TRL generates from, so a generated batch maps back to its answers.
+        by_ids = {}
+        for prompt, answer in self.answers.items():
+            (ids,), _, _ = trainer._tokenize_prompts([prompt])
+            by_ids[tuple(ids)] = answer
+        eos = tokenizer.eos_token_id
+        original = trainer._generate_single_turn
+
+        def generate_with_demos(prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):  # type: ignore[no-untyped-def]
+            completion_ids, logprobs = original(
+                prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
+            )
+            if logprobs is not None:  # vLLM path: sampling log-probs would not match an injected sample
+                return completion_ids, logprobs
+            groups: dict[tuple[int, ...], list[int]] = {}
+            for i, ids in enumerate(prompt_ids):
+                groups.setdefault(tuple(ids), []).append(i)
+            for key, rows in groups.items():
+                answer = by_ids.get(key)
+                if answer is None:
+                    continue
+                self.groups_seen += 1
+                texts = tokenizer.batch_decode([completion_ids[i] for i in rows], skip_special_tokens=True)
+                if any(self.is_correct(t, answer) for t in texts):
+                    continue
+                demo = tokenizer(self.demonstrate(answer), add_special_tokens=False)["input_ids"]
+                completion_ids[rows[-1]] = [*demo, eos] if eos is not None else list(demo)
+                self.injected += 1
+            return completion_ids, logprobs
+
+        trainer._generate_single_turn = generate_with_demos
+
+
+@dataclass
+class TemperatureBoost:
+    """Sample hotter and pay an entropy bonus (TRL's `entropy_coef`)."""
+
+    temperature: float = 1.5
+    """GRPO sampling temperature (TRL's default is 1.0)."""
+    entropy_coef: float = 0.01
+    """TRL's entropy bonus coefficient."""
+
+    def grpo_overrides(self) -> dict[str, float]:
+        return {"temperature": self.temperature, "entropy_coef": self.entropy_coef}
+
+
+@dataclass
+class SFTWarmstart:
+    """A few supervised steps on `n_demos` correct target demonstrations before RL."""
+
+    n_demos: int = 16
+    steps: int = 30
+    learning_rate: float = 1e-3
+    """For the tiny model; full-size models want ~1e-5."""
+    seed: int = 0
+
+
+def sft_warmstart(model: Any, tokenizer: Any, demos: list[tuple[str, str]], cfg: SFTWarmstart) -> list[float]:
+    """Fine-tune `model` in place on (prompt, completion) pairs; loss on the completion only.
+
+    Returns the loss per step. A plain loop (no Trainer) so it reads top to bottom.
+    """
+    import torch
+
+    if not demos:
+        raise ValueError("sft-warmstart needs at least one demonstration")
+    torch.manual_seed(cfg.seed)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    eos = tokenizer.eos_token_id
+    examples = []
+    for prompt, completion in demos:
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        c = tokenizer(completion, add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
+        examples.append((p + c, [-100] * len(p) + c))
+    width = max(len(ids) for ids, _ in examples)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in examples])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in examples])
+    attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in examples])
+    losses = []
+    for _ in range(cfg.steps):
+        out = model(input_ids=input_ids, attention_mask=attention, labels=labels)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(float(out.loss))
+    model.eval()
+    return losses
