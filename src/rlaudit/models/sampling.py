@@ -1,0 +1,197 @@
+"""Batched sampling with the per-completion statistics the exploration signals need.
+
+`sample` draws `n` completions per prompt and reports, for each, how many tokens it took, the mean
+entropy of the distribution each token was drawn from, and the mean log-probability of the tokens drawn
+(the ``n_tokens``, ``entropy`` and ``logprob`` fields of a rollout record). A policy that under-explores
+shows up here first: low entropy, logprobs near zero, the same completion `n` times.
+
+Tokens are drawn from exactly ``softmax(logits / T)``: every filter ``generate`` would otherwise add
+(top-k 50 by default, top-p, repetition penalty, ...) is switched off, so the statistics describe the
+distribution that was actually sampled. At ``T = 0`` (greedy) that distribution is a point mass, whose
+entropy and logprob are 0 by definition; the statistics are then those of the model's own distribution
+(``T = 1``) at the tokens greedy picked, which is what one wants to know about a greedy answer.
+
+A completion ends at the first eos token, which counts in ``n_tokens`` and in the means (it was
+sampled, and it is what made the completion stop) but not in the text. Everything generated after it
+(padding, while longer completions in the batch finish) is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from rich.console import Console
+from rich.progress import track
+
+PROGRESS_MIN_BATCHES = 4
+"""Show a progress bar only from this many batches up; fewer finish too soon for a bar to help."""
+
+# generate() fills every option left unset from the model's generation_config and then from global
+# defaults (top_k=50!). Each one that would reshape the distribution is switched off by name.
+_NO_FILTERS = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
+_NO_SAMPLING_FILTERS = {"top_k": 0, "top_p": 1.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled completion and the statistics of the tokens that make it up."""
+
+    prompt_index: int
+    """Index into the `prompts` passed to `sample`; the `n` samples of a prompt are consecutive."""
+    completion: str
+    """Decoded text of the completion, special tokens (eos) dropped."""
+    n_tokens: int
+    """Generated tokens, up to and including the first eos (at most ``max_new_tokens``)."""
+    entropy: float
+    """Mean over those tokens of the entropy, in nats, of the distribution each was drawn from."""
+    logprob: float
+    """Mean log-probability (nats, <= 0) of the tokens drawn, under that same distribution."""
+    finished: bool
+    """True if the completion ended with eos, False if it was cut at ``max_new_tokens``."""
+
+
+def sample(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    n: int = 1,
+    temperature: float = 1.0,
+    max_new_tokens: int = 32,
+    batch_size: int = 32,
+    seed: int = 0,
+    chat: bool | None = None,
+) -> list[Sample]:
+    """Sample `n` completions for each prompt, `batch_size` sequences per ``generate`` call.
+
+    `temperature` 0 is greedy decoding (the `n` copies are then identical). `chat` renders each prompt
+    as one user message through the tokenizer's chat template; ``None`` does so when the tokenizer has a
+    template and feeds the raw text otherwise. Results are in prompt order, `n` per prompt, and the
+    same for the same `seed` and `batch_size`; the global torch RNG and the model's train/eval mode are
+    left as they were.
+    """
+    if n < 1 or max_new_tokens < 1 or batch_size < 1:
+        raise ValueError(
+            f"n, max_new_tokens and batch_size must be >= 1 (got n={n}, "
+            f"max_new_tokens={max_new_tokens}, batch_size={batch_size})"
+        )
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if tokenizer.pad_token_id is None:
+        raise ValueError(
+            "The tokenizer has no pad token, so prompts cannot be batched; load the model with "
+            "rlaudit.models.loading.load_model, or set tokenizer.pad_token = tokenizer.eos_token"
+        )
+
+    use_chat = _use_chat(tokenizer, chat)
+    texts = [_render(tokenizer, p) if use_chat else p for p in prompts]
+    rows = [i for i in range(len(prompts)) for _ in range(n)]  # prompt index of every sequence
+    eos_ids = _eos_ids(model, tokenizer)
+    gen_kwargs = {
+        "max_new_tokens": max_new_tokens,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": sorted(eos_ids),
+        "output_logits": True,
+        "return_dict_in_generate": True,
+        **_NO_FILTERS,
+    }
+    if temperature > 0:
+        gen_kwargs |= {"do_sample": True, "temperature": temperature, **_NO_SAMPLING_FILTERS}
+    else:
+        gen_kwargs |= {"do_sample": False}
+    # Temperature of the distribution the statistics describe (see the module docstring for T = 0).
+    stats_temperature = temperature if temperature > 0 else 1.0
+
+    starts = range(0, len(rows), batch_size)
+    samples: list[Sample] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=_cuda_devices(model)), torch.no_grad():
+            torch.manual_seed(seed)
+            progress = track(
+                starts,
+                description="sampling",
+                disable=len(starts) < PROGRESS_MIN_BATCHES,
+                console=Console(stderr=True),
+            )
+            for start in progress:
+                batch_rows = rows[start : start + batch_size]
+                enc = tokenizer(
+                    [texts[i] for i in batch_rows],
+                    return_tensors="pt",
+                    padding=True,
+                    padding_side="left",
+                    add_special_tokens=not use_chat,  # a chat template writes its own special tokens
+                ).to(model.device)
+                out = model.generate(**enc, **gen_kwargs)
+                completion_ids = out.sequences[:, enc["input_ids"].shape[1] :]  # (B, S)
+                logits = torch.stack(out.logits, dim=1).float()  # (B, S, V)
+                samples += _summarize(
+                    tokenizer, batch_rows, completion_ids, logits / stats_temperature, eos_ids
+                )
+    finally:
+        model.train(was_training)
+    return samples
+
+
+def _summarize(
+    tokenizer, batch_rows: list[int], completion_ids: torch.Tensor, logits: torch.Tensor, eos_ids: set[int]
+) -> list[Sample]:
+    """One `Sample` per row, from the generated ids (B, S) and the logits they were drawn from (B, S, V)."""
+    logp = torch.log_softmax(logits, dim=-1)  # (B, S, V)
+    p = logp.exp()
+    entropy = -torch.special.xlogy(p, p).sum(-1)  # (B, S); xlogy makes 0 * log 0 = 0, not nan
+    token_logp = logp.gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)  # (B, S)
+
+    is_eos = torch.isin(completion_ids, torch.tensor(sorted(eos_ids), device=completion_ids.device))
+    finished = is_eos.any(dim=1)  # (B,)
+    first_eos = is_eos.int().argmax(dim=1)  # (B,); 0 when there is none, masked by `finished`
+    length = torch.where(finished, first_eos + 1, completion_ids.shape[1])  # (B,)
+
+    samples = []
+    for b, prompt_index in enumerate(batch_rows):
+        k = int(length[b])
+        samples.append(
+            Sample(
+                prompt_index=prompt_index,
+                completion=tokenizer.decode(completion_ids[b, :k], skip_special_tokens=True),
+                n_tokens=k,
+                entropy=entropy[b, :k].mean().item(),
+                logprob=token_logp[b, :k].mean().item(),
+                finished=bool(finished[b]),
+            )
+        )
+    return samples
+
+
+def _use_chat(tokenizer, chat: bool | None) -> bool:
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if chat and not has_template:
+        raise ValueError(
+            "chat=True but the tokenizer has no chat template; pass chat=False (or None) to feed the "
+            "prompts as raw text, or set tokenizer.chat_template"
+        )
+    return has_template if chat is None else chat
+
+
+def _render(tokenizer, prompt: str) -> str:
+    messages = [{"role": "user", "content": prompt}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    """Every token id that ends a completion: the generation config's eos ids and the tokenizer's."""
+    configured = model.generation_config.eos_token_id
+    ids = set(configured if isinstance(configured, list) else [configured])
+    ids.add(tokenizer.eos_token_id)
+    ids.discard(None)
+    if not ids:
+        raise ValueError("Neither the model's generation config nor the tokenizer defines an eos token")
+    return ids
+
+
+def _cuda_devices(model) -> list[int]:
+    """CUDA devices whose RNG `sample` reseeds, so that `fork_rng` restores them afterwards."""
+    return list(range(torch.cuda.device_count())) if model.device.type == "cuda" else []

@@ -1,0 +1,176 @@
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rlaudit.models.sampling import Sample, sample  # noqa: E402
+
+PROMPTS = ["1+2=", "a longer prompt: 3+4=", "x"]  # different lengths: batches are left-padded
+
+
+@pytest.fixture
+def model_and_tok(tiny_model_builder):
+    return tiny_model_builder()
+
+
+def _constant_head(model, tokenizer, logits: dict[str, float]):
+    """Replace the LM head with one whose logits ignore the input: `logits` for the named tokens, ~-inf else."""
+    vocab_size = model.config.vocab_size
+    head = torch.nn.Linear(model.config.hidden_size, vocab_size, bias=True)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(-1e4)
+        for token, value in logits.items():
+            head.bias[tokenizer.convert_tokens_to_ids(token)] = value
+    model.lm_head = head
+    return model
+
+
+def test_one_sample_per_copy_in_prompt_order(model_and_tok):
+    model, tok = model_and_tok
+    out = sample(model, tok, PROMPTS, n=4, max_new_tokens=5, batch_size=5)
+    assert len(out) == 12
+    assert all(isinstance(s, Sample) for s in out)
+    assert [s.prompt_index for s in out] == [0] * 4 + [1] * 4 + [2] * 4
+    for s in out:
+        assert 1 <= s.n_tokens <= 5
+        assert s.finished or s.n_tokens == 5
+        assert len(s.completion) <= s.n_tokens  # one character per token, eos decodes to nothing
+
+
+def test_greedy_is_deterministic_and_ignores_the_seed(model_and_tok):
+    model, tok = model_and_tok
+    a = sample(model, tok, PROMPTS, n=3, temperature=0, max_new_tokens=8, seed=0)
+    b = sample(model, tok, PROMPTS, n=3, temperature=0, max_new_tokens=8, seed=1)
+    assert a == b
+    for i in range(len(PROMPTS)):
+        assert len({s for s in a if s.prompt_index == i}) == 1  # the n copies are identical
+
+
+def test_left_padding_does_not_change_greedy_completions(model_and_tok):
+    model, tok = model_and_tok
+    one_by_one = sample(model, tok, PROMPTS, temperature=0, max_new_tokens=8, batch_size=1)
+    batched = sample(model, tok, PROMPTS, temperature=0, max_new_tokens=8, batch_size=len(PROMPTS))
+    assert [s.completion for s in batched] == [s.completion for s in one_by_one]
+    for s, t in zip(batched, one_by_one, strict=True):
+        assert s.entropy == pytest.approx(t.entropy, abs=1e-4)
+        assert s.logprob == pytest.approx(t.logprob, abs=1e-4)
+
+
+def test_sampling_is_reproducible_per_seed_and_leaves_the_global_rng_alone(model_and_tok):
+    model, tok = model_and_tok
+    rng_before = torch.get_rng_state()
+    a = sample(model, tok, PROMPTS, n=4, max_new_tokens=8, seed=3)
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    assert sample(model, tok, PROMPTS, n=4, max_new_tokens=8, seed=3) == a
+    assert sample(model, tok, PROMPTS, n=4, max_new_tokens=8, seed=4) != a
+    assert len({s.completion for s in a}) > 1  # a random model at T=1 does not repeat itself
+
+
+def test_completions_stop_at_eos_and_count_it(model_and_tok):
+    model, tok = model_and_tok
+    _constant_head(model, tok, {"a": 0.0, tok.eos_token: 0.0})  # each step: "a" or eos, 50/50
+    out = sample(model, tok, ["q"], n=64, max_new_tokens=3, temperature=1.0)
+    assert {s.finished for s in out} == {True, False}  # P(no eos in 3 steps) = 1/8
+    for s in out:
+        if s.finished:  # "a" * k then eos: eos counts as a token, not as text
+            assert s.completion == "a" * (s.n_tokens - 1)
+        else:
+            assert (s.completion, s.n_tokens) == ("aaa", 3)
+        assert s.entropy == pytest.approx(math.log(2), abs=1e-5)
+        assert s.logprob == pytest.approx(math.log(0.5), abs=1e-5)
+
+
+def test_greedy_eos_first_gives_an_empty_finished_completion(model_and_tok):
+    model, tok = model_and_tok
+    _constant_head(model, tok, {"a": 0.0, tok.eos_token: 1.0})
+    (s,) = sample(model, tok, ["q"], temperature=0, max_new_tokens=4)
+    assert (s.completion, s.n_tokens, s.finished) == ("", 1, True)
+    # Greedy reports the model's own (T=1) distribution, not the point mass it decodes from.
+    p_eos = math.e / (math.e + 1)
+    assert s.logprob == pytest.approx(math.log(p_eos), abs=1e-5)
+    assert s.entropy == pytest.approx(
+        -(p_eos * math.log(p_eos) + (1 - p_eos) * math.log(1 - p_eos)), abs=1e-5
+    )
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_uniform_model_has_entropy_log_vocab(model_and_tok, temperature):
+    model, tok = model_and_tok
+    with torch.no_grad():
+        model.lm_head.weight.zero_()  # all logits 0: uniform at every temperature
+    out = sample(model, tok, PROMPTS, n=2, max_new_tokens=6, temperature=temperature)
+    log_v = math.log(model.config.vocab_size)
+    for s in out:
+        assert s.entropy == pytest.approx(log_v, abs=1e-4)
+        assert s.logprob == pytest.approx(-log_v, abs=1e-4)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7, 1.5])
+def test_entropy_is_nonnegative_and_logprob_nonpositive(model_and_tok, temperature):
+    model, tok = model_and_tok
+    out = sample(model, tok, PROMPTS, n=3, max_new_tokens=6, temperature=temperature)
+    log_v = math.log(model.config.vocab_size)
+    for s in out:
+        assert 0.0 <= s.entropy <= log_v + 1e-5
+        assert s.logprob <= 0.0
+
+
+def test_chat_template_is_applied_when_the_tokenizer_has_one(model_and_tok, monkeypatch):
+    model, tok = model_and_tok
+    rendered = []
+
+    def spy(messages, **kwargs):
+        rendered.append(messages[0]["content"])
+        return f"user: {messages[0]['content']}\nassistant:"
+
+    monkeypatch.setattr(tok, "apply_chat_template", spy)
+    sample(model, tok, ["1+1="], max_new_tokens=2)  # no template: raw text
+    assert rendered == []
+    with pytest.raises(ValueError, match="no chat template"):
+        sample(model, tok, ["1+1="], max_new_tokens=2, chat=True)
+
+    tok.chat_template = "{{ messages[0]['content'] }}"  # any template: the spy renders
+    sample(model, tok, ["1+1="], max_new_tokens=2)
+    assert rendered == ["1+1="]
+    sample(model, tok, ["2+2="], max_new_tokens=2, chat=False)
+    assert rendered == ["1+1="]
+
+
+def test_restores_training_mode(model_and_tok):
+    model, tok = model_and_tok
+    model.train()
+    sample(model, tok, ["q"], max_new_tokens=2)
+    assert model.training
+
+
+def test_progress_bar_only_for_many_batches(model_and_tok, capsys):
+    model, tok = model_and_tok
+    sample(model, tok, PROMPTS, max_new_tokens=1, batch_size=len(PROMPTS))
+    assert "sampling" not in capsys.readouterr().err
+    sample(model, tok, ["q"] * 4, max_new_tokens=1, batch_size=1)
+    assert "sampling" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n": 0}, "must be >= 1"),
+        ({"max_new_tokens": 0}, "must be >= 1"),
+        ({"batch_size": 0}, "must be >= 1"),
+        ({"temperature": -0.1}, "temperature must be >= 0"),
+        ({"temperature": float("nan")}, "temperature must be >= 0"),
+    ],
+)
+def test_rejects_bad_arguments(model_and_tok, kwargs, match):
+    model, tok = model_and_tok
+    with pytest.raises(ValueError, match=match):
+        sample(model, tok, PROMPTS, **kwargs)
+
+
+def test_needs_a_pad_token(model_and_tok):
+    model, tok = model_and_tok
+    tok.pad_token = None
+    with pytest.raises(ValueError, match="no pad token"):
+        sample(model, tok, PROMPTS)
