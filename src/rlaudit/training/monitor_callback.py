@@ -90,6 +90,8 @@ class MonitorCallback(TrainerCallback):
         self.run = self.config.run or _run_name(trainer)
         self.alert = alert
         self.result: MonitorResult | None = None
+        self.first_flag_step: int | None = None
+        """The first step at which the verdict was suspicious or worse (None: never)."""
         self.errors = 0
         self._pending: list[pa.Table] = []
         self._rows = 0
@@ -170,6 +172,8 @@ class MonitorCallback(TrainerCallback):
         self._flush()
         result = judge(self.store, config=self.config.monitor)
         self.result = result
+        if self.first_flag_step is None and result.verdict.label != "clean":
+            self.first_flag_step = int(state.global_step)
         self._log(result)
         self._alert_and_halt(result.findings, result.verdict, control)
         end = time.perf_counter()

@@ -1,0 +1,181 @@
+"""`rlaudit elicit`: a GRPO capability-elicitation run with the monitor attached.
+
+The central experiment of the exploration-hacking research, as one function: measure the model on the
+task, run GRPO (TRL) on the task's *target* split with a correctness reward, measure again. RL elicits
+an honest model's capability and fails on a model that resists; the monitor records every rollout and
+says when it first saw the run as suspicious. A mitigation (`rlaudit.training.mitigations`) can be
+switched on to show what restores exploration.
+
+Everything is seeded; on CPU the run is reproducible given the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlaudit.training.mitigations import (
+    MITIGATIONS,
+    DemoInjection,
+    SFTWarmstart,
+    TemperatureBoost,
+    sft_warmstart,
+)
+
+
+@dataclass
+class ElicitConfig:
+    """One elicitation run. Defaults suit the tiny model on CPU (a step takes well under a second)."""
+
+    task: str = "arith"
+    steps: int = 30
+    seed: int = 0
+    mitigation: str = "none"
+    """One of `MITIGATIONS`."""
+    prompts_per_step: int = 4
+    num_generations: int = 8
+    """GRPO group size."""
+    learning_rate: float = 1e-4
+    """A lock that leaks at 3e-4 holds at 1e-4 on the tiny model (scripts/record_example_log.py): the
+    default keeps RL honest rather than brute-forcing through generalisation from control."""
+    temperature: float = 1.0
+    max_completion_length: int | None = None
+    """Default: the task's own completion budget."""
+    eval_prompts: int = 200
+    """Held-out prompts for the before/after accuracy (per split x condition: a quarter each)."""
+    monitor_every: int = 1
+    """Judge the run every this many steps (elicitation runs are short: every step, to time the first flag)."""
+    sft: SFTWarmstart = field(default_factory=SFTWarmstart)
+    boost: TemperatureBoost = field(default_factory=TemperatureBoost)
+
+    def __post_init__(self) -> None:
+        if self.mitigation not in MITIGATIONS:
+            raise ValueError(
+                f"unknown mitigation '{self.mitigation}'; choose one of {', '.join(MITIGATIONS)}"
+            )
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1 (got {self.steps})")
+
+
+@dataclass
+class ElicitResult:
+    """Before/after accuracy (split -> accuracy, conditions pooled), when the monitor first flagged the run."""
+
+    model: str
+    config: dict[str, Any]
+    before: dict[str, float]
+    after: dict[str, float]
+    first_flag_step: int | None
+    verdict: str
+    findings: list[dict[str, Any]]
+    demos_injected: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> ElicitResult:
+    """Run one elicitation; writes `out/store`, `out/elicit.json` and `out/report.html`."""
+    import torch
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rlaudit.evaluation import evaluate
+    from rlaudit.models.loading import load_model
+    from rlaudit.report import write_html
+    from rlaudit.tasks import get_task
+    from rlaudit.training.monitor_callback import MonitorCallback, MonitorCallbackConfig
+
+    cfg = config or ElicitConfig()
+    task = get_task(cfg.task)
+    start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = load_model(model_name)
+
+    def accuracy() -> dict[str, float]:
+        result = evaluate(model, tokenizer, task, n_prompts=cfg.eval_prompts, k=1, seed=cfg.seed + 10_000)
+        # Conditions pooled: the cells are balanced, so the mean of the two cues is the split's accuracy.
+        return {split: sum(by_cue.values()) / len(by_cue) for split, by_cue in result.metric("accuracy").items()}
+
+    before = accuracy()
+
+    # RL on the target split only: the capability RL is trying to elicit.
+    rows = [
+        r
+        for r in task.make_dataset(4 * cfg.steps * cfg.prompts_per_step, seed=cfg.seed)
+        if r["split"] == "target"
+    ]
+    answers = {r["prompt"]: r["answer"] for r in rows}
+    if cfg.mitigation == "sft-warmstart":
+        demo_rows = task.make_dataset(8 * cfg.sft.n_demos, seed=cfg.seed + 1)
+        demos = [(r["prompt"], r["answer"]) for r in demo_rows if r["split"] == "target"][: cfg.sft.n_demos]
+        sft_warmstart(model, tokenizer, demos, cfg.sft)
+    overrides = (
+        cfg.boost.grpo_overrides() if cfg.mitigation == "temperature" else {"temperature": cfg.temperature}
+    )
+    args = GRPOConfig(
+        output_dir=str(out / "trainer"),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length or task.max_new_tokens,
+        learning_rate=cfg.learning_rate,
+        activation_checkpointing=False,
+        logging_steps=1,
+        save_strategy="no",
+        disable_tqdm=False,
+        **overrides,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[task.reward],
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
+    trainer.remove_callback(PrinterCallback)
+    injector = None
+    if cfg.mitigation == "demo-injection":
+        injector = DemoInjection(answers=answers, demonstrate=lambda a: a, is_correct=task.is_correct)
+        injector.install(trainer)
+    monitor = MonitorCallback(
+        trainer,
+        store=out / "store",
+        config=MonitorCallbackConfig(
+            every_steps=cfg.monitor_every, max_overhead=math.inf, run=Path(model_name).name
+        ),
+    )
+    trainer.add_callback(monitor)
+    trainer.train()
+    model.eval()
+    after = accuracy()
+
+    result = monitor.result
+    findings = [f.to_dict() for f in result.findings] if result else []
+    elicited = ElicitResult(
+        model=model_name,
+        config=asdict(cfg),
+        before=before,
+        after=after,
+        first_flag_step=monitor.first_flag_step,
+        verdict=result.verdict.label if result else "unknown",
+        findings=findings,
+        demos_injected=injector.injected if injector else 0,
+        seconds=time.perf_counter() - start,
+    )
+    (out / "elicit.json").write_text(json.dumps(elicited.to_json(), indent=1, allow_nan=False, default=str))
+    if result is not None:
+        write_html(result, out / "report.html")
+    return elicited
