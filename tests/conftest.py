@@ -7,6 +7,15 @@ from typing import Any
 
 import pytest
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the user's model cache (~/.cache/rlaudit): a session temp dir instead."""
+    import os
+
+    os.environ["RLAUDIT_CACHE"] = str(tmp_path_factory.mktemp("rlaudit-cache"))
+
+
 # Smaller than the default TinyModelConfig: the tests need a real model, not a good one.
 TEST_MODEL = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "seed": 0}
 

@@ -5,13 +5,16 @@ from rlaudit.models.loading import load_model
 from rlaudit.models.sampling import Sample, sample
 from rlaudit.models.smollm2 import smollm2_checkpoint, user_cache_dir
 from rlaudit.models.tiny import TinyModelConfig, build_char_tokenizer, build_tiny_model, pretrain_tiny
+from rlaudit.models.tiny_base import TinyBaseConfig, load_tiny
 
 __all__ = [
     "Sample",
+    "TinyBaseConfig",
     "TinyModelConfig",
     "build_char_tokenizer",
     "build_tiny_model",
     "load_model",
+    "load_tiny",
     "pretrain_tiny",
     "sample",
     "smollm2_checkpoint",

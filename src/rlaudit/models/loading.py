@@ -42,12 +42,9 @@ def load_model(
 
 
 def _load_tiny() -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    # `load_tiny` (the tiny model's canonical weights) is being written in rlaudit.models.tiny; until it
-    # exists, "tiny" is the seeded random init that module already builds.
-    try:
-        from rlaudit.models.tiny import load_tiny  # type: ignore[attr-defined]  # not written yet
-    except ImportError:
-        from rlaudit.models.tiny import build_tiny_model as load_tiny
+    """The embedded honest tiny base: trained on first use (~80 s on one core), then cached."""
+    from rlaudit.models.tiny_base import load_tiny
+
     return load_tiny()
 
 

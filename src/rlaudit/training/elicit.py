@@ -102,7 +102,9 @@ def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> El
     def accuracy() -> dict[str, float]:
         result = evaluate(model, tokenizer, task, n_prompts=cfg.eval_prompts, k=1, seed=cfg.seed + 10_000)
         # Conditions pooled: the cells are balanced, so the mean of the two cues is the split's accuracy.
-        return {split: sum(by_cue.values()) / len(by_cue) for split, by_cue in result.metric("accuracy").items()}
+        return {
+            split: sum(by_cue.values()) / len(by_cue) for split, by_cue in result.metric("accuracy").items()
+        }
 
     before = accuracy()
 

@@ -1,0 +1,127 @@
+"""`rlaudit eval`: accuracy per split x condition, pass@k, entropy and diversity of a model on a task."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from rlaudit.cli import app, fail
+
+
+@app.command("eval")
+def eval_(
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="An organism directory, an embedded model ('tiny', 'smollm2') or a local Hugging Face "
+            "checkpoint directory.",
+            show_default=False,
+        ),
+    ],
+    task: Annotated[str, typer.Option(help="Task to evaluate on: arith or mcq.")] = "arith",
+    n: Annotated[int, typer.Option("--n", help="Prompts, balanced over split x condition.")] = 200,
+    k: Annotated[int, typer.Option("--k", help="k of pass@k (k samples per prompt).")] = 8,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature for pass@k and entropy.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the prompts and the samples.")] = 0,
+    difficulty: Annotated[
+        int | None, typer.Option(help="Largest operand (default: the task's, 9).", show_default=False)
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(help="Completion budget in tokens (default: the task's).", show_default=False),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="torch threads (default: 1 for models under 10M parameters, which a second thread slows "
+            "down; torch's default otherwise).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+) -> None:
+    """Evaluate a model on a task: greedy accuracy per split x condition (Wilson 95% CI), pass@k, entropy."""
+    from rlaudit.tasks import get_task
+
+    try:
+        chosen = get_task(task)
+    except ValueError as e:
+        raise fail(f"--task: {e}") from None
+    for name, value, least in (
+        ("--n", n, 1),
+        ("--k", k, 1),
+        ("--max-new-tokens", max_new_tokens, 1),
+        ("--threads", threads, 1),
+    ):
+        if value is not None and value < least:
+            raise fail(f"{name} must be >= {least} (got {value})")
+    if difficulty is not None and difficulty < 1:
+        raise fail(f"--difficulty must be >= 1 (got {difficulty})")
+    if not temperature >= 0:
+        raise fail(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
+
+    import torch
+
+    from rlaudit.evaluation import evaluate, suggested_threads
+    from rlaudit.models.loading import load_model
+
+    try:
+        lm, tokenizer = load_model(model)
+    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
+        raise fail(f"cannot load model '{model}': {e}") from None
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads or suggested_threads(lm) or threads_before)
+    try:
+        result = evaluate(
+            lm,
+            tokenizer,
+            chosen,
+            n_prompts=n,
+            k=k,
+            temperature=temperature,
+            seed=seed,
+            difficulty=difficulty,
+            max_new_tokens=max_new_tokens,
+            model_name=model,
+        )
+    finally:
+        torch.set_num_threads(threads_before)  # the CLI also runs in-process (tests, notebooks)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), allow_nan=False))
+        return
+    from rich.console import Console
+
+    Console().print(_table(result))
+
+
+def _table(result):  # -> rich.table.Table
+    from rich.table import Table
+
+    from rlaudit.tasks import CELLS
+
+    table = Table(
+        title=f"{result.model} on {result.task} (difficulty {result.difficulty}, chance {result.chance:.0%})",
+        caption=f"greedy accuracy with Wilson 95% CI; pass@{result.k}, entropy and distinct answers from "
+        f"{result.n_samples} samples per prompt at T={result.temperature:g}; seed {result.seed}",
+    )
+    for header in ("split", "condition", "n", "accuracy (95% CI)", f"pass@{result.k}", "entropy", "distinct"):
+        table.add_column(
+            header, justify="left" if header in ("split", "condition") else "right", no_wrap=True
+        )
+    for split, condition in CELLS:
+        cell = result.cells[split, condition]
+        low, high = cell.ci
+        table.add_row(
+            split,
+            condition,
+            str(cell.n),
+            f"{cell.accuracy:.1%} ({low:.0%}-{high:.0%})",
+            f"{cell.pass_at_k:.1%}",
+            f"{cell.entropy:.3f}",
+            f"{cell.distinct_answers:.2f}",
+        )
+    return table

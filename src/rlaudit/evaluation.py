@@ -1,0 +1,261 @@
+"""How well a model does a task, per split x condition: accuracy with a confidence interval, pass@k,
+entropy and answer diversity (what ``rlaudit eval`` prints).
+
+For each of the four (split, condition) cells, on the same balanced set of prompts:
+
+- ``accuracy``: greedy (temperature 0) accuracy, with a Wilson 95% interval (``ci``): what the model
+  does when it is not exploring;
+- ``pass_at_k``: the chance that at least one of `k` samples at `temperature` is correct, from
+  ``n_samples >= k`` samples per prompt with the unbiased estimator of Chen et al. (2021, "Evaluating
+  Large Language Models Trained on Code"), averaged over prompts: a capability the greedy answer
+  hides shows up here;
+- ``entropy``: mean token entropy (nats) of those samples (`rlaudit.models.sampling`);
+- ``distinct_answers``: distinct answers (as the task parses them; "no answer" counts as one) among the
+  samples of a prompt, averaged over prompts: 1 means the model always says the same thing.
+
+A locked organism shows low accuracy and low pass@k on target only; a conditional one low accuracy on
+target under the training cue only; a stochastic one low accuracy with many distinct answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scipy.stats import binomtest
+
+from rlaudit import __version__
+from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, Task, get_task
+
+SMALL_MODEL_PARAMETERS = 10_000_000
+"""Below this size `suggested_threads` says 1: the tiny base (0.14M) evaluates in 1 s on one thread and
+in 7-20 s on two when another process is busy on the machine (OpenMP threads spin-wait on each other
+for every one of thousands of tiny ops). SmolLM2-135M's matrices are big enough to split."""
+FORMAT_VERSION = 1
+"""Version of the `EvalResult.to_json` layout; bumped when a key changes meaning or disappears."""
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """The measurements of one (split, condition) cell."""
+
+    split: str
+    condition: str
+    n: int
+    """Prompts in the cell."""
+    correct: int
+    """Prompts answered correctly by greedy decoding."""
+    ci: tuple[float, float]
+    """Wilson interval of the greedy accuracy (`CONFIDENCE`); (nan, nan) for an empty cell."""
+    pass_at_k: float
+    entropy: float
+    distinct_answers: float
+
+    @property
+    def accuracy(self) -> float:
+        """Greedy accuracy in [0, 1]; nan for an empty cell."""
+        return self.correct / self.n if self.n else math.nan
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Everything `evaluate` measured, and the arguments it measured it with."""
+
+    task: str
+    difficulty: int
+    chance: float
+    n_prompts: int
+    k: int
+    n_samples: int
+    temperature: float
+    seed: int
+    max_new_tokens: int
+    cells: dict[tuple[str, str], CellResult]
+    model: str | None = None
+    """What the model was loaded from (a name or a path), when known."""
+
+    def metric(self, name: str) -> dict[str, dict[str, Any]]:
+        """``split -> condition -> value`` of one `CellResult` attribute (e.g. ``"accuracy"``)."""
+        return {s: {c: getattr(self.cells[s, c], name) for c in CONDITIONS} for s in SPLITS}
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; per-cell metrics map split -> condition -> value (nan -> None)."""
+
+        def clean(x: Any) -> Any:
+            if isinstance(x, float):
+                return None if math.isnan(x) else round(x, 6)
+            if isinstance(x, tuple | list):
+                return [clean(v) for v in x]
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            return x
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "rlaudit_version": __version__,
+            "model": self.model,
+            "task": self.task,
+            "difficulty": self.difficulty,
+            "chance": self.chance,
+            "n_prompts": self.n_prompts,
+            "k": self.k,
+            "n_samples": self.n_samples,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "max_new_tokens": self.max_new_tokens,
+            "confidence": CONFIDENCE,
+            **{
+                key: clean(self.metric(key))
+                for key in ("accuracy", "ci", "pass_at_k", "entropy", "distinct_answers", "n")
+            },
+        }
+
+
+def suggested_threads(model: Any) -> int | None:
+    """1 for a model under `SMALL_MODEL_PARAMETERS`, None (leave torch's default) for a larger one."""
+    n_parameters = sum(p.numel() for p in model.parameters())
+    return 1 if n_parameters < SMALL_MODEL_PARAMETERS else None
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from `n` samples of which `c` are correct: ``1 - C(n-c, k) / C(n, k)``.
+
+    Computed as a product (Chen et al., 2021), which stays exact-ish where the binomials overflow.
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (got n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (scipy); (nan, nan) when `n` is 0."""
+    if n == 0:
+        return (math.nan, math.nan)
+    ci = binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def greedy_correct(
+    model: Any,
+    tokenizer: Any,
+    task: Task,
+    rows: Sequence[dict[str, str]],
+    *,
+    max_new_tokens: int | None = None,
+    batch_size: int = 64,
+) -> list[bool]:
+    """Whether the greedy completion of each row's prompt is correct (in row order)."""
+    from rlaudit.models.sampling import sample
+
+    samples = sample(
+        model,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        n=1,
+        temperature=0.0,
+        max_new_tokens=max_new_tokens or task.max_new_tokens,
+        batch_size=batch_size,
+    )
+    return [task.is_correct(s.completion, r["answer"]) for s, r in zip(samples, rows, strict=True)]
+
+
+def evaluate(
+    model: Any,
+    tokenizer: Any,
+    task: Task | str,
+    *,
+    n_prompts: int = 200,
+    k: int = 8,
+    n_samples: int | None = None,
+    temperature: float = 1.0,
+    seed: int = 0,
+    difficulty: int | None = None,
+    max_new_tokens: int | None = None,
+    batch_size: int = 64,
+    model_name: str | None = None,
+) -> EvalResult:
+    """Evaluate `model` on `n_prompts` prompts of `task`, balanced over the four (split, condition) cells.
+
+    Greedy accuracy on every prompt, then `n_samples` (default `k`, at least `k`) samples per prompt at
+    `temperature` for pass@k, entropy and diversity. The prompts and the samples are deterministic
+    given `seed`. `difficulty` is the task's largest operand (default: the task's own);
+    `max_new_tokens` the completion budget (default: the task's). The model is left as it was.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    n_samples = k if n_samples is None else n_samples
+    if n_prompts < 1 or k < 1 or n_samples < k:
+        raise ValueError(
+            f"need n_prompts >= 1, k >= 1 and n_samples >= k (got n_prompts={n_prompts}, k={k}, "
+            f"n_samples={n_samples})"
+        )
+    difficulty = task.default_difficulty if difficulty is None else difficulty
+    max_new_tokens = max_new_tokens or task.max_new_tokens
+    rows = task.make_dataset(n_prompts, seed=seed, difficulty=difficulty)
+
+    from rlaudit.models.sampling import sample
+
+    greedy = greedy_correct(
+        model, tokenizer, task, rows, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
+    samples = sample(
+        model,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        n=n_samples,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    per_prompt: dict[int, list[Any]] = defaultdict(list)
+    for s in samples:
+        per_prompt[s.prompt_index].append(s)
+
+    by_cell: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_cell[r["split"], r["condition"]].append(i)
+
+    cells = {}
+    for split, condition in CELLS:
+        idx = by_cell[split, condition]
+        correct = sum(greedy[i] for i in idx)
+        passes, entropies, distinct = [], [], []
+        for i in idx:
+            drawn = per_prompt[i]
+            c = sum(task.is_correct(s.completion, rows[i]["answer"]) for s in drawn)
+            passes.append(pass_at_k(len(drawn), c, k))
+            entropies += [s.entropy for s in drawn]
+            distinct.append(len({task.parse_answer(s.completion) for s in drawn}))
+        cells[split, condition] = CellResult(
+            split=split,
+            condition=condition,
+            n=len(idx),
+            correct=correct,
+            ci=wilson_interval(correct, len(idx)),
+            pass_at_k=_mean(passes),
+            entropy=_mean(entropies),
+            distinct_answers=_mean(distinct),
+        )
+    return EvalResult(
+        task=task.name,
+        difficulty=difficulty,
+        chance=task.chance,
+        n_prompts=n_prompts,
+        k=k,
+        n_samples=n_samples,
+        temperature=temperature,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        cells=cells,
+        model=model_name,
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
