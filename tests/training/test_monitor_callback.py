@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 pytest.importorskip("trl")
@@ -47,7 +49,7 @@ def _trainer(tmp_path, model, tokenizer, reward=arith_reward, max_steps=STEPS):
 
 def test_rollouts_are_stored_and_signals_logged(tmp_path, tiny_model_builder):
     trainer = _trainer(tmp_path, *tiny_model_builder())
-    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=2, max_overhead=1.0)
+    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=2, max_overhead=math.inf)
     trainer.add_callback(monitor)
     trainer.train()
 
@@ -79,7 +81,7 @@ def test_a_failing_detector_does_not_stop_training(tmp_path, tiny_model_builder,
 
     monkeypatch.setitem(DETECTORS, "exploration_starvation", boom)
     trainer = _trainer(tmp_path, *tiny_model_builder())
-    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=1.0)
+    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=math.inf)
     trainer.add_callback(monitor)
     trainer.train()
     assert trainer.state.global_step == STEPS
@@ -89,7 +91,7 @@ def test_a_failing_detector_does_not_stop_training(tmp_path, tiny_model_builder,
 
 def test_an_error_inside_the_monitor_is_counted_not_raised(tmp_path, tiny_model_builder, monkeypatch):
     trainer = _trainer(tmp_path, *tiny_model_builder())
-    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=1.0)
+    monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=math.inf)
     monkeypatch.setattr(monitor.store, "append_table", lambda *a, **k: 1 / 0)
     trainer.add_callback(monitor)
     trainer.train()
@@ -106,7 +108,7 @@ def test_halt_on_stops_training_and_alert_is_called(tmp_path, tiny_model_builder
         trainer,
         store=tmp_path / "store",
         every_steps=2,
-        max_overhead=1.0,
+        max_overhead=math.inf,
         halt_on="high",
         alert=alerts.append,
     )

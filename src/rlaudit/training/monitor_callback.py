@@ -5,7 +5,8 @@
 
 Like TRL's own `LogCompletionsCallback`, it takes the trainer. It records every rollout of every
 generation batch (prompt, completion, each reward function's value, the weighted total, token count,
-and the dataset's `split` / `condition` / `answer` / `correct` columns when present) by wrapping the
+what the reward functions logged through `log_extra`, and the dataset's `split` / `condition` /
+`answer` / `correct` columns when present) by wrapping the
 trainer's reward computation, appends them to a `RolloutStore`, and every so often computes the signals,
 runs the detectors and logs `rlaudit/...` metrics through the trainer's own metric buffer, so they reach
 whatever the run reports to (TensorBoard, W&B, trackio) with the next log line.
@@ -138,12 +139,24 @@ class MonitorCallback(TrainerCallback):
             ),
             "n_tokens": pa.array([len(ids) for ids in completion_ids_list], pa.int64()),
         }
+        # Columns the reward functions logged through TRL's `log_extra` for this batch (TRL flushes them
+        # after the rewards are computed), then the dataset's own columns for what they did not log.
+        logged = {
+            k: list(v) for k, v in getattr(self.trainer, "_pending_extra_logs", {}).items() if len(v) == n
+        }
         for name in ROW_FIELDS:
-            if inputs and name in inputs[0]:
-                values = [row.get(name) for row in inputs]
-                cols[name] = pa.array([bool(v) if name == "correct" and v is not None else v for v in values])
-                if name != "correct":
-                    cols[name] = cols[name].cast(pa.string())
+            if name not in logged and inputs and name in inputs[0]:
+                logged[name] = [row.get(name) for row in inputs]
+        for name, values in logged.items():
+            if name == "correct":
+                cols[name] = pa.array([None if v is None else bool(v) for v in values], pa.bool_())
+            elif name in ROW_FIELDS:
+                cols[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+            elif name not in cols:
+                try:  # anything else a reward function logged is kept, in `extra`
+                    cols[name] = pa.array(values)
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    cols[name] = pa.array([json.dumps(v, default=str) for v in values])
         table = normalize(pa.table(cols), source=f"live:{self.run}", first_row=self._rows + 1, run=self.run)
         self._rows += n
         self._pending.append(table)
