@@ -131,6 +131,6 @@ def sft_warmstart(model: Any, tokenizer: Any, demos: list[tuple[str, str]], cfg:
         opt.zero_grad()
         out.loss.backward()
         opt.step()
-        losses.append(float(out.loss))
+        losses.append(out.loss.item())
     model.eval()
     return losses
