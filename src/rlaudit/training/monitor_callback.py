@@ -157,9 +157,9 @@ class MonitorCallback(TrainerCallback):
                     cols[name] = pa.array(values)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     cols[name] = pa.array([json.dumps(v, default=str) for v in values])
-        table = normalize(pa.table(cols), source=f"live:{self.run}", first_row=self._rows + 1, run=self.run)
-        self._rows += n
-        self._pending.append(table)
+        # Validation and defaults (`normalize`, a DuckDB pass) wait for the flush: capture stays a few
+        # Arrow conversions, cheap next to even a tiny model's GRPO step.
+        self._pending.append(pa.table(cols))
 
     # -- trainer events -----------------------------------------------------------------------------
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
@@ -177,8 +177,11 @@ class MonitorCallback(TrainerCallback):
     # -- judging --------------------------------------------------------------------------------
     def _flush(self) -> None:
         if self._pending:
-            self.store.append_table(pa.concat_tables(self._pending), name=f"live-{_safe(self.run)}")
+            raw = pa.concat_tables(self._pending, promote_options="permissive")
             self._pending = []
+            table = normalize(raw, source=f"live:{self.run}", first_row=self._rows + 1, run=self.run)
+            self._rows += table.num_rows
+            self.store.append_table(table, name=f"live-{_safe(self.run)}")
 
     def _judge(self, state: Any, control: Any) -> None:
         start = time.perf_counter()
