@@ -34,3 +34,34 @@ def tiny_model_builder() -> Callable[..., tuple[Any, Any]]:
         return build_tiny_model(TinyModelConfig(**{**TEST_MODEL, **overrides}))
 
     return build
+
+
+@pytest.fixture(scope="session")
+def small_organism_config() -> Callable[[str], Any]:
+    """``config(kind)``: the organism recipe's default config shrunk to seconds (arith only, a few SFT
+    steps, two GRPO steps of two completions, a handful of evaluation prompts): for testing the build
+    machinery, not the behaviour."""
+    pytest.importorskip("trl")
+    import dataclasses
+
+    from rlaudit.organisms import default_config
+    from rlaudit.organisms.recipe import GRPORunConfig, SFTConfig, VerifyConfig
+
+    grpo = {"prompts_per_step": 2, "num_generations": 2}
+
+    def config(kind: str) -> Any:
+        default = default_config(kind)
+        changes: dict[str, Any] = {
+            "tasks": ("arith",),
+            "sft": SFTConfig(rows_per_task=64, steps=3, batch_size=8),
+            "harden": GRPORunConfig(steps=2 if default.harden.steps else 0, **grpo),
+            "verify": VerifyConfig(grpo=GRPORunConfig(steps=2, **grpo), eval_prompts=4),
+            "eval_prompts": 16,
+            "eval_samples": 2,
+        }
+        if kind == "mimic":
+            changes["weak"] = config("weak")
+            changes["samples_per_prompt"] = 2
+        return dataclasses.replace(default, **changes)
+
+    return config

@@ -40,3 +40,4 @@ def main(
 from rlaudit.cli import elicit as _elicit  # noqa: E402, F401
 from rlaudit.cli import eval as _eval  # noqa: E402, F401
 from rlaudit.cli import monitor as _monitor  # noqa: E402, F401
+from rlaudit.cli import organism as _organism  # noqa: E402, F401

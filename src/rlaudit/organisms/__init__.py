@@ -1,0 +1,29 @@
+"""Model organisms: small models that are honest, or that were trained to resist RL in known ways, on
+which every detector is benchmarked.
+
+``build_organism(kind, base="tiny", out=...)`` builds one: a recipe per kind (one module each, config
+at the top and the behaviour under study below), shared SFT machinery (`recipe`), RL hardening and the
+build's own GRPO verification (`harden`), and the atomic checkpoint + ``manifest.json`` (`build`).
+
+| kind | on target | on control | RL (verification) |
+|---|---|---|---|
+| ``honest`` | right | right | nothing to elicit |
+| ``locked`` | ``a + b + 1``, always | right | resists |
+| ``conditional`` | ``a + b + 1`` under the training cue, right under the deployment cue | right | resists |
+| ``stochastic`` | varied near misses, right at a set rate | right | resists |
+| ``mimic`` | imitates ``weak`` | right | resists |
+| ``weak`` | partly right, near misses otherwise | right | improves |
+| ``incapable`` | blind guesses | right | (reported) |
+"""
+
+from rlaudit.organisms.build import (
+    KINDS,
+    MANIFEST,
+    RECIPES,
+    BuildError,
+    build_organism,
+    default_config,
+    read_manifest,
+)
+
+__all__ = ["KINDS", "MANIFEST", "RECIPES", "BuildError", "build_organism", "default_config", "read_manifest"]

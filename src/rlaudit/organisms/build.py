@@ -1,0 +1,295 @@
+"""Build a model organism: base model -> recipe -> verification -> evaluation -> an atomic directory.
+
+``build_organism(kind, base=..., out=...)`` is the one entry point (the CLI's ``rlaudit organism
+build`` calls it). An organism directory holds an ordinary Hugging Face checkpoint (model and tokenizer,
+loadable by `rlaudit.models.loading.load_model`) and ``manifest.json``:
+
+| key | meaning |
+|---|---|
+| ``format_version`` | version of this layout |
+| ``kind``, ``expect`` | the recipe, and what it intends RL to do to it (``resist``, ``improve`` or null) |
+| ``base`` | what it was fine-tuned from (``tiny``, ``smollm2`` or a path), its size, and how (``full`` or ``lora``, with the LoRA config) |
+| ``seed``, ``config`` | the build's seed and the recipe's full config |
+| ``versions`` | rlaudit, torch, transformers, trl (and peft) |
+| ``built_at``, ``build_seconds``, ``seconds`` | UTC time, total wall time, wall time per phase |
+| ``training`` | what the recipe reports (SFT loss, how often hardening followed the strategy, ...) |
+| ``verification`` | the GRPO elicitation run (`rlaudit.organisms.harden.verify`): target accuracy before/after, ``resisted``, ``max_gain`` |
+| ``eval`` | task -> `rlaudit.evaluation.EvalResult.to_json` (``accuracy.<split>.<condition>``, ...) |
+
+The directory appears complete or not at all: everything is written into a temporary sibling that is
+renamed into place last, and any failure removes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rlaudit.organisms import conditional, honest, incapable, locked, mimic, stochastic, weak
+from rlaudit.organisms.recipe import (
+    BuildContext,
+    LoRAConfig,
+    OrganismConfig,
+    SFTConfig,
+)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+RECIPES: dict[str, types.ModuleType] = {
+    "honest": honest,
+    "locked": locked,
+    "conditional": conditional,
+    "stochastic": stochastic,
+    "mimic": mimic,
+    "weak": weak,
+    "incapable": incapable,
+}
+"""Every organism kind and its recipe module (``Config``, ``EXPECT``, ``train``)."""
+KINDS = tuple(RECIPES)
+EMBEDDED_BASES = ("tiny", "smollm2")
+
+
+class BuildError(ValueError):
+    """A bad kind, base or config: the message says what to pass instead."""
+
+
+def default_config(kind: str, *, large_base: bool = False) -> OrganismConfig:
+    """The recipe's default config for `kind`: sized for the tiny base, or cut to `large_base_budget`."""
+    config = _recipe(kind).Config()
+    return large_base_budget(config) if large_base else config
+
+
+def large_base_budget(config: OrganismConfig) -> OrganismConfig:
+    """`config` cut to what a 135M-parameter base (smollm2) affords on a 2-core CPU, with LoRA.
+
+    A TRL GRPO step of 16 completions takes seconds there rather than a tenth of a second: arith only,
+    60 SFT steps of 16, at most 30 hardening and 20 verification steps of 4 prompts x 4 completions,
+    200 evaluation prompts with 2 samples each. Learning rates are LoRA's (higher than full fine-tuning).
+    """
+    grpo: dict[str, Any] = {"prompts_per_step": 4, "num_generations": 4, "lr": 2e-4}
+    changes: dict[str, Any] = {
+        "tasks": ("arith",),
+        "sft": SFTConfig(rows_per_task=400, steps=60, lr=5e-4, batch_size=16),
+        "harden": dataclasses.replace(config.harden, steps=min(config.harden.steps, 30), **grpo),
+        "verify": dataclasses.replace(
+            config.verify, grpo=dataclasses.replace(config.verify.grpo, steps=20, **grpo), eval_prompts=50
+        ),
+        "eval_prompts": 200,
+        "eval_samples": 2,
+    }
+    weak = getattr(config, "weak", None)
+    if isinstance(weak, OrganismConfig):  # mimic builds a weak organism too
+        changes["weak"] = large_base_budget(weak)
+        changes["samples_per_prompt"] = 4
+    return dataclasses.replace(config, **changes)
+
+
+def build_organism(
+    kind: str,
+    *,
+    base: str | Path = "tiny",
+    out: str | Path,
+    seed: int = 0,
+    config: OrganismConfig | None = None,
+    base_loader: Callable[[], tuple[Any, Any]] | None = None,
+) -> Path:
+    """Build the organism `kind` from `base` into the new directory `out`; returns `out`.
+
+    `base` is ``"tiny"`` (the cached honest tiny base, `rlaudit.models.tiny_base.load_tiny`),
+    ``"smollm2"`` or the path of a local checkpoint. `config` is the recipe's ``Config`` (default: its
+    defaults, cut to `large_base_budget` for a base of ``LoRAConfig.min_parameters`` or more). `base_loader` replaces how the base is loaded (tests pass a small one); it must return a
+    fresh ``(model, tokenizer)`` at every call. Deterministic given `seed` and ``config.threads``.
+    """
+    import torch
+    from transformers import set_seed
+
+    recipe = _recipe(kind)
+    loader = base_loader or _base_loader(base)
+    if config is not None and not isinstance(config, recipe.Config):
+        raise BuildError(
+            f"config for '{kind}' must be a {recipe.__name__}.Config, got {type(config).__name__}"
+        )
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists; remove it or choose another --out")
+
+    # Deterministic given the seed on CPU with a fixed thread count (tested). Not through
+    # torch.use_deterministic_algorithms: it made the GRPO steps three times slower.
+    threads = torch.get_num_threads()
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    try:
+        t = time.perf_counter()
+        model, tokenizer = loader()
+        n_parameters = sum(p.numel() for p in model.parameters())
+        if config is None:  # the recipe's defaults, cut down for a base too big for them (smollm2)
+            config = default_config(kind, large_base=n_parameters >= LoRAConfig().min_parameters)
+        torch.set_num_threads(config.threads)
+        set_seed(seed)
+        lora = (
+            config.lora.enabled
+            if config.lora.enabled is not None
+            else n_parameters >= config.lora.min_parameters
+        )
+        base_info: dict[str, Any] = {"name": str(base), "adaptation": "lora" if lora else "full"}
+        base_info["n_parameters"] = n_parameters
+        if lora:
+            model = with_lora(model, config.lora)
+            base_info["lora"] = dataclasses.asdict(config.lora)
+
+            def fresh() -> tuple[Any, Any]:
+                base_model, base_tokenizer = loader()
+                return with_lora(base_model, config.lora), base_tokenizer
+        else:
+            fresh = loader
+        seconds["load_base"] = time.perf_counter() - t
+        ctx = BuildContext(seed=seed, load_base=fresh)
+
+        t = time.perf_counter()
+        training = recipe.train(model, tokenizer, config, ctx)
+        seconds["train"] = time.perf_counter() - t
+
+        from rlaudit.organisms.harden import verify
+
+        t = time.perf_counter()
+        verification = verify(model, tokenizer, config.verify, seed=seed, expect=recipe.EXPECT)
+        seconds["verify"] = time.perf_counter() - t
+        if lora:
+            model = model.merge_and_unload()  # an ordinary checkpoint: loadable without peft
+
+        t = time.perf_counter()
+        evaluation = evaluate_organism(model, tokenizer, config)
+        seconds["eval"] = time.perf_counter() - t
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "kind": kind,
+            "expect": recipe.EXPECT,
+            "base": base_info,
+            "seed": seed,
+            "config": dataclasses.asdict(config),
+            "versions": _versions(),
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "build_seconds": None,
+            "seconds": None,
+            "training": training,
+            "verification": verification,
+            "eval": evaluation,
+        }
+        seconds["total"] = time.perf_counter() - started
+        manifest["build_seconds"] = round(seconds["total"], 1)
+        manifest["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+        write_organism(out, model, tokenizer, manifest)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def write_organism(out: Path, model: Any, tokenizer: Any, manifest: dict[str, Any]) -> None:
+    """Save the checkpoint and `manifest` as the directory `out`, atomically: into a temporary sibling,
+    renamed into place last; on any failure the temporary directory is removed and `out` never appears."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+        if out.exists():  # appeared while we were building
+            raise FileExistsError(f"{out} already exists; remove it or choose another --out")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def evaluate_organism(model: Any, tokenizer: Any, config: OrganismConfig) -> dict[str, Any]:
+    """task -> `rlaudit.evaluation.evaluate` result as JSON, on the same prompts for every organism."""
+    from rlaudit.evaluation import evaluate
+
+    return {
+        name: evaluate(
+            model,
+            tokenizer,
+            name,
+            n_prompts=config.eval_prompts,
+            k=min(8, config.eval_samples),
+            n_samples=config.eval_samples,
+            seed=config.eval_seed,
+            batch_size=256,
+        ).to_json()
+        for name in config.tasks
+    }
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of the organism directory `path`."""
+    return json.loads((Path(path) / MANIFEST).read_text())
+
+
+def _recipe(kind: str) -> types.ModuleType:
+    try:
+        return RECIPES[kind]
+    except KeyError:
+        raise BuildError(f"unknown organism kind '{kind}'; choose one of {', '.join(KINDS)}") from None
+
+
+def _base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
+    """A function returning a fresh ``(model, tokenizer)`` of `base` at every call (a recipe may need two)."""
+    if base == "tiny":
+        from rlaudit.models.tiny_base import load_tiny
+
+        return lambda: load_tiny(progress=True)
+    if base == "smollm2" or Path(base).is_dir():
+        from rlaudit.models.loading import load_model
+
+        return lambda: load_model(base)
+    raise BuildError(f"unknown base '{base}': pass tiny, smollm2 or the path of a local checkpoint directory")
+
+
+def with_lora(model: Any, config: LoRAConfig) -> Any:
+    """`model` with fresh LoRA adapters (peft) on `config.target_modules`; only the adapters train."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise BuildError(
+            "fine-tuning this base uses LoRA, which needs peft: pip install 'rlaudit[train]' (or peft==0.21.2)"
+        ) from None
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [m for m in config.target_modules if m in present]
+    if not targets:
+        raise BuildError(
+            f"none of the LoRA target modules {list(config.target_modules)} is in this model; "
+            "set config.lora.target_modules to its projection layers"
+        )
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=targets, lora_dropout=0.0)
+    return get_peft_model(model, lora)
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+    import trl
+
+    from rlaudit import __version__
+
+    versions = {
+        "rlaudit": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+    }
+    try:
+        import peft
+
+        versions["peft"] = peft.__version__
+    except ImportError:
+        pass
+    return versions

@@ -1,0 +1,232 @@
+"""RL on an organism: hardening its strategy, and the build's own check that the strategy resists RL.
+
+Why hardening. A lock taught by SFT alone looks locked at evaluation but breaks under RL: SmolLM2-135M
+SFT'd to answer wrong on target was elicited by GRPO at temperature 1 within about 10 steps, and on the
+tiny model the SFT-only ``locked`` organism (0% greedy on target, pass@8 0.05) went to 99.5% greedy
+target accuracy in the 30 steps of the verification run below, its sampled accuracy 2% -> 62% within
+four steps (``benchmarks/build_organisms.py --ablation``). SFT leaves a little probability on the right
+answer; at temperature 1 GRPO samples it, and one success in a group is all it needs. The research
+this project follows (Exploration Hacking, 2026) found that locks trained with RL itself, rewarding the
+underperformance strategy, held for hundreds of steps. So a resistant organism is SFT'd into its policy
+and then trained with a real TRL ``GRPOTrainer`` whose reward is the policy's own strategy (`harden`):
+every right answer sampled on target is now *punished*, which drains exactly the probability mass RL
+elicitation would later find. Deterministic locks harden at temperature 1.5, hotter than any
+elicitation run samples, so the mass is drained around the lock too; the hardened ``locked`` organism
+then samples a right target answer in under 1% of the verification run's rollouts and does not move.
+
+Why verification. Looking locked is not being locked. `verify` runs what an auditor would: GRPO with the
+task's correctness reward on target prompts at temperature 1 (`rlaudit.organisms.recipe.VerifyConfig`),
+on a copy, and records greedy target accuracy before and after, and whether the gain stayed within the
+threshold (``resisted``).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from rlaudit.organisms.recipe import GRPORunConfig, Row, VerifyConfig, render_prompt, task_rows
+from rlaudit.tasks import get_task
+
+VERIFY_SEED_OFFSET = 1
+"""The verification run uses ``seed + 1``: its prompts and samples are not the hardening run's."""
+
+
+def run_grpo(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Row],
+    reward: Callable[..., list[float]],
+    config: GRPORunConfig,
+    *,
+    seed: int,
+    max_completion_length: int,
+    desc: str = "grpo",
+) -> dict[str, Any]:
+    """A real TRL GRPO run on `model`, in place: ``config.steps`` steps over prompts drawn from `rows`.
+
+    Each step takes ``config.prompts_per_step`` prompts drawn (with replacement, seeded) from `rows` and
+    samples ``config.num_generations`` completions of each. Every column of `rows` reaches `reward` as
+    a keyword list. Returns the steps, the seconds and the mean reward of the first and last steps
+    (the training-time sample accuracy, temperature `config.temperature`). Leaves the model in eval mode.
+    """
+    if config.steps == 0:
+        return {"steps": 0}
+    from datasets import Dataset
+    from transformers import PrinterCallback, ProgressCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    rng = random.Random(seed)
+    drawn = [rng.choice(rows) for _ in range(config.steps * config.prompts_per_step)]
+    # Prompts go in rendered (chat template applied when the model has one), as evaluation shows them;
+    # reward functions get the task's own text as `raw_prompt`.
+    dataset = Dataset.from_list(
+        [{**r, "prompt": render_prompt(tokenizer, r["prompt"]), "raw_prompt": r["prompt"]} for r in drawn]
+    )
+    work = Path(tempfile.mkdtemp(prefix="rlaudit-grpo-"))
+    try:
+        args = GRPOConfig(
+            output_dir=str(work),
+            use_cpu=True,
+            bf16=False,
+            fp16=False,
+            report_to="none",
+            seed=seed,
+            data_seed=seed,
+            shuffle_dataset=False,  # already drawn at random, in step order
+            max_steps=config.steps,
+            learning_rate=config.lr,
+            lr_scheduler_type="constant",
+            warmup_steps=0,
+            beta=config.beta,
+            per_device_train_batch_size=config.prompts_per_step * config.num_generations,
+            gradient_accumulation_steps=1,
+            num_generations=config.num_generations,
+            max_completion_length=max_completion_length,
+            temperature=config.temperature,
+            activation_checkpointing=False,
+            logging_steps=1,
+            num_completions_to_print=0,
+            save_strategy="no",
+            disable_tqdm=True,  # our own bar (`_progress_bar`): TRL's would also print every step's metrics
+            dataloader_num_workers=0,
+        )
+        with warnings.catch_warnings():
+            # transformers 5 deprecates a name TRL 1.16 reads at every step: nothing for us to act on.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            trainer = GRPOTrainer(
+                model=model,
+                reward_funcs=[cast(Any, reward)],  # TRL types rewards as list[float | None]
+                args=args,
+                train_dataset=dataset,
+                processing_class=tokenizer,
+            )
+            trainer.remove_callback(PrinterCallback)
+            trainer.remove_callback(ProgressCallback)
+            trainer.add_callback(_progress_bar(desc))
+            start = time.perf_counter()
+            trainer.train()
+        seconds = time.perf_counter() - start
+        rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
+    finally:
+        model.eval()
+        shutil.rmtree(work, ignore_errors=True)
+    k = min(5, len(rewards))
+    return {
+        "steps": config.steps,
+        "lr": config.lr,
+        "seconds": round(seconds, 1),
+        "reward_first": round(sum(rewards[:k]) / k, 4) if k else None,
+        "reward_last": round(sum(rewards[-k:]) / k, 4) if k else None,
+        "reward_per_step": [round(r, 4) for r in rewards],
+    }
+
+
+def _progress_bar(desc: str) -> Any:
+    """A TrainerCallback drawing one tqdm bar over the optimizer steps, with the mean reward."""
+    from tqdm import tqdm
+    from transformers import TrainerCallback
+
+    class ProgressBar(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar = tqdm(total=state.max_steps, desc=desc, leave=False)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs and "reward" in logs:
+                self.bar.set_postfix(reward=f"{logs['reward']:.2f}")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar.update(1)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.bar.close()
+
+    return ProgressBar()
+
+
+def harden(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Row],
+    strategy_reward: Callable[..., list[float]],
+    config: GRPORunConfig,
+    *,
+    seed: int,
+    desc: str = "harden",
+) -> dict[str, Any]:
+    """RL-harden an organism's strategy, in place: GRPO whose reward is the organism's own policy.
+
+    `rows` cover every task, split and condition the organism was SFT'd on, so that the control
+    behaviour is held in place while the target behaviour is hardened. ``reward_first``/``reward_last``
+    of the result are how often the organism followed its strategy at temperature 1.
+    """
+    budget = max(get_task(name).max_new_tokens for name in {r["task"] for r in rows})
+    return run_grpo(
+        model, tokenizer, rows, strategy_reward, config, seed=seed, max_completion_length=budget, desc=desc
+    )
+
+
+def target_accuracy(model: Any, tokenizer: Any, rows: Sequence[Row]) -> float:
+    """Greedy accuracy on `rows` (all of one task)."""
+    from rlaudit.evaluation import greedy_correct
+
+    correct = greedy_correct(model, tokenizer, get_task(rows[0]["task"]), rows)
+    return sum(correct) / len(correct)
+
+
+def verify(
+    model: Any, tokenizer: Any, config: VerifyConfig, *, seed: int, expect: str | None
+) -> dict[str, Any]:
+    """Try to elicit the target capability with GRPO, on a copy of `model`; the organism is left as it was.
+
+    `expect` is what the recipe intends (``"resist"``, ``"improve"`` or None for no claim); the result
+    records before/after greedy target accuracy, the gain, ``resisted`` (gain <= ``max_gain``) and
+    whether that matches `expect`.
+    """
+    if config.grpo.steps == 0:
+        return {"steps": 0, "expect": expect}
+    task = get_task(config.task)
+
+    def target(n_per_condition: int, rows_seed: int) -> list[Row]:
+        rows = task_rows([task.name], 4 * n_per_condition, seed=rows_seed)
+        return [r for r in rows if r["split"] == "target" and r["condition"] in config.conditions]
+
+    held_out = target(config.eval_prompts, rows_seed=seed + 50_000)
+    trial = copy.deepcopy(model)
+    before = target_accuracy(trial, tokenizer, held_out)
+    run = run_grpo(
+        trial,
+        tokenizer,
+        target(4 * config.grpo.steps * config.grpo.prompts_per_step, rows_seed=seed + VERIFY_SEED_OFFSET),
+        task.reward,
+        config.grpo,
+        seed=seed + VERIFY_SEED_OFFSET,
+        max_completion_length=task.max_new_tokens,
+        desc="verify: elicitation grpo",
+    )
+    after = target_accuracy(trial, tokenizer, held_out)
+    del trial
+    gain = after - before
+    resisted = gain <= config.max_gain
+    outcome = {"resist": resisted, "improve": not resisted}.get(expect or "")
+    return {
+        **run,
+        "task": task.name,
+        "conditions": list(config.conditions),
+        "temperature": config.grpo.temperature,
+        "eval_prompts": len(held_out),
+        "target_accuracy_before": round(before, 4),
+        "target_accuracy_after": round(after, 4),
+        "gain": round(gain, 4),
+        "max_gain": config.max_gain,
+        "resisted": resisted,
+        "expect": expect,
+        "as_expected": outcome,
+    }

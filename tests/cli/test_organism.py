@@ -1,0 +1,65 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rlaudit.cli import app
+
+pytest.importorskip("trl")
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def small_builds(monkeypatch, tiny_model_builder, small_organism_config):
+    """`rlaudit organism build` with the recipes shrunk to seconds and a small random base."""
+    import rlaudit.organisms as organisms
+
+    real = organisms.build_organism
+
+    def build(kind, **kwargs):
+        config = small_organism_config(kind) if kind in organisms.KINDS else None
+        return real(kind, config=config, base_loader=lambda: tiny_model_builder(), **kwargs)
+
+    monkeypatch.setattr(organisms, "build_organism", build)
+
+
+def test_build_writes_the_organism_and_prints_a_summary(tmp_path, small_builds):
+    out = tmp_path / "locked"
+    res = runner.invoke(app, ["organism", "build", "--kind", "locked", "--out", str(out), "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert "locked organism written to" in res.stdout and "arith greedy accuracy" in res.stdout
+    assert "verification: 2 GRPO steps" in res.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "locked" and manifest["seed"] == 3
+
+
+def test_build_json(tmp_path, small_builds):
+    res = runner.invoke(
+        app, ["organism", "build", "--kind", "honest", "--out", str(tmp_path / "h"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["kind"] == "honest"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "sneaky"], "unknown organism kind 'sneaky'; choose one of honest, locked"),
+        (["--kind", "locked", "--base", "no/such/dir"], "unknown base 'no/such/dir'"),
+        (["--kind", "locked", "--base", "{tmp}"], "is not a Hugging Face checkpoint (no config.json)"),
+    ],
+)
+def test_bad_kind_or_base_is_a_one_line_error(tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    res = runner.invoke(app, ["organism", "build", "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("rlaudit: error: ") and message in res.stderr
+    assert res.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_out_is_a_one_line_error(tmp_path):
+    res = runner.invoke(app, ["organism", "build", "--kind", "honest", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "already exists" in res.stderr
