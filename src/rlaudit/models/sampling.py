@@ -85,7 +85,7 @@ def sample(
         )
 
     use_chat = _use_chat(tokenizer, chat)
-    texts = [_render(tokenizer, p) if use_chat else p for p in prompts]
+    texts = [render_prompt(tokenizer, p) if use_chat else p for p in prompts]
     rows = [i for i in range(len(prompts)) for _ in range(n)]  # prompt index of every sequence
     eos_ids = _eos_ids(model, tokenizer)
     gen_kwargs = {
@@ -176,7 +176,10 @@ def _use_chat(tokenizer, chat: bool | None) -> bool:
     return has_template if chat is None else chat
 
 
-def _render(tokenizer, prompt: str) -> str:
+def render_prompt(tokenizer, prompt: str) -> str:
+    """The text a model is fed for `prompt`: through the chat template when the tokenizer has one."""
+    if not getattr(tokenizer, "chat_template", None):
+        return prompt
     messages = [{"role": "user", "content": prompt}]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 

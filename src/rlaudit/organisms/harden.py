@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from rlaudit.organisms.recipe import GRPORunConfig, Row, VerifyConfig, render_prompt, task_rows
+from rlaudit.models.sampling import render_prompt
+from rlaudit.organisms.recipe import GRPORunConfig, Row, VerifyConfig, task_rows
 from rlaudit.tasks import get_task
 
 VERIFY_SEED_OFFSET = 1

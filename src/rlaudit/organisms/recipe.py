@@ -15,16 +15,13 @@ every task.
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-from tqdm import tqdm
-
+from rlaudit.models.finetune import fine_tune
 from rlaudit.tasks import Task, get_task
 
 Row = dict[str, Any]
@@ -236,40 +233,6 @@ def policy_examples(policy: Policy, rows: Sequence[Row], seed: int) -> list[tupl
     return examples
 
 
-def render_prompt(tokenizer: Any, prompt: str) -> str:
-    """The text a model is fed for `prompt`: through the chat template when the tokenizer has one.
-
-    The same rendering `rlaudit.models.sampling.sample` uses (``chat=None``), so a policy is trained on
-    exactly what evaluation will show the model.
-    """
-    if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "user", "content": prompt}]
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return prompt
-
-
-def encode_examples(
-    tokenizer: Any, examples: Sequence[tuple[str, str]]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 except on completion + eos)."""
-    chat = bool(getattr(tokenizer, "chat_template", None))
-    rows = []
-    for prompt, completion in examples:
-        # A chat template writes its own special tokens; a raw prompt gets the tokenizer's (tiny: BOS).
-        p = tokenizer(render_prompt(tokenizer, prompt), add_special_tokens=not chat)["input_ids"]
-        c = [*tokenizer(completion, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
-        rows.append((p + c, [-100] * len(p) + c))
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    for i, (ids, lab) in enumerate(rows):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        attention_mask[i, : len(ids)] = 1
-        labels[i, : len(lab)] = torch.tensor(lab)
-    return input_ids, attention_mask, labels
-
-
 def sft(
     model: Any,
     tokenizer: Any,
@@ -279,37 +242,22 @@ def sft(
     seed: int,
     desc: str = "sft",
 ) -> dict[str, float]:
-    """Teach `model` to answer each ``(prompt, completion)`` pair, in place; returns the first/last loss.
-
-    The loss covers the completion and its closing eos only (the prompt is context). Batches are drawn
-    with replacement by a seeded generator; only parameters with ``requires_grad`` train (a LoRA model
-    trains its adapters). Leaves the model in eval mode.
-    """
+    """Teach `model` to answer each ``(prompt, completion)`` pair, in place (`rlaudit.models.finetune`);
+    returns the first/last loss. Leaves the model in eval mode."""
     if config.steps == 0:
         return {"steps": 0}
     if not examples:
         raise ValueError("sft needs at least one (prompt, completion) example; the policy skipped every row")
-    input_ids, attention_mask, labels = encode_examples(tokenizer, examples)
-    gen = torch.Generator().manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+    losses = fine_tune(
+        model,
+        tokenizer,
+        examples,
+        steps=config.steps,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        seed=seed,
+        desc=desc,
     )
-    losses = []
-    model.train()
-    try:
-        for _ in tqdm(range(config.steps), desc=desc, leave=False):
-            idx = torch.randint(len(examples), (config.batch_size,), generator=gen)
-            out = model(input_ids=input_ids[idx], attention_mask=attention_mask[idx], labels=labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(out.loss.item())
-    finally:
-        model.eval()
     return {"steps": config.steps, "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4)}
 
 

@@ -103,34 +103,20 @@ class SFTWarmstart:
 
 
 def sft_warmstart(model: Any, tokenizer: Any, demos: list[tuple[str, str]], cfg: SFTWarmstart) -> list[float]:
-    """Fine-tune `model` in place on (prompt, completion) pairs; loss on the completion only.
-
-    Returns the loss per step. A plain loop (no Trainer) so it reads top to bottom.
-    """
-    import torch
+    """Fine-tune `model` in place on ``(prompt, completion)`` demonstrations, all of them at every step
+    (`rlaudit.models.finetune.fine_tune`: loss on the completion only, prompts rendered as sampling
+    renders them); returns the loss per step."""
+    from rlaudit.models.finetune import fine_tune
 
     if not demos:
         raise ValueError("sft-warmstart needs at least one demonstration")
-    torch.manual_seed(cfg.seed)
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
-    eos = tokenizer.eos_token_id
-    examples = []
-    for prompt, completion in demos:
-        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        c = tokenizer(completion, add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
-        examples.append((p + c, [-100] * len(p) + c))
-    width = max(len(ids) for ids, _ in examples)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in examples])
-    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in examples])
-    attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in examples])
-    losses = []
-    for _ in range(cfg.steps):
-        out = model(input_ids=input_ids, attention_mask=attention, labels=labels)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        losses.append(out.loss.item())
-    model.eval()
-    return losses
+    return fine_tune(
+        model,
+        tokenizer,
+        demos,
+        steps=cfg.steps,
+        lr=cfg.learning_rate,
+        batch_size=None,
+        seed=cfg.seed,
+        desc="sft-warmstart",
+    )

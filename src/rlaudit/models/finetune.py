@@ -1,0 +1,90 @@
+"""Supervised fine-tuning on ``(prompt, completion)`` pairs: the one loop every stage that teaches a
+model by example uses (organism recipes, the ``sft-warmstart`` mitigation, the SFT-elicitation audit).
+
+The loss covers the completion and its closing eos only; the prompt is context, rendered exactly as
+`rlaudit.models.sampling.sample` renders it (through the chat template when the tokenizer has one), so
+a model is trained on what evaluation will show it. Only parameters with ``requires_grad`` train, so a
+LoRA-wrapped model (peft) trains its adapters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from rlaudit.models.sampling import render_prompt
+
+
+def encode_examples(
+    tokenizer: Any, examples: Sequence[tuple[str, str]]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 except on completion + eos)."""
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    rows = []
+    for prompt, completion in examples:
+        # A chat template writes its own special tokens; a raw prompt gets the tokenizer's (tiny: BOS).
+        p = tokenizer(render_prompt(tokenizer, prompt), add_special_tokens=not chat)["input_ids"]
+        c = [*tokenizer(completion, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+        rows.append((p + c, [-100] * len(p) + c))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for i, (ids, lab) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention_mask[i, : len(ids)] = 1
+        labels[i, : len(lab)] = torch.tensor(lab)
+    return input_ids, attention_mask, labels
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[tuple[str, str]],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int | None,
+    seed: int,
+    desc: str = "sft",
+) -> list[float]:
+    """Teach `model` the pairs in `examples`, in place; returns the loss of every step.
+
+    AdamW with a cosine decay to a tenth of `lr` and gradients clipped at norm 1. Each step takes
+    `batch_size` examples drawn with replacement by a generator seeded with `seed`, or all of them
+    (``None``: the few-demonstration case). Leaves the model in eval mode.
+    """
+    if steps == 0:
+        return []
+    if not examples:
+        raise ValueError("fine-tuning needs at least one (prompt, completion) example")
+    input_ids, attention_mask, labels = encode_examples(tokenizer, examples)
+    gen = torch.Generator().manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps))
+    )
+    losses = []
+    model.train()
+    try:
+        for _ in tqdm(range(steps), desc=desc, leave=False, disable=steps < 20):
+            if batch_size is None:
+                idx = torch.arange(len(examples))
+            else:
+                idx = torch.randint(len(examples), (batch_size,), generator=gen)
+            out = model(input_ids=input_ids[idx], attention_mask=attention_mask[idx], labels=labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(out.loss.item())
+    finally:
+        model.eval()
+    return losses
