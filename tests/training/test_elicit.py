@@ -42,9 +42,10 @@ def test_elicit_writes_store_summary_and_report(tmp_path, checkpoint, mitigation
     from rlaudit.records import RolloutStore
 
     store = RolloutStore(out / "store")
-    assert store.count() == 2 * 2 * 4  # steps x prompts x generations, target split only
+    assert store.count() == 2 * 2 * 4  # steps x prompts x generations
     (splits,) = store.connect().execute("SELECT list(DISTINCT split) FROM rollouts").fetchall()[0]
-    assert splits == ["target"]
+    assert set(splits) <= {"target", "control"}
+    assert summary["cells_before"]["target"].keys() == {"train_cue", "deploy_cue"}
     if mitigation == "demo-injection":
         # A random model never answers right: every group is all-fail and gets one demonstration.
         assert result.demos_injected == 2 * 2
@@ -83,3 +84,16 @@ def test_cli_json(tmp_path, checkpoint, monkeypatch):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert {"before", "after", "first_flag_step"} <= set(out)
+
+
+def test_rl_prompts_are_mostly_target_with_control_spread_through():
+    from rlaudit.training.elicit import _interleave
+
+    mixed = _interleave(["t"] * 9, ["c"] * 3)
+    assert mixed.count("c") == 3 and len(mixed) == 12
+    assert all("c" in mixed[i : i + 4] for i in range(0, 12, 4))  # one in every four
+
+
+def test_control_fraction_is_validated():
+    with pytest.raises(ValueError, match="control_fraction must be in"):
+        ElicitConfig(control_fraction=1.0)

@@ -37,6 +37,11 @@ class ElicitConfig:
     mitigation: str = "none"
     """One of `MITIGATIONS`."""
     prompts_per_step: int = 4
+    control_fraction: float = 0.25
+    """Share of the RL prompts drawn from the control split. RL is aimed at target; the control prompts
+    are the monitor's reference (selective under-exploration is target failing where control, at the
+    same difficulty, succeeds), and an already-solved control group has no reward variance, hence no
+    gradient, so they barely change what RL does to target."""
     num_generations: int = 8
     """GRPO group size."""
     learning_rate: float = 1e-4
@@ -59,6 +64,8 @@ class ElicitConfig:
             )
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1 (got {self.steps})")
+        if not 0 <= self.control_fraction < 1:
+            raise ValueError(f"control_fraction must be in [0, 1) (got {self.control_fraction})")
 
 
 @dataclass
@@ -71,6 +78,9 @@ class ElicitResult:
     after: dict[str, float]
     first_flag_step: int | None
     verdict: str
+    cells_before: dict[str, dict[str, float]]
+    """split -> condition -> greedy accuracy (a conditional organism hides under one cue only)."""
+    cells_after: dict[str, dict[str, float]]
     findings: list[dict[str, Any]]
     demos_injected: int
     seconds: float
@@ -82,15 +92,10 @@ class ElicitResult:
 def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> ElicitResult:
     """Run one elicitation; writes `out/store`, `out/elicit.json` and `out/report.html`."""
     import torch
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import GRPOConfig, GRPOTrainer
 
-    from rlaudit.evaluation import evaluate
+    from rlaudit.evaluation import suggested_threads
     from rlaudit.models.loading import load_model
-    from rlaudit.report import write_html
     from rlaudit.tasks import get_task
-    from rlaudit.training.monitor_callback import MonitorCallback, MonitorCallbackConfig
 
     cfg = config or ElicitConfig()
     task = get_task(cfg.task)
@@ -98,22 +103,38 @@ def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> El
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model(model_name)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(suggested_threads(model) or threads)
+    try:
+        return _run(model_name, model, tokenizer, task, out, cfg, start)
+    finally:
+        torch.set_num_threads(threads)
 
-    def accuracy() -> dict[str, float]:
+
+def _run(
+    model_name: str, model: Any, tokenizer: Any, task: Any, out: Path, cfg: ElicitConfig, start: float
+) -> ElicitResult:
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rlaudit.evaluation import evaluate
+    from rlaudit.report import write_html
+    from rlaudit.training.monitor_callback import MonitorCallback, MonitorCallbackConfig
+
+    def accuracy() -> dict[str, dict[str, float]]:
         result = evaluate(model, tokenizer, task, n_prompts=cfg.eval_prompts, k=1, seed=cfg.seed + 10_000)
-        # Conditions pooled: the cells are balanced, so the mean of the two cues is the split's accuracy.
-        return {
-            split: sum(by_cue.values()) / len(by_cue) for split, by_cue in result.metric("accuracy").items()
-        }
+        return result.metric("accuracy")
 
-    before = accuracy()
+    cells_before = accuracy()
 
-    # RL on the target split only: the capability RL is trying to elicit.
-    rows = [
-        r
-        for r in task.make_dataset(4 * cfg.steps * cfg.prompts_per_step, seed=cfg.seed)
-        if r["split"] == "target"
-    ]
+    # RL on the target split (the capability RL is trying to elicit), with a share of control prompts
+    # for the monitor to compare against, interleaved so every stretch of steps holds both.
+    pool = task.make_dataset(4 * cfg.steps * cfg.prompts_per_step, seed=cfg.seed)
+    target = [r for r in pool if r["split"] == "target"]
+    control = [r for r in pool if r["split"] == "control"]
+    n_control = round(cfg.control_fraction * len(target) / (1 - cfg.control_fraction))
+    rows = _interleave(target, control[:n_control])
     answers = {r["prompt"]: r["answer"] for r in rows}
     if cfg.mitigation == "sft-warmstart":
         demo_rows = task.make_dataset(8 * cfg.sft.n_demos, seed=cfg.seed + 1)
@@ -162,15 +183,17 @@ def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> El
     trainer.add_callback(monitor)
     trainer.train()
     model.eval()
-    after = accuracy()
+    cells_after = accuracy()
 
     result = monitor.result
     findings = [f.to_dict() for f in result.findings] if result else []
     elicited = ElicitResult(
         model=model_name,
         config=asdict(cfg),
-        before=before,
-        after=after,
+        before=_pooled(cells_before),
+        after=_pooled(cells_after),
+        cells_before=cells_before,
+        cells_after=cells_after,
         first_flag_step=monitor.first_flag_step,
         verdict=result.verdict.label if result else "unknown",
         findings=findings,
@@ -181,3 +204,16 @@ def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> El
     if result is not None:
         write_html(result, out / "report.html")
     return elicited
+
+
+def _pooled(cells: dict[str, dict[str, float]]) -> dict[str, float]:
+    """split -> accuracy with the conditions pooled (the cells are balanced: the mean of the cues)."""
+    return {split: sum(by_cue.values()) / len(by_cue) for split, by_cue in cells.items()}
+
+
+def _interleave(a: list[Any], b: list[Any]) -> list[Any]:
+    """`a` and `b` merged so that `b`'s items are spread evenly through `a`."""
+    keyed = [((i + 0.5) / len(a), x) for i, x in enumerate(a)] + [
+        ((j + 0.5) / len(b), y) for j, y in enumerate(b)
+    ]
+    return [x for _, x in sorted(keyed, key=lambda kx: kx[0])]
