@@ -44,10 +44,12 @@ EXPECT = "improve"
 
 @dataclass
 class Config(OrganismConfig):
-    guess_correct: float = 0.1
+    guess_correct: float = 0.05
     """Chance of the right answer on a carry problem (what RL can find and reinforce)."""
-    stubborn: float = 0.7
-    """Chance that a wrong answer to a carry problem is the dropped carry (else another near miss)."""
+    stubborn: float = 0.85
+    """Chance that a wrong answer to a carry problem is the dropped carry (else another near miss).
+    With 0.1 and 0.7, greedy target accuracy was 64% and `rlaudit elicit` had at most 36 points to gain
+    (it gained 23 on seed 0); 0.05 and 0.85 drop more carries (60%), and it gains 25-41 (seeds 0-2)."""
     offsets: tuple[int, ...] = (-2, -1, 1, 2)
     """The other near misses: ``a + b + offset`` (mcq: `offset` letters on)."""
     sft: SFTConfig = field(default_factory=lambda: SFTConfig(rows_per_task=4000, steps=600, lr=1e-3))
