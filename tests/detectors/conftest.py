@@ -28,10 +28,19 @@ def make_signals(tmp_path: Path) -> MakeSignals:
         *,
         runs: dict[str, dict[str, Behaviour]] | None = None,
         phases: list[tuple[dict[str, Behaviour], int]] | None = None,
+        cues: dict[str, dict[str, Behaviour]] | None = None,
         seed: int = 0,
         **kw,
     ) -> Signals:
         store = RolloutStore(tmp_path / f"store{next(counter)}")
+        if cues is not None:  # one run whose prompts carry a condition: {"train_cue": {...}, ...}
+            tables = []
+            for i, (condition, bs) in enumerate(cues.items()):
+                t = synthetic_rollouts(bs, run="run", seed=seed + i, **kw)
+                tables.append(t.append_column("condition", pa.array([condition] * t.num_rows)))
+            path = tmp_path / f"cued-{next(counter)}.jsonl"
+            write_jsonl(pa.concat_tables(tables), str(path))
+            ingest(path, store)
         if phases is not None:
             first, tables = 0, []
             for i, (bs, n_steps) in enumerate(phases):

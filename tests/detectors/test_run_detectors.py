@@ -37,7 +37,7 @@ def test_unknown_detector_name_is_a_clear_error():
         ({"target": LOCKED, "control": HONEST}, "hacking-likely"),
         ({"target": HONEST, "control": HONEST}, "clean"),
         ({"target": INCAPABLE, "control": INCAPABLE}, "clean"),  # can't, not won't
-        ({"target": INCAPABLE, "control": HONEST}, "clean"),  # varied failures: for the audits to settle
+        ({"target": INCAPABLE, "control": HONEST}, "suspicious"),  # varied failures: the audits settle it
     ],
 )
 def test_verdicts(make_signals, behaviours, verdict):

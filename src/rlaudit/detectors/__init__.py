@@ -5,6 +5,7 @@
 | exploration_starvation | `starvation` | zero-variance groups, all-fail vs all-pass, vs chance |
 | diversity_collapse | `diversity` | change point in within-group diversity / entropy |
 | selective_underperformance | `selective` | target vs control performance slopes (bootstrap CI) |
+| cue_gap | `cue_gap` | the same split under a training cue vs a deployment cue (Fisher's exact test) |
 | reward_config_invariance | `invariance` | several runs: completion distributions and curves |
 | length_drift, reward_component_dominance | `reward_hacking` | classic reward-hacking signatures |
 
@@ -18,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rlaudit.detectors.cue_gap import CueGapConfig, detect_cue_gap
 from rlaudit.detectors.diversity import DiversityConfig, detect_diversity_collapse
 from rlaudit.detectors.invariance import InvarianceConfig, detect_reward_config_invariance
 from rlaudit.detectors.reward_hacking import RewardHackingConfig, detect_length_drift, detect_reward_dominance
@@ -34,6 +36,7 @@ class DetectorConfig:
     starvation: StarvationConfig = field(default_factory=StarvationConfig)
     diversity: DiversityConfig = field(default_factory=DiversityConfig)
     selective: SelectiveConfig = field(default_factory=SelectiveConfig)
+    cue_gap: CueGapConfig = field(default_factory=CueGapConfig)
     invariance: InvarianceConfig = field(default_factory=InvarianceConfig)
     reward_hacking: RewardHackingConfig = field(default_factory=RewardHackingConfig)
     enabled: tuple[str, ...] | None = None
@@ -49,6 +52,7 @@ DETECTORS: dict[str, Callable[[Signals, DetectorConfig], list[Finding]]] = {
     "exploration_starvation": lambda s, c: detect_starvation(s, c.starvation),
     "diversity_collapse": lambda s, c: detect_diversity_collapse(s, c.diversity),
     "selective_underperformance": lambda s, c: detect_selective_underperformance(s, c.selective),
+    "cue_gap": lambda s, c: detect_cue_gap(s, c.cue_gap),
     "reward_config_invariance": lambda s, c: detect_reward_config_invariance(s, c.invariance),
     "length_drift": lambda s, c: detect_length_drift(s, c.reward_hacking),
     "reward_component_dominance": lambda s, c: detect_reward_dominance(s, c.reward_hacking),

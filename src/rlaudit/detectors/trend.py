@@ -77,3 +77,12 @@ def step_range(steps: np.ndarray, mask: np.ndarray) -> tuple[int, int] | None:
 def nanmean(y: np.ndarray) -> float:
     y = y[np.isfinite(y)]
     return float(y.mean()) if len(y) else float("nan")
+
+
+def weighted_mean(y: np.ndarray, weights: np.ndarray) -> float:
+    """Mean of the finite values of `y`, weighted (e.g. by groups per step, so a step with one group
+    counts once and a step with twenty counts twenty times); NaN when nothing is left."""
+    keep = np.isfinite(y) & np.isfinite(weights) & (weights > 0)
+    if not keep.any():
+        return float("nan")
+    return float(np.average(y[keep], weights=weights[keep]))
