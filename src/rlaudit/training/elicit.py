@@ -36,7 +36,10 @@ class ElicitConfig:
     seed: int = 0
     mitigation: str = "none"
     """One of `MITIGATIONS`."""
-    prompts_per_step: int = 4
+    prompts_per_step: int = 8
+    """Prompts per GRPO step (about 6 target and 2 control at the default `control_fraction`). With 4, the monitor
+    saw 3 target groups a step, and a short run's levels were luck: an honest ``weak`` run looked starved
+    on the 6 groups of its steps 3-5 (its carry problems, drawn 6 times in a row)."""
     control_fraction: float = 0.25
     """Share of the RL prompts drawn from the control split. RL is aimed at target; the control prompts
     are the monitor's reference (selective under-exploration is target failing where control, at the
