@@ -73,7 +73,8 @@ def large_base_budget(config: OrganismConfig) -> OrganismConfig:
 
     A TRL GRPO step of 16 completions takes seconds there rather than a tenth of a second: arith only,
     60 SFT steps of 16, at most 30 hardening and 20 verification steps of 4 prompts x 4 completions,
-    200 evaluation prompts with 2 samples each. Learning rates are LoRA's (higher than full fine-tuning).
+    200 evaluation prompts with 2 samples each, on two threads (its matrices are big enough to split,
+    unlike the tiny model's). Learning rates are LoRA's (higher than full fine-tuning).
     """
     grpo: dict[str, Any] = {"prompts_per_step": 4, "num_generations": 4, "lr": 2e-4}
     changes: dict[str, Any] = {
@@ -85,6 +86,7 @@ def large_base_budget(config: OrganismConfig) -> OrganismConfig:
         ),
         "eval_prompts": 200,
         "eval_samples": 2,
+        "threads": 2,
     }
     weak = getattr(config, "weak", None)
     if isinstance(weak, OrganismConfig):  # mimic builds a weak organism too

@@ -122,6 +122,7 @@ def _run(
     from trl import GRPOConfig, GRPOTrainer
 
     from rlaudit.evaluation import evaluate
+    from rlaudit.models.sampling import render_prompt
     from rlaudit.report import write_html
     from rlaudit.training.monitor_callback import MonitorCallback, MonitorCallbackConfig
 
@@ -137,7 +138,12 @@ def _run(
     target = [r for r in pool if r["split"] == "target"]
     control = [r for r in pool if r["split"] == "control"]
     n_control = round(cfg.control_fraction * len(target) / (1 - cfg.control_fraction))
-    rows = _interleave(target, control[:n_control])
+    # Prompts go in as the model sees them at evaluation (through its chat template, if it has one):
+    # TRL feeds plain-string prompts to the model verbatim.
+    rows = [
+        {**r, "prompt": render_prompt(tokenizer, r["prompt"])}
+        for r in _interleave(target, control[:n_control])
+    ]
     answers = {r["prompt"]: r["answer"] for r in rows}
     if cfg.mitigation == "sft-warmstart":
         demo_rows = task.make_dataset(8 * cfg.sft.n_demos, seed=cfg.seed + 1)
