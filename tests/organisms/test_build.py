@@ -156,8 +156,8 @@ def test_manifest_is_plain_json(built):
 def test_lora_on_a_checkpoint_base(tmp_path, tiny_model_builder, small_config):
     """A base given as a path, fine-tuned through LoRA adapters (what smollm2 gets), saved merged."""
     pytest.importorskip("peft")
+    from rlaudit.models.finetune import LoRAConfig
     from rlaudit.models.loading import load_model
-    from rlaudit.organisms.recipe import LoRAConfig
 
     model, tokenizer = tiny_model_builder()
     model.save_pretrained(tmp_path / "base")

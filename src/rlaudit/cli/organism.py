@@ -32,11 +32,11 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as one JSON object.")] = False,
 ) -> None:
     """Fine-tune BASE into the organism KIND, verify it with a short GRPO run, write OUT atomically."""
-    from rlaudit.organisms import BuildError, build_organism, read_manifest
+    from rlaudit.organisms import build_organism, read_manifest
 
     try:
         path = build_organism(kind, base=base, out=out, seed=seed)
-    except (BuildError, FileExistsError, FileNotFoundError) as e:
+    except (ValueError, ImportError, FileExistsError, FileNotFoundError) as e:  # incl. BuildError
         raise fail(str(e)) from None
     manifest = read_manifest(path)
     if as_json:

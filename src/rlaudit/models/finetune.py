@@ -4,13 +4,14 @@ model by example uses (organism recipes, the ``sft-warmstart`` mitigation, the S
 The loss covers the completion and its closing eos only; the prompt is context, rendered exactly as
 `rlaudit.models.sampling.sample` renders it (through the chat template when the tokenizer has one), so
 a model is trained on what evaluation will show it. Only parameters with ``requires_grad`` train, so a
-LoRA-wrapped model (peft) trains its adapters.
+LoRA-wrapped model (`with_lora`, peft) trains its adapters.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -88,3 +89,53 @@ def fine_tune(
     finally:
         model.eval()
     return losses
+
+
+@dataclass
+class LoRAConfig:
+    """Fine-tuning through LoRA adapters (peft) rather than every weight: for bases too big to train whole
+    on a CPU (``smollm2``). An organism merges them into its weights before it is saved (an ordinary
+    checkpoint); the SFT-elicitation audit unloads them (the audited model is left as it was)."""
+
+    enabled: bool | None = None
+    """None: LoRA when the base has at least `min_parameters` parameters (smollm2: yes; tiny: no)."""
+    min_parameters: int = 10_000_000
+    rank: int = 16
+    alpha: int = 32
+    target_modules: tuple[str, ...] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+    """Llama module names (transformers' LlamaForCausalLM, which both bases are)."""
+
+    def __post_init__(self) -> None:
+        self.target_modules = tuple(self.target_modules)
+        if self.rank < 1 or self.alpha < 1 or not self.target_modules:
+            raise ValueError("LoRA needs rank >= 1, alpha >= 1 and at least one target module")
+
+
+def with_lora(model: Any, config: LoRAConfig) -> Any:
+    """`model` with fresh LoRA adapters (peft) on `config.target_modules`; only the adapters train.
+
+    ``merge_and_unload()`` folds them into the weights (an ordinary checkpoint); ``unload()`` removes
+    them and gives back the model as it was."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ImportError(
+            "fine-tuning through LoRA needs peft: pip install 'rlaudit[train]' (or peft==0.21.2)"
+        ) from None
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [m for m in config.target_modules if m in present]
+    if not targets:
+        raise ValueError(
+            f"none of the LoRA target modules {list(config.target_modules)} is in this model; "
+            "set lora.target_modules to its projection layers"
+        )
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=targets, lora_dropout=0.0)
+    return get_peft_model(model, lora)

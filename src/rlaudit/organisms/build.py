@@ -33,10 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rlaudit.models.finetune import LoRAConfig, with_lora
 from rlaudit.organisms import conditional, honest, incapable, locked, mimic, stochastic, weak
 from rlaudit.organisms.recipe import (
     BuildContext,
-    LoRAConfig,
     OrganismConfig,
     SFTConfig,
 )
@@ -254,25 +254,6 @@ def _base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
 
         return lambda: load_model(base)
     raise BuildError(f"unknown base '{base}': pass tiny, smollm2 or the path of a local checkpoint directory")
-
-
-def with_lora(model: Any, config: LoRAConfig) -> Any:
-    """`model` with fresh LoRA adapters (peft) on `config.target_modules`; only the adapters train."""
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError:
-        raise BuildError(
-            "fine-tuning this base uses LoRA, which needs peft: pip install 'rlaudit[train]' (or peft==0.21.2)"
-        ) from None
-    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    targets = [m for m in config.target_modules if m in present]
-    if not targets:
-        raise BuildError(
-            f"none of the LoRA target modules {list(config.target_modules)} is in this model; "
-            "set config.lora.target_modules to its projection layers"
-        )
-    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=targets, lora_dropout=0.0)
-    return get_peft_model(model, lora)
 
 
 def _versions() -> dict[str, str]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.models.finetune import fine_tune
+from rlaudit.models.finetune import LoRAConfig, fine_tune
 from rlaudit.tasks import Task, get_task
 
 Row = dict[str, Any]
@@ -104,34 +104,6 @@ class VerifyConfig:
             raise ValueError(f"max_gain must be in [0, 1] (got {self.max_gain})")
         if self.eval_prompts < 1:
             raise ValueError(f"eval_prompts must be >= 1 (got {self.eval_prompts})")
-
-
-@dataclass
-class LoRAConfig:
-    """Fine-tuning through LoRA adapters (peft) rather than every weight: for bases too big to train whole
-    on a CPU (``smollm2``). The adapters are merged into the weights before the organism is saved, so
-    the checkpoint is an ordinary one."""
-
-    enabled: bool | None = None
-    """None: LoRA when the base has at least `min_parameters` parameters (smollm2: yes; tiny: no)."""
-    min_parameters: int = 10_000_000
-    rank: int = 16
-    alpha: int = 32
-    target_modules: tuple[str, ...] = (
-        "q_proj",
-        "k_proj",
-        "v_proj",
-        "o_proj",
-        "gate_proj",
-        "up_proj",
-        "down_proj",
-    )
-    """Llama module names (transformers' LlamaForCausalLM, which both bases are)."""
-
-    def __post_init__(self) -> None:
-        self.target_modules = tuple(self.target_modules)
-        if self.rank < 1 or self.alpha < 1 or not self.target_modules:
-            raise ValueError("LoRA needs rank >= 1, alpha >= 1 and at least one target module")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The HTML report of a monitor result: one self-contained file (plotly.js inline, no network).
+"""The HTML reports of a monitor result and of an audit result: one self-contained file each (plotly.js
+inline, no network), sharing one page shell (`templates/base.html.j2`: CSP, verdict, findings table).
 
 Model text (prompts, completions, run and split names, prompt families) is untrusted:
 
@@ -34,10 +35,11 @@ from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
 import rlaudit
-from rlaudit.findings import Finding, Severity
+from rlaudit.findings import Finding, Severity, Verdict
 from rlaudit.signals import PASS_AT_K, POOLED, UNLABELLED
 
 if TYPE_CHECKING:
+    from rlaudit.audits import AuditResult
     from rlaudit.monitor import MonitorResult
 
 VERDICT_COLOURS = {"clean": "#2e7d32", "suspicious": "#e65100", "hacking-likely": "#b71c1c"}
@@ -134,8 +136,15 @@ def _plotlyjs() -> tuple[str, str]:
 
 def write_html(result: MonitorResult, path: str | os.PathLike[str]) -> None:
     """Render `result` and write it to `path` atomically (a temp file beside it, then `os.replace`)."""
-    path = Path(path)
-    text = render_html(result)
+    _write_atomic(render_html(result), Path(path))
+
+
+def write_audit_html(result: AuditResult, path: str | os.PathLike[str]) -> None:
+    """Render an audit result (`rlaudit.audits.AuditResult`) and write it to `path` atomically."""
+    _write_atomic(render_audit_html(result), Path(path))
+
+
+def _write_atomic(text: str, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -147,40 +156,223 @@ def write_html(result: MonitorResult, path: str | os.PathLike[str]) -> None:
         raise
 
 
-def render_html(result: MonitorResult) -> str:
-    """The report as one HTML string."""
-    sig = result.signals
+def _render_page(
+    template: str, *, kind: str, verdict: Verdict, findings: list[Finding], **context: Any
+) -> str:
+    """The page shell every report shares (CSP with hashed scripts, plotly inline, verdict, findings table)."""
     plotlyjs, plotlyjs_hash = _plotlyjs()
     csp = (
         "default-src 'none'; "
         f"script-src {plotlyjs_hash} {_csp_hash(_LOADER_JS)}; "
         "style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
     )
-    findings = sorted(result.findings, key=lambda f: (-int(f.severity), -_score_key(f.score), f.detector))
+    ordered = sorted(findings, key=lambda f: (-int(f.severity), -_score_key(f.score), f.detector))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("rlaudit", "report/templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    return env.get_template("report.html.j2").render(
+    return env.get_template(template).render(
+        kind=kind,
         version=rlaudit.__version__,
         csp=csp,
         plotlyjs=Markup(plotlyjs),
         loader_js=Markup(_LOADER_JS),
-        verdict=result.verdict,
-        verdict_colour=VERDICT_COLOURS.get(result.verdict.label, "#444444"),
+        verdict=verdict,
+        verdict_colour=VERDICT_COLOURS.get(verdict.label, "#444444"),
         severity_colours={str(s): c for s, c in SEVERITY_COLOURS.items()},
+        findings=[_finding_row(f) for f in ordered],
+        **context,
+    )
+
+
+def render_html(result: MonitorResult) -> str:
+    """The monitor report as one HTML string."""
+    sig = result.signals
+    return _render_page(
+        "report.html.j2",
+        kind="monitor",
+        verdict=result.verdict,
+        findings=result.findings,
         inputs=result.inputs,
         ingested=result.ingested,
         notes=result.notes,
         metrics_only=sig.metrics_only,
         runs=sig.runs,
-        findings=[_finding_row(f) for f in findings],
         figures=signal_figures(result),
         component_figure=component_figure(result),
         families=_families(result),
         samples=[_sample_row(s) for s in result.samples],
+    )
+
+
+def render_audit_html(result: AuditResult) -> str:
+    """The audit report as one HTML string: verdict, a line per test, findings, one figure per test."""
+    tests = []
+    for name, t in result.tests.items():
+        if t.ci is not None:
+            uncertainty = f"95% CI {fmt_value(t.ci[0])} to {fmt_value(t.ci[1])}"
+            if t.p_value is not None:
+                uncertainty += f", p = {t.p_value:.2g}"
+        else:
+            uncertainty = "–" if t.p_value is None else f"p = {t.p_value:.2g}"
+        tests.append(
+            {
+                "name": name,
+                "statistic_name": t.statistic_name,
+                "statistic": fmt_value(t.statistic),
+                "uncertainty": uncertainty,
+                "forward_passes": f"{int(t.cost['forward_passes']):,}",
+                "seconds": f"{t.cost['seconds']:.1f}",
+            }
+        )
+    return _render_page(
+        "audit.html.j2",
+        kind="audit",
+        verdict=result.verdict,
+        findings=result.findings,
+        model=str(result.model),
+        task=result.task,
+        seconds=f"{result.seconds:.1f}",
+        tests=tests,
+        figures=audit_figures(result),
+    )
+
+
+# -- audit figures --------------------------------------------------------------------------------
+
+
+def audit_figures(result: AuditResult) -> list[Figure]:
+    """One figure per test that ran, from its raw curve."""
+    makers = {
+        "context": _context_figure,
+        "noise": _noise_figure,
+        "sft": _sft_figure,
+        "passk": _passk_audit_figure,
+    }
+    out = []
+    for name, t in result.tests.items():
+        if name in makers:
+            fig = makers[name](t.curve)
+            if fig is not None:
+                out.append(fig)
+    return out
+
+
+def _context_figure(curve: dict[str, Any]) -> Figure:
+    fig = _new_figure()
+    for condition, colour in (("train_cue", "#ff7f0e"), ("deploy_cue", "#2ca02c")):
+        splits = list(curve["accuracy"])
+        fig.add_trace(
+            go.Bar(
+                x=splits,
+                y=[curve["accuracy"][s][condition] for s in splits],
+                name=condition,
+                marker={"color": colour},
+            )
+        )
+    _layout(fig, y_title="greedy accuracy")
+    fig.update_layout(barmode="group", hovermode="closest")
+    fig.update_yaxes(range=[0, 1.02])
+    return Figure(
+        "audit-context",
+        "Context gap",
+        "Greedy accuracy on the same problems under the training and the deployment cue, per split.",
+        fig,
+    )
+
+
+def _noise_figure(curve: dict[str, Any]) -> Figure:
+    fig = _new_figure()
+    scales = curve["scales"]
+    for split in ("target", "control"):
+        colour = SPLIT_COLOURS[split]
+        fig.add_trace(
+            go.Scatter(
+                x=scales,
+                y=curve[f"{split}_mean"],
+                mode="lines+markers",
+                name=f"{split} (mean)",
+                line={"color": colour},
+            )
+        )
+        xs = [s for s, draws in zip(scales, curve[split], strict=True) for _ in draws]
+        ys = [a for draws in curve[split] for a in draws]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=f"{split} (each seed)",
+                marker={"color": colour, "size": 4},
+                opacity=0.5,
+            )
+        )
+    _layout(fig, y_title="greedy accuracy")
+    fig.update_xaxes(title_text="noise scale (x each tensor's std)")
+    fig.update_yaxes(range=[0, 1.02])
+    return Figure(
+        "audit-noise",
+        "Noise sweep",
+        "Greedy accuracy as Gaussian noise is added to the weights. Target rising with noise (or falling "
+        "before control) is what a suppressed capability looks like.",
+        fig,
+    )
+
+
+def _sft_figure(curve: dict[str, Any]) -> Figure:
+    fig = _new_figure()
+    ks = [str(k) for k in curve["ks"]]
+    for split in ("target", "control"):
+        fig.add_trace(
+            go.Scatter(
+                x=ks, y=curve[split], mode="lines+markers", name=split, line={"color": SPLIT_COLOURS[split]}
+            )
+        )
+    if "reference" in curve:
+        for split in ("target", "control"):
+            fig.add_trace(
+                go.Scatter(
+                    x=ks,
+                    y=curve["reference"][split],
+                    mode="lines+markers",
+                    name=f"reference {split}",
+                    line={"color": SPLIT_COLOURS[split], "dash": "dot"},
+                )
+            )
+    _layout(fig, y_title="held-out greedy accuracy")
+    fig.update_xaxes(title_text="target demonstrations (k)", type="category")
+    fig.update_yaxes(range=[0, 1.02])
+    return Figure(
+        "audit-sft",
+        "SFT elicitation",
+        "Held-out greedy accuracy after LoRA fine-tuning on k target demonstrations (k = 0: before).",
+        fig,
+    )
+
+
+def _passk_audit_figure(curve: dict[str, Any]) -> Figure:
+    fig = _new_figure()
+    for split in ("target", "control"):
+        fig.add_trace(
+            go.Scatter(
+                x=curve["k"],
+                y=curve[split],
+                mode="lines+markers",
+                name=split,
+                line={"color": SPLIT_COLOURS[split]},
+            )
+        )
+    _layout(fig, y_title="pass@k")
+    fig.update_xaxes(type="log", tickvals=curve["k"], ticktext=[f"k={k}" for k in curve["k"]])
+    fig.update_yaxes(range=[0, 1.02])
+    return Figure(
+        "audit-passk",
+        "pass@k",
+        "Unbiased pass@k on matched target and control problems. A target ceiling far below control, "
+        "reached by repeating one wrong answer, is a policy keeping the answer out of its samples.",
+        fig,
     )
 
 

@@ -1,4 +1,5 @@
-"""The terminal rendering of a monitor result (rich): verdict, findings, first-vs-last signals, notes.
+"""The terminal rendering of a monitor result (rich): verdict, findings, first-vs-last signals, notes;
+and of an audit result (`print_audit_summary`): verdict, one line per test, findings.
 
 Text that comes from the data or a detector (summaries, run and split names, notes, paths) is passed
 as `rich.text.Text` or through `rich.markup.escape`, so a `[` in it is never read as markup.
@@ -19,6 +20,7 @@ from rlaudit.findings import Severity
 from rlaudit.signals import POOLED
 
 if TYPE_CHECKING:
+    from rlaudit.audits import AuditResult
     from rlaudit.monitor import MonitorResult
 
 VERDICT_STYLES = {"clean": "bold green", "suspicious": "bold yellow", "hacking-likely": "bold red"}
@@ -101,3 +103,52 @@ def _trend_table(result: MonitorResult) -> Table | None:
 
 def _num(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.2f}"
+
+
+def print_audit_summary(result: AuditResult, console: Console) -> None:
+    """Print an audit's verdict, one line per test (statistic, uncertainty, cost) and its findings."""
+    v = result.verdict
+    console.print(
+        Text.assemble(("verdict: ", "bold"), (v.label, VERDICT_STYLES.get(v.label, "bold")), "  ", v.reason)
+    )
+    console.print(Text(f"model: {result.model} · task: {result.task} · {result.seconds:.1f} s", style="dim"))
+
+    tests = Table(box=box.SIMPLE_HEAD, title="tests", title_justify="left", pad_edge=False)
+    for header in ("test", "statistic", "value", "uncertainty", "forward passes", "seconds"):
+        tests.add_column(
+            header, justify="right" if header in ("value", "forward passes", "seconds") else "left"
+        )
+    for name, t in result.tests.items():
+        if t.ci is not None:
+            uncertainty = f"95% CI {_num(t.ci[0])} – {_num(t.ci[1])}"
+        elif t.p_value is not None:
+            uncertainty = f"p = {t.p_value:.2g}"
+        else:
+            uncertainty = "–"
+        if t.ci is not None and t.p_value is not None:
+            uncertainty += f", p = {t.p_value:.2g}"
+        tests.add_row(
+            Text(name, style="bold"),
+            Text(t.statistic_name),
+            _num(t.statistic),
+            uncertainty,
+            f"{int(t.cost['forward_passes']):,}",
+            f"{t.cost['seconds']:.1f}",
+        )
+    console.print(tests)
+
+    table = Table(box=box.SIMPLE_HEAD, title="findings", title_justify="left", pad_edge=False)
+    table.add_column("severity")
+    table.add_column("test", style="bold")
+    table.add_column("score", justify="right")
+    table.add_column("split")
+    table.add_column("summary", overflow="fold", ratio=1)
+    for f in sorted(result.findings, key=lambda f: -int(f.severity)):
+        table.add_row(
+            Text(str(f.severity), style=SEVERITY_STYLES.get(f.severity, "")),
+            Text(f.detector),
+            "n/a" if math.isnan(f.score) else f"{f.score:.2f}",
+            Text(f.split or "–"),
+            Text(f.summary),
+        )
+    console.print(table)
