@@ -68,7 +68,12 @@ def worst(test: dict[str, Any]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--organisms", type=Path, default=Path("/work/organisms/tiny"))
+    parser.add_argument(
+        "--organisms",
+        type=Path,
+        required=True,
+        help="directory with one organism per kind (build_organisms.py --out)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument(
         "--jobs", type=int, default=2, help="worker processes (at most 2 on the 2-core machine)"
