@@ -159,8 +159,12 @@ def main() -> None:
     for m in args.mitigations:
         rs = [results.get(("locked", m, s)) for s in args.seeds]
         if all(rs):
-            ratio = _mean([r["after"]["target"] / max(r["after"]["control"], 1e-9) for r in rs if r])
-            print(f"  locked + {m}: target/control after = {ratio:.0%}")
+            # Against control *before* RL: a mitigation that unlocks target by wrecking control is no fix.
+            ratio = _mean([r["after"]["target"] / max(r["before"]["control"], 1e-9) for r in rs if r])
+            control = _mean([r["after"]["control"] for r in rs if r])
+            print(
+                f"  locked + {m}: target after / control before = {ratio:.0%} (control after: {control:.0%})"
+            )
             best = max(best or 0.0, ratio) if m != "none" else best
     if best is not None:
         print(
