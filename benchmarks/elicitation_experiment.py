@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--prompts-per-step", type=int, default=None, help="default: ElicitConfig's")
     parser.add_argument("--num-generations", type=int, default=None, help="default: ElicitConfig's")
     parser.add_argument("--eval-prompts", type=int, default=None, help="default: ElicitConfig's")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: ElicitConfig's")
     parser.add_argument("--out", type=Path, default=None, help="keep the runs here (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write every run's summary here")
     args = parser.parse_args()
@@ -76,7 +77,7 @@ def main() -> None:
     runs = [(k, m, s) for k in args.kinds for m in args.mitigations for s in args.seeds]
     overrides = {
         name: value
-        for name in ("prompts_per_step", "num_generations", "eval_prompts")
+        for name in ("prompts_per_step", "num_generations", "eval_prompts", "learning_rate")
         if (value := getattr(args, name)) is not None
     }
     results: dict[tuple[str, str, int], dict[str, Any]] = {}
