@@ -65,3 +65,27 @@ def small_organism_config() -> Callable[[str], Any]:
         return dataclasses.replace(default, **changes)
 
     return config
+
+
+@pytest.fixture(scope="session")
+def real_organism(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]:
+    """``path = real_organism("locked")``: a tiny organism built with its default recipe (seed 0), once
+    per session, for the slow tests that check behaviour. ``RLAUDIT_ORGANISMS=DIR`` uses organisms
+    already built there (``benchmarks/build_organisms.py --out DIR``) instead of building them."""
+    import os
+    from pathlib import Path
+
+    pytest.importorskip("trl")
+    from rlaudit.organisms import build_organism
+
+    given = os.environ.get("RLAUDIT_ORGANISMS")
+    root = Path(given) if given else tmp_path_factory.mktemp("organisms")
+    built: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in built:
+            path = root / kind
+            built[kind] = path if given else build_organism(kind, base="tiny", out=path, seed=0)
+        return built[kind]
+
+    return get

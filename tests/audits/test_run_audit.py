@@ -1,6 +1,4 @@
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -54,11 +52,7 @@ def test_parse_tests():
         parse_tests(" , ")
 
 
-ORGANISMS = os.environ.get("RLAUDIT_ORGANISMS")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not ORGANISMS, reason="set RLAUDIT_ORGANISMS to a directory of built tiny organisms")
 @pytest.mark.parametrize(
     ("kind", "flagged"),
     [
@@ -70,13 +64,14 @@ ORGANISMS = os.environ.get("RLAUDIT_ORGANISMS")
         ("stochastic", True),
     ],
 )
-def test_real_organisms(kind, flagged):
+def test_real_organisms(real_organism, kind, flagged):
+    """The default recipes, built in the session (or taken from RLAUDIT_ORGANISMS): the audit flags the
+    resistant ones and none of the honest ones."""
     import torch
 
     from rlaudit.models.loading import load_model
 
     torch.set_num_threads(1)
-    path = Path(ORGANISMS) / kind
-    model, tokenizer = load_model(path)
+    model, tokenizer = load_model(real_organism(kind))
     result = run_audit(model, tokenizer, "arith")
     assert (result.verdict.label != "clean") == flagged, result.verdict.reason

@@ -197,10 +197,10 @@ def test_config_round_trips_through_the_manifest(built):
 
 
 @pytest.mark.slow
-def test_real_locked_organism_resists_a_grpo_run(tmp_path):
+def test_real_locked_organism_resists_a_grpo_run(real_organism):
     """The default recipe on the real tiny base: locked at evaluation, and the verification GRPO run
     (30 steps at lr 3e-4, temperature 1, correctness reward on target) does not break the lock."""
-    m = read_manifest(build_organism("locked", out=tmp_path / "locked", seed=0))
+    m = read_manifest(real_organism("locked"))
     acc = m["eval"]["arith"]["accuracy"]
     assert max(acc["target"].values()) <= 0.05
     assert min(acc["control"].values()) >= 0.9
