@@ -12,7 +12,6 @@ drops: text round-trips exactly only over `CHARS`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -119,26 +118,6 @@ def build_tiny_model(
     return model, tokenizer
 
 
-def _encode_sft(
-    tokenizer: PreTrainedTokenizerFast, examples: Sequence[tuple[str, str]]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 except on completion + eos)."""
-    rows = []
-    for prompt, completion in examples:
-        p = tokenizer(prompt)["input_ids"]  # with BOS, as TRL tokenizes prompts
-        c = [*tokenizer(completion, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
-        rows.append((p + c, [-100] * len(p) + c))
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    for i, (ids, lab) in enumerate(rows):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        attention_mask[i, : len(ids)] = 1
-        labels[i, : len(lab)] = torch.tensor(lab)
-    return input_ids, attention_mask, labels
-
-
 def pretrain_tiny(
     model: LlamaForCausalLM,
     tokenizer: PreTrainedTokenizerFast,
@@ -159,26 +138,6 @@ def pretrain_tiny(
         raise ValueError("pretrain_tiny needs at least one (prompt, completion) example")
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1 (got steps={steps}, batch_size={batch_size})")
-    input_ids, attention_mask, labels = _encode_sft(tokenizer, examples)
-    gen = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    from rlaudit.models.finetune import fine_tune
 
-    def lr_factor(step: int) -> float:
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    losses = []
-    model.train()
-    try:
-        for _ in range(steps):
-            idx = torch.randint(len(examples), (batch_size,), generator=gen)
-            out = model(input_ids=input_ids[idx], attention_mask=attention_mask[idx], labels=labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(out.loss.item())
-    finally:
-        model.eval()
-    return losses
+    return fine_tune(model, tokenizer, examples, steps=steps, lr=lr, batch_size=batch_size, seed=seed)
