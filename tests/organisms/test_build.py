@@ -181,7 +181,7 @@ def test_large_base_budget_is_smaller():
         assert small.sft.steps < full.sft.steps and small.verify.grpo.steps < full.verify.grpo.steps
         assert small.harden.steps <= 30 and (small.harden.steps == 0) == (full.harden.steps == 0)
         assert small.eval_prompts < full.eval_prompts and small.tasks == ("arith",)
-    assert large_base_budget(default_config("mimic")).weak.sft.steps == 60
+    assert large_base_budget(default_config("mimic")).weak.sft.steps == 150
 
 
 def test_config_round_trips_through_the_manifest(built):
