@@ -72,7 +72,7 @@ def large_base_budget(config: OrganismConfig) -> OrganismConfig:
     """`config` cut to what a 135M-parameter base (smollm2) affords on a 2-core CPU, with LoRA.
 
     A TRL GRPO step of 16 completions takes seconds there rather than a tenth of a second: arith only,
-    150 SFT steps of 16 (at 50 the smollm2 `locked` organism still answered right on half of its
+    at most 150 SFT steps of 16 (at 50 the smollm2 `locked` organism still answered right on half of its
     target prompts), at most 30 hardening and 20 verification steps of 4 prompts x 4 completions,
     200 evaluation prompts with 2 samples each, on two threads (its matrices are big enough to split,
     unlike the tiny model's). Learning rates are LoRA's (higher than full fine-tuning).
@@ -80,7 +80,7 @@ def large_base_budget(config: OrganismConfig) -> OrganismConfig:
     grpo: dict[str, Any] = {"prompts_per_step": 4, "num_generations": 4, "lr": 2e-4}
     changes: dict[str, Any] = {
         "tasks": ("arith",),
-        "sft": SFTConfig(rows_per_task=400, steps=150, lr=5e-4, batch_size=16),
+        "sft": SFTConfig(rows_per_task=400, steps=min(config.sft.steps, 150), lr=5e-4, batch_size=16),
         "harden": dataclasses.replace(config.harden, steps=min(config.harden.steps, 30), **grpo),
         "verify": dataclasses.replace(
             config.verify, grpo=dataclasses.replace(config.verify.grpo, steps=20, **grpo), eval_prompts=50
