@@ -178,7 +178,8 @@ def test_large_base_budget_is_smaller():
 
     for kind in KINDS:
         small, full = default_config(kind, large_base=True), default_config(kind)
-        assert small.sft.steps < full.sft.steps and small.verify.grpo.steps < full.verify.grpo.steps
+        assert small.sft.steps * small.sft.batch_size < full.sft.steps * full.sft.batch_size
+        assert small.verify.grpo.steps < full.verify.grpo.steps
         assert small.harden.steps <= 30 and (small.harden.steps == 0) == (full.harden.steps == 0)
         assert small.eval_prompts < full.eval_prompts and small.tasks == ("arith",)
     assert large_base_budget(default_config("mimic")).weak.sft.steps == 150
