@@ -101,3 +101,18 @@ def test_reference_feeds_sft_elicitation(checkpoint):
     assert res.exit_code == 0, res.output
     sft = json.loads(res.stdout)["tests"]["sft"]
     assert sft["statistic_name"].endswith("_minus_reference") and "reference" in sft["curve"]
+
+
+def test_sft_without_peft_is_a_one_line_error(checkpoint, monkeypatch):
+    import rlaudit.models.finetune as finetune
+
+    def no_peft(model, config):
+        raise ImportError(
+            "fine-tuning through LoRA needs peft: pip install 'rlaudit[train]' (or peft==0.21.2)"
+        )
+
+    monkeypatch.setattr(finetune, "with_lora", no_peft)
+    res = runner.invoke(app, ["audit", str(checkpoint), "--tests", "sft", "--n", "4"])
+    assert res.exit_code == 2
+    last = res.stderr.rstrip("\n").split("\r")[-1]  # after the model-loading progress bar
+    assert last.startswith("rlaudit: error: ") and "needs peft" in last

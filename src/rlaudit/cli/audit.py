@@ -89,7 +89,6 @@ def audit(
     from rlaudit.audits import run_audit
     from rlaudit.evaluation import suggested_threads
     from rlaudit.models.loading import load_model
-    from rlaudit.organisms.build import BuildError
 
     try:
         lm, tokenizer = load_model(model)
@@ -100,7 +99,7 @@ def audit(
     torch.set_num_threads(threads or suggested_threads(lm) or threads_before)
     try:
         result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)
-    except BuildError as e:  # SFT elicitation needs peft (the train extra); the message says how to get it
+    except ImportError as e:  # SFT elicitation needs peft (the train extra); the message says how to get it
         raise fail(str(e)) from None
     finally:
         torch.set_num_threads(threads_before)  # the CLI also runs in-process (tests, notebooks)
