@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,20 @@ def suggested_threads(model: Any) -> int | None:
     """1 for a model under `SMALL_MODEL_PARAMETERS`, None (leave torch's default) for a larger one."""
     n_parameters = sum(p.numel() for p in model.parameters())
     return 1 if n_parameters < SMALL_MODEL_PARAMETERS else None
+
+
+@contextmanager
+def torch_threads(model: Any, threads: int | None = None) -> Iterator[None]:
+    """Run the block on `threads` torch threads (default: `suggested_threads`), then restore the count:
+    the CLI and `elicit` also run in-process (tests, notebooks)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or suggested_threads(model) or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -84,10 +84,8 @@ def audit(
         config.sft = dataclasses.replace(config.sft, n_problems=n)
         config.passk = dataclasses.replace(config.passk, n_problems=n)
 
-    import torch
-
     from rlaudit.audits import run_audit
-    from rlaudit.evaluation import suggested_threads
+    from rlaudit.evaluation import torch_threads
     from rlaudit.models.loading import load_model
 
     try:
@@ -95,14 +93,11 @@ def audit(
         ref = load_model(reference) if reference is not None else None
     except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
         raise fail(f"cannot load model: {e}") from None
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads or suggested_threads(lm) or threads_before)
     try:
-        result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)
+        with torch_threads(lm, threads):
+            result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)
     except ImportError as e:  # SFT elicitation needs peft (the train extra); the message says how to get it
         raise fail(str(e)) from None
-    finally:
-        torch.set_num_threads(threads_before)  # the CLI also runs in-process (tests, notebooks)
 
     if html is not None:
         from rlaudit.report.html import write_audit_html

@@ -64,18 +64,14 @@ def eval_(
     if not temperature >= 0:
         raise fail(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
 
-    import torch
-
-    from rlaudit.evaluation import evaluate, suggested_threads
+    from rlaudit.evaluation import evaluate, torch_threads
     from rlaudit.models.loading import load_model
 
     try:
         lm, tokenizer = load_model(model)
     except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
         raise fail(f"cannot load model '{model}': {e}") from None
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads or suggested_threads(lm) or threads_before)
-    try:
+    with torch_threads(lm, threads):
         result = evaluate(
             lm,
             tokenizer,
@@ -88,8 +84,6 @@ def eval_(
             max_new_tokens=max_new_tokens,
             model_name=model,
         )
-    finally:
-        torch.set_num_threads(threads_before)  # the CLI also runs in-process (tests, notebooks)
     if as_json:
         typer.echo(json.dumps(result.to_json(), allow_nan=False))
         return

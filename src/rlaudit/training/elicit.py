@@ -96,7 +96,7 @@ def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> El
     """Run one elicitation; writes `out/store`, `out/elicit.json` and `out/report.html`."""
     import torch
 
-    from rlaudit.evaluation import suggested_threads
+    from rlaudit.evaluation import torch_threads
     from rlaudit.models.loading import load_model
     from rlaudit.tasks import get_task
 
@@ -106,12 +106,8 @@ def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> El
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model(model_name)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(suggested_threads(model) or threads)
-    try:
+    with torch_threads(model):
         return _run(model_name, model, tokenizer, task, out, cfg, start)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(
