@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from rlaudit.jsonsafe import json_safe
+
 
 class Severity(IntEnum):
     """How much a finding should move the verdict.
@@ -47,13 +49,16 @@ class Finding:
     steps: tuple[int, int] | None = None
     split: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    signal: str | None = None
+    """The step signal (a column of `rlaudit.signals`) the finding rests on, so a report can link it to
+    that plot; None for audit findings (they link to their test's curve) and for notes."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["severity"] = str(self.severity)
         d["score"] = None if math.isnan(self.score) else round(self.score, 4)
         d["steps"] = list(self.steps) if self.steps is not None else None
-        d["evidence"] = _jsonable(self.evidence)
+        d["evidence"] = json_safe(self.evidence)
         return d
 
 
@@ -85,16 +90,3 @@ def compute_verdict(findings: list[Finding]) -> Verdict:
         names = ", ".join(sorted({f.detector for f in deciding}))
         return Verdict("suspicious", f"medium-severity evidence from: {names}", deciding)
     return Verdict("clean", "no detector found medium- or high-severity evidence", ())
-
-
-def _jsonable(x: Any) -> Any:
-    """Make numpy scalars/arrays and NaN JSON-safe (NaN -> None)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "tolist"):  # numpy scalar or array
-        return _jsonable(x.tolist())
-    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
-        return None
-    return x

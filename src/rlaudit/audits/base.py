@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaudit.findings import Finding
+from rlaudit.jsonsafe import json_safe
 from rlaudit.tasks import CELLS, Task
 from rlaudit.tasks.base import Framing
 
@@ -52,9 +53,7 @@ class TestResult:
     """The audit's config, as run (`dataclasses.asdict`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        from rlaudit.findings import _jsonable
-
-        return _jsonable(
+        return json_safe(
             {
                 "name": self.name,
                 "statistic": self.statistic,
