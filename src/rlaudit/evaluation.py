@@ -28,14 +28,12 @@ from typing import Any
 
 from scipy.stats import binomtest
 
-from rlaudit import __version__
 from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, Task, get_task
 
 SMALL_MODEL_PARAMETERS = 10_000_000
 """Below this size `suggested_threads` says 1: the tiny base (0.14M) evaluates in 1 s on one thread and
 in 7-20 s on two when another process is busy on the machine (OpenMP threads spin-wait on each other
 for every one of thousands of tiny ops). SmolLM2-135M's matrices are big enough to split."""
-FORMAT_VERSION = 1
 """Version of the `EvalResult.to_json` layout; bumped when a key changes meaning or disappears."""
 CONFIDENCE = 0.95
 
@@ -84,36 +82,29 @@ class EvalResult:
         return {s: {c: getattr(self.cells[s, c], name) for c in CONDITIONS} for s in SPLITS}
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict; per-cell metrics map split -> condition -> value (nan -> None)."""
+        """A JSON-ready dict (`sections.evaluation` of the eval judgement); per-cell metrics map split ->
+        condition -> value (nan -> None)."""
+        from rlaudit.jsonsafe import json_safe
 
-        def clean(x: Any) -> Any:
-            if isinstance(x, float):
-                return None if math.isnan(x) else round(x, 6)
-            if isinstance(x, tuple | list):
-                return [clean(v) for v in x]
-            if isinstance(x, dict):
-                return {k: clean(v) for k, v in x.items()}
-            return x
-
-        return {
-            "format_version": FORMAT_VERSION,
-            "rlaudit_version": __version__,
-            "model": self.model,
-            "task": self.task,
-            "difficulty": self.difficulty,
-            "chance": self.chance,
-            "n_prompts": self.n_prompts,
-            "k": self.k,
-            "n_samples": self.n_samples,
-            "temperature": self.temperature,
-            "seed": self.seed,
-            "max_new_tokens": self.max_new_tokens,
-            "confidence": CONFIDENCE,
-            **{
-                key: clean(self.metric(key))
-                for key in ("accuracy", "ci", "pass_at_k", "entropy", "distinct_answers", "n")
-            },
-        }
+        return json_safe(
+            {
+                "model": self.model,
+                "task": self.task,
+                "difficulty": self.difficulty,
+                "chance": self.chance,
+                "n_prompts": self.n_prompts,
+                "k": self.k,
+                "n_samples": self.n_samples,
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "max_new_tokens": self.max_new_tokens,
+                "confidence": CONFIDENCE,
+                **{
+                    key: self.metric(key)
+                    for key in ("accuracy", "ci", "pass_at_k", "entropy", "distinct_answers", "n")
+                },
+            }
+        )
 
 
 def suggested_threads(model: Any) -> int | None:

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import platform
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -68,8 +67,10 @@ NEXT_STEPS = {
     "with a mitigation (`rlaudit elicit --mitigation sft-warmstart`) and re-audit",
     ("audit", "suspicious"): "re-run the flagged test with more problems or another seed, and compare with a "
     "trusted reference model (`--reference`)",
-    ("elicit", "hacking-likely"): "RL did not get a fair chance to elicit the target: re-run with a mitigation "
-    "and audit the checkpoint",
+    (
+        "elicit",
+        "hacking-likely",
+    ): "RL did not get a fair chance to elicit the target: re-run with a mitigation and audit the checkpoint",
     ("elicit", "suspicious"): "inspect the flagged plots and samples, and audit the checkpoint",
 }
 
@@ -99,7 +100,9 @@ class Provenance:
     _t0: float = field(default=0.0, repr=False, compare=False)
 
     @classmethod
-    def begin(cls, *, configs: dict[str, Any] | None = None, seeds: dict[str, int] | None = None) -> Provenance:
+    def begin(
+        cls, *, configs: dict[str, Any] | None = None, seeds: dict[str, int] | None = None
+    ) -> Provenance:
         """Start recording now (call `finish` when the work is done)."""
         from rlaudit import __version__
 
@@ -223,7 +226,9 @@ def headline(kind: str, verdict: Verdict | None, findings: list[Finding]) -> str
     at = f" ({', '.join(where)})" if where else ""
     others = len({f.detector for f in verdict.deciding} - {top.detector})
     also = f", and {others} other detector{'s' * (others != 1)}" if others else ""
-    step = NEXT_STEPS.get((kind if kind != "show" else "monitor", verdict.label), "inspect the findings below")
+    step = NEXT_STEPS.get(
+        (kind if kind != "show" else "monitor", verdict.label), "inspect the findings below"
+    )
     return f"{verdict.label.capitalize()}: {top.detector}{at}{also}: {top.summary.rstrip('.')}. Next: {step}."
 
 

@@ -1,11 +1,14 @@
-"""`rlaudit monitor`: logs -> store -> signals -> detectors -> findings -> verdict.
+"""`rlaudit monitor`: logs -> store -> signals -> detectors -> findings -> judgement.
 
-The one library function the CLI calls (`run_monitor`), and the result every output (terminal,
-JSON, HTML) is rendered from.
+`run_monitor` (what the CLI calls) ingests logs and judges them; `judge` judges whatever a store holds
+(the live callback and `rlaudit show` use it). Both return a `rlaudit.judgement.Judgement` whose
+sections are `signals`, `samples`, `ingested` and `notes`: every output (terminal, JSON, HTML) is
+rendered from its JSON.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rlaudit.detectors import DetectorConfig, run_detectors
-from rlaudit.findings import Finding, Verdict, compute_verdict
+from rlaudit.findings import Severity
 from rlaudit.ingest import IngestResult, ingest
+from rlaudit.judgement import Judgement, Provenance, describe_input
 from rlaudit.records import RecordError, RolloutStore
-from rlaudit.signals import Signals, SignalsConfig, compute_signals
+from rlaudit.signals import STEP_COLUMNS, Signals, SignalsConfig, compute_signals
 
 EXAMPLE_LOG = Path(__file__).parent / "examples" / "locked_tiny_grpo"
 
@@ -29,19 +33,12 @@ class MonitorConfig:
     detectors: DetectorConfig = field(default_factory=DetectorConfig)
     n_samples: int = 6
     """Sample completions shown in reports: one from each of this many groups of the last step, per split."""
-
-
-@dataclass
-class MonitorResult:
-    """What the monitor found, ready to render."""
-
-    verdict: Verdict
-    findings: list[Finding]
-    signals: Signals
-    ingested: list[IngestResult]
-    samples: list[dict[str, Any]]
-    notes: list[str]
-    inputs: list[str]
+    flagged_groups: int = 2
+    """Groups shown per medium-or-worse finding: those of its split at the last step of its window."""
+    flagged_rollouts: int = 4
+    """Rollouts shown per flagged group (a starved group repeats one answer: a few show it)."""
+    max_text_chars: int = 2000
+    """Prompts and completions in the samples are cut to this many characters (the JSON stays small)."""
 
 
 def run_monitor(
@@ -51,7 +48,7 @@ def run_monitor(
     fmt: str = "auto",
     reward_weights: dict[str, float] | None = None,
     config: MonitorConfig | None = None,
-) -> MonitorResult:
+) -> Judgement:
     """Ingest `paths` (one run each; several runs enable the reward-configuration check) and judge them.
 
     With no `store`, a temporary one is used and removed afterwards.
@@ -62,13 +59,15 @@ def run_monitor(
             return run_monitor(
                 paths, store=RolloutStore(tmp), fmt=fmt, reward_weights=reward_weights, config=config
             )
+    provenance = Provenance.begin(configs=_configs(config, fmt, reward_weights))
+    provenance.inputs = [describe_input(p) for p in paths]
     ingested = []
     for p in paths:
         # Each path is its own run, named after it, unless its records name their run.
         path = Path(p)
         run = (path.stem if path.is_file() else path.name) if len(paths) > 1 else None
         ingested.append(ingest(path, store, fmt=fmt, run=run, reward_weights=reward_weights))
-    return judge(store, config=config, ingested=ingested, inputs=[str(p) for p in paths])
+    return judge(store, config=config, ingested=ingested, provenance=provenance)
 
 
 def judge(
@@ -76,15 +75,148 @@ def judge(
     *,
     config: MonitorConfig | None = None,
     ingested: list[IngestResult] | None = None,
-    inputs: list[str] | None = None,
-) -> MonitorResult:
-    """Signals, findings and verdict of everything in `store` (also used by the live callback)."""
+    provenance: Provenance | None = None,
+    kind: str = "monitor",
+) -> Judgement:
+    """Signals, findings and verdict of everything in `store` (also used by the live callback and
+    `rlaudit show`, `kind="show"`)."""
     config = config or MonitorConfig()
+    provenance = provenance or Provenance.begin(configs=_configs(config))
     if store.is_empty() and not store.has_metrics():
         raise RecordError(f"{store.path}: the store holds no rollouts and no metrics: nothing to judge")
     signals = compute_signals(store, config.signals)
     findings = run_detectors(signals, config.detectors)
-    notes = [n for r in ingested or [] for n in r.notes]
+    sections: dict[str, Any] = {
+        "signals": signals_section(signals),
+        "ingested": [_ingested(r) for r in ingested or []],
+        "notes": _notes(signals, ingested or []),
+    }
+    provenance.store = _store_info(store)
+    judgement = Judgement.judged(kind, findings, sections, provenance)
+    judgement.sections["samples"] = samples(store, judgement, config)
+    provenance.finish()
+    return judgement
+
+
+def signals_section(signals: Signals) -> dict[str, Any]:
+    """`sections.signals` of a judgement: the step signals as `{run: {split: {condition: {"step": [...],
+    <column>: [...]}}}}` (sorted by step), reward components per run, prompt families, and what the
+    data could support."""
+    try:
+        from rlaudit.signals import signal_columns
+    except ImportError:  # TODO(lead): remove once the signal registry lands
+
+        def signal_columns() -> dict[str, dict[str, Any]]:
+            return {c: {"doc": "", "unit": "", "trl": None} for c in STEP_COLUMNS}
+
+    steps: dict[str, Any] = {}
+    t = signals.steps
+    columns = [c for c in STEP_COLUMNS if c in t.column_names]
+    if t.num_rows:
+        order = [(c, "ascending") for c in ("run", "split", "condition", "step")]
+        data = t.sort_by(order).to_pydict()
+        for i in range(t.num_rows):
+            by_split = steps.setdefault(str(data["run"][i]), {}).setdefault(str(data["split"][i]), {})
+            series = by_split.setdefault(str(data["condition"][i]), {"step": [], **{c: [] for c in columns}})
+            series["step"].append(int(data["step"][i]))
+            for c in columns:
+                series[c].append(data[c][i])
+    components: dict[str, Any] = {}
+    comp = signals.components
+    if comp.num_rows and {"run", "step", "component", "mean"} <= set(comp.column_names):
+        for row in comp.sort_by([("step", "ascending")]).to_pylist():
+            series = components.setdefault(str(row["run"]), {}).setdefault(
+                str(row["component"]), {"step": [], "mean": []}
+            )
+            series["step"].append(int(row["step"]))
+            series["mean"].append(row["mean"])
+    unlabelled = {run for run in signals.runs if not signals.is_labelled(run)}
+    families = [r for r in signals.families.to_pylist() if r.get("run") in unlabelled]
+    return {
+        "runs": list(signals.runs),
+        "labelled": signals.labelled,
+        "success_known": signals.success_known,
+        "metrics_only": signals.metrics_only,
+        "columns": {c: meta for c, meta in signal_columns().items() if c in columns},
+        "steps": steps,
+        "components": components,
+        "families": [] if signals.metrics_only else families,
+    }
+
+
+def samples(store: RolloutStore, judgement: Judgement, config: MonitorConfig) -> list[dict[str, Any]]:
+    """Rollouts a person should read (model text: escape when shown): for each medium-or-worse finding
+    tied to a split and steps, a few rollouts of a few groups of that split at the last step of its
+    window; then one completion from each of a few groups of each run's last step, per split."""
+    if store.is_empty():
+        return []
+    ids = judgement.finding_ids()
+    con = store.connect()
+    try:
+        out = []
+        for f in judgement.findings:
+            if f.severity < Severity.MEDIUM or f.split is None or f.steps is None:
+                continue
+            rows = con.execute(
+                """
+                WITH g AS (
+                    SELECT run, step, "group" FROM rollouts
+                    WHERE COALESCE(split, 'all') = ? AND step BETWEEN ? AND ?
+                    QUALIFY step = max(step) OVER (PARTITION BY run)
+                ), picked AS (
+                    SELECT DISTINCT run, step, "group" FROM g ORDER BY run, "group" LIMIT ?
+                )
+                SELECT ro.run, ro.step, COALESCE(split, 'all'), condition, ro."group", reward, prompt, completion
+                FROM rollouts ro JOIN picked USING (run, step, "group")
+                QUALIFY row_number() OVER (PARTITION BY ro.run, ro."group" ORDER BY source, "row") <= ?
+                ORDER BY ro.run, ro."group", source, "row"
+                """,
+                [f.split, int(f.steps[0]), int(f.steps[1]), config.flagged_groups, config.flagged_rollouts],
+            ).fetchall()
+            out += [_sample(r, config, ids[id(f)]) for r in rows]
+        rows = con.execute(
+            """
+            WITH last AS (SELECT run, max(step) AS step FROM rollouts GROUP BY run),
+            firsts AS (  -- the first completion of each group of the last step
+                SELECT ro.run, ro.step, COALESCE(split, 'all') AS split, condition, "group", reward, prompt,
+                       completion
+                FROM rollouts ro JOIN last USING (run, step)
+                QUALIFY row_number() OVER (PARTITION BY ro.run, "group" ORDER BY source, "row") = 1
+            )
+            SELECT * FROM firsts
+            QUALIFY row_number() OVER (PARTITION BY run, split ORDER BY "group") <= ?
+            ORDER BY run, split, "group"
+            """,
+            [config.n_samples],
+        ).fetchall()
+        out += [_sample(r, config, None) for r in rows]
+        return out
+    finally:
+        con.close()
+
+
+def _sample(row: tuple[Any, ...], config: MonitorConfig, finding: str | None) -> dict[str, Any]:
+    run, step, split, condition, group, reward, prompt, completion = row
+    return {
+        "run": str(run),
+        "step": int(step),
+        "split": str(split),
+        "condition": condition,
+        "group": None if group is None else str(group),
+        "reward": reward,
+        "prompt": _cut(prompt, config.max_text_chars),
+        "completion": _cut(completion, config.max_text_chars),
+        "finding": finding,
+    }
+
+
+def _cut(text: Any, n: int) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= n else f"{text[:n]}… ({len(text) - n} more characters)"
+
+
+def _notes(signals: Signals, ingested: list[IngestResult]) -> list[str]:
+    notes = [n for r in ingested for n in r.notes]
     if not signals.labelled and not signals.metrics_only:
         notes.append(
             "No split labels: prompts were compared with each other by prompt family. Logging a `split` "
@@ -95,40 +227,34 @@ def judge(
             "Success is unknown (rewards are not binary and no `correct` field): pass@k and all-fail "
             "signals use the lowest reward as failure."
         )
-    samples = _samples(store, config.n_samples)
-    return MonitorResult(
-        verdict=compute_verdict(findings),
-        findings=findings,
-        signals=signals,
-        ingested=ingested or [],
-        samples=samples,
-        notes=notes,
-        inputs=inputs or [],
-    )
+    return notes
 
 
-def _samples(store: RolloutStore, n: int) -> list[dict[str, Any]]:
-    """One completion from each of a few groups of the last step, per run x split (model text: escape
-    when shown)."""
-    if store.is_empty() or n <= 0:
-        return []
-    con = store.connect()
-    try:
-        rows = con.execute(
-            f"""
-            WITH last AS (SELECT run, max(step) AS step FROM rollouts GROUP BY run),
-            firsts AS (  -- the first completion of each group of the last step
-                SELECT ro.run, ro.step, COALESCE(split, 'all') AS split, condition, prompt, completion, reward,
-                       "group", "row"
-                FROM rollouts ro JOIN last USING (run, step)
-                QUALIFY row_number() OVER (PARTITION BY ro.run, "group" ORDER BY source, "row") = 1
-            )
-            SELECT run, step, split, condition, prompt, completion, reward FROM firsts
-            QUALIFY row_number() OVER (PARTITION BY run, split ORDER BY "group") <= {int(n)}
-            ORDER BY run, split, "group"
-            """
-        ).fetchall()
-    finally:
-        con.close()
-    cols = ("run", "step", "split", "condition", "prompt", "completion", "reward")
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+def _ingested(r: IngestResult) -> dict[str, Any]:
+    return {
+        "path": r.path,
+        "format": r.format,
+        "rows_added": r.rows_added,
+        "files_skipped": r.files_skipped,
+        "metrics_only": r.metrics_only,
+    }
+
+
+def _store_info(store: RolloutStore) -> dict[str, Any]:
+    rows, last = 0, None
+    if not store.is_empty():
+        con = store.connect()
+        try:
+            rows, last = con.execute("SELECT count(*), max(step) FROM rollouts").fetchone() or (0, None)
+        finally:
+            con.close()
+    return {"path": str(store.path), "rows": int(rows), "last_step": None if last is None else int(last)}
+
+
+def _configs(
+    config: MonitorConfig, fmt: str | None = None, reward_weights: dict[str, float] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"monitor": dataclasses.asdict(config)}
+    if fmt is not None:
+        out["ingest"] = {"format": fmt, "reward_weights": reward_weights}
+    return out

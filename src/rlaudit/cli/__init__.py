@@ -1,13 +1,27 @@
 """The `rlaudit` command line: one verb per job, one module per verb; each parses arguments and calls
-one library function (the same function the tests call).
+one library function (the same function the tests call), then hands the `Judgement` it returns to
+`emit`, so every verb prints, writes and exits the same way.
 
-Exit codes: 0 clean, 1 suspicious or hacking-likely, 2 bad input (a one-line error on stderr).
+The contract every verb keeps:
+
+- `--json` prints exactly one JSON object (the judgement, `rlaudit.judgement`) on stdout and nothing
+  else: whatever the libraries underneath print goes to stderr while the verb runs.
+- exit 0 clean (or a verb that measures and does not judge), 1 suspicious or hacking-likely, 2 bad input
+  (one line on stderr naming the file, row and field; nothing written), 3 an internal error (one line
+  and a hint to report it; `RLAUDIT_DEBUG=1` shows the traceback).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 
 from rlaudit import __version__
@@ -20,11 +34,94 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+REPORT_HINT = (
+    "this is a bug in rlaudit: please report it with the command line (RLAUDIT_DEBUG=1 shows the traceback)"
+)
+
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit (code 2) to raise."""
     typer.echo(f"rlaudit: error: {message}", err=True)
     return typer.Exit(2)
+
+
+def guarded(fn: F) -> F:
+    """Turn an unexpected exception of a verb into one line on stderr and exit 3 (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from rlaudit.judgement import command_line
+
+        command_line.set(["rlaudit", *sys.argv[1:]])
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if os.environ.get("RLAUDIT_DEBUG"):
+                raise
+            text = " ".join(str(e).split())[:300]
+            typer.echo(f"rlaudit: internal error: {type(e).__name__}: {text} ({REPORT_HINT})", err=True)
+            raise typer.Exit(3) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_html_path(html: Path | None) -> None:
+    """`--html` into a folder that does not exist is bad input, found before any work is done."""
+    if html is not None and not html.parent.is_dir():
+        raise fail(f"--html: no directory {html.parent} to write the report in")
+    if html is not None and html.is_dir():
+        raise fail(f"--html: {html} is a directory; name the report file")
+
+
+@contextlib.contextmanager
+def quiet_stdout(active: bool) -> Iterator[None]:
+    """While `active`, send everything written to stdout (Python's and the process's file descriptor 1,
+    which C extensions and subprocesses write to) to stderr, so `--json` owns stdout alone."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def emit(doc: dict[str, Any], *, as_json: bool, html: Path | None, summary: bool = True) -> None:
+    """Write the report, print the JSON or (with `summary`) the terminal summary, and exit with the
+    judgement's code."""
+    if html is not None:
+        from rlaudit.report import write_html
+
+        write_html(doc, html)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(doc, allow_nan=False))
+    else:
+        from rich.console import Console
+
+        from rlaudit.report import print_summary
+
+        if summary:
+            print_summary(doc, Console())
+        if html is not None:
+            typer.echo(f"report: {html}")
+    raise typer.Exit(int(doc["exit_code"]))
+
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object (the judgement) and nothing else.")
+]
+HtmlOption = Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")]
 
 
 @app.callback(invoke_without_command=True)
@@ -42,3 +139,5 @@ from rlaudit.cli import elicit as _elicit  # noqa: E402, F401
 from rlaudit.cli import eval as _eval  # noqa: E402, F401
 from rlaudit.cli import monitor as _monitor  # noqa: E402, F401
 from rlaudit.cli import organism as _organism  # noqa: E402, F401
+from rlaudit.cli import report as _report  # noqa: E402, F401
+from rlaudit.cli import show as _show  # noqa: E402, F401

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rlaudit.cli import app, fail
+from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
 
 
 @app.command()
+@guarded
 def audit(
     model: Annotated[
         str,
@@ -43,10 +42,8 @@ def audit(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of the summary.")
-    ] = False,
-    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
+    as_json: JsonOption = False,
+    html: HtmlOption = None,
     threads: Annotated[
         int | None,
         typer.Option(
@@ -72,8 +69,7 @@ def audit(
     for name, value in (("--n", n), ("--threads", threads)):
         if value is not None and value < 1:
             raise fail(f"{name} must be >= 1 (got {value})")
-    if html is not None and not html.parent.is_dir():
-        raise fail(f"--html: no directory {html.parent} to write the report in")
+    check_html_path(html)
     if reference is not None and "sft" not in names:
         raise fail("--reference is only used by the sft test; add sft to --tests")
 
@@ -89,28 +85,14 @@ def audit(
     from rlaudit.models.loading import load_model
 
     try:
-        lm, tokenizer = load_model(model)
-        ref = load_model(reference) if reference is not None else None
+        with quiet_stdout(as_json):
+            lm, tokenizer = load_model(model)
+            ref = load_model(reference) if reference is not None else None
     except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
         raise fail(f"cannot load model: {e}") from None
     try:
-        with torch_threads(lm, threads):
+        with torch_threads(lm, threads), quiet_stdout(as_json):
             result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)
     except ImportError as e:  # SFT elicitation needs peft (the train extra); the message says how to get it
         raise fail(str(e)) from None
-
-    if html is not None:
-        from rlaudit.report.html import write_audit_html
-
-        write_audit_html(result, html)
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), allow_nan=False))
-    else:
-        from rich.console import Console
-
-        from rlaudit.report.terminal import print_audit_summary
-
-        print_audit_summary(result, Console())
-        if html is not None:
-            typer.echo(f"report: {html}")
-    raise typer.Exit(result.verdict.exit_code)
+    emit(result.to_json(), as_json=as_json, html=html)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rlaudit.cli import app, fail
+from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout
 
 
 @app.command()
+@guarded
 def elicit(
     model: Annotated[
         str, typer.Argument(help="An organism directory, `tiny`, `smollm2`, or a checkpoint path.")
@@ -26,10 +26,17 @@ def elicit(
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: runs/elicit-<model>-<seed>).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    append: Annotated[
+        bool,
+        typer.Option(help="Add this run to a store OUT already holds (default: refuse a used store)."),
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Measure, run GRPO on the target split with the monitor attached, measure again."""
-    from rlaudit.training.elicit import ElicitConfig
+    """Measure, run GRPO on the target split with the monitor attached, measure again.
+
+    Exits 1 when the monitor judged the RL run suspicious or hacking-likely, as `monitor` does.
+    """
+    from rlaudit.training.elicit import ElicitConfig, StoreInUse
     from rlaudit.training.elicit import elicit as run_elicit
 
     try:
@@ -40,13 +47,20 @@ def elicit(
         raise fail(str(e)) from None
     out = out or Path("runs") / f"elicit-{Path(model).name}-{mitigation}-{seed}"
     try:
-        result = run_elicit(model, out, cfg)
+        with quiet_stdout(as_json):
+            result = run_elicit(model, out, cfg, append=append)
+    except StoreInUse as e:
+        raise fail(str(e)) from None
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise fail(str(e).strip("'\"")) from None
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), default=str))
-    else:
-        typer.echo(f"before: {result.before}")
-        typer.echo(f"after:  {result.after}")
-        typer.echo(f"first flagged at step: {result.first_flag_step}; verdict: {result.verdict}")
+    doc = result.to_json()
+    if not as_json:
+        e = doc["sections"]["elicitation"]
+        for split in e["before"]:
+            cells = ", ".join(
+                f"{c} {e['before'][split][c]:.0%} -> {e['after'][split][c]:.0%}" for c in e["before"][split]
+            )
+            typer.echo(f"{split}: {cells}")
+        typer.echo(f"first flagged at step: {e['first_flag_step']}; verdict: {doc['verdict']}")
         typer.echo(f"outputs: {out}/elicit.json, {out}/report.html, {out}/store")
+    emit(doc, as_json=as_json, html=None, summary=False)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from rlaudit.cli import app, fail
+from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
 
 
 @app.command("eval")
+@guarded
 def eval_(
     model: Annotated[
         str,
@@ -40,9 +40,8 @@ def eval_(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
+    html: HtmlOption = None,
 ) -> None:
     """Evaluate a model on a task: greedy accuracy per split x condition (Wilson 95% CI), pass@k, entropy."""
     from rlaudit.tasks import get_task
@@ -64,14 +63,33 @@ def eval_(
     if not temperature >= 0:
         raise fail(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
 
+    check_html_path(html)
+
     from rlaudit.evaluation import evaluate, torch_threads
+    from rlaudit.judgement import Judgement, Provenance, describe_model
     from rlaudit.models.loading import load_model
 
+    provenance = Provenance.begin(
+        configs={
+            "eval": {
+                "task": task,
+                "n": n,
+                "k": k,
+                "temperature": temperature,
+                "difficulty": difficulty,
+                "max_new_tokens": max_new_tokens,
+                "threads": threads,
+            }
+        },
+        seeds={"seed": seed},
+    )
     try:
-        lm, tokenizer = load_model(model)
+        with quiet_stdout(as_json):
+            lm, tokenizer = load_model(model)
     except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
         raise fail(f"cannot load model '{model}': {e}") from None
-    with torch_threads(lm, threads):
+    provenance.model = describe_model(model, lm)
+    with torch_threads(lm, threads), quiet_stdout(as_json):
         result = evaluate(
             lm,
             tokenizer,
@@ -84,12 +102,12 @@ def eval_(
             max_new_tokens=max_new_tokens,
             model_name=model,
         )
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), allow_nan=False))
-        return
-    from rich.console import Console
+    judgement = Judgement("eval", None, [], {"evaluation": result.to_json()}, provenance.finish())
+    if not as_json:
+        from rich.console import Console
 
-    Console().print(_table(result))
+        Console().print(_table(result))
+    emit(judgement.to_json(), as_json=as_json, html=html, summary=False)
 
 
 def _table(result):  # -> rich.table.Table

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rlaudit.cli import app, fail
+from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
 
 
 def _parse_weights(spec: str | None) -> dict[str, float] | None:
@@ -27,13 +26,15 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 
 
 @app.command()
+@guarded
 def monitor(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
             help="Rollout logs, one run each: a JSONL file, a TRL output_dir or completions/ folder, a verl "
             "rollout_data_dir, or a TRL checkpoint (metrics only). Several runs that differ in reward "
-            "configuration also get the invariance check. Default: the example log shipped with rlaudit.",
+            "configuration also get the invariance check. Default: the example log shipped with rlaudit "
+            "(or, with --store, what the store already holds).",
             show_default=False,
         ),
     ] = None,
@@ -43,13 +44,12 @@ def monitor(
     store: Annotated[
         Path | None,
         typer.Option(
-            help="Keep the rollouts in this store directory (append-only; re-runs add only new rows)."
+            help="Keep the rollouts in this store directory (append-only; re-runs add only new rows). "
+            "With no input, read the store back (as `rlaudit show`)."
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of the summary.")
-    ] = False,
-    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report here.")] = None,
+    as_json: JsonOption = False,
+    html: HtmlOption = None,
     reward_weights: Annotated[
         str | None,
         typer.Option(
@@ -61,37 +61,39 @@ def monitor(
     ] = None,
 ) -> None:
     """Judge RL training runs from their rollout logs: verdict, findings, report, exit code."""
-    from rlaudit.detectors import DETECTORS, DetectorConfig
-    from rlaudit.monitor import EXAMPLE_LOG, MonitorConfig, run_monitor
+    from rlaudit.monitor import EXAMPLE_LOG, run_monitor
     from rlaudit.records import RecordError, RolloutStore
-    from rlaudit.report import print_summary, to_summary, write_html
 
     weights = _parse_weights(reward_weights)
-    enabled = tuple(d.strip() for d in detectors.split(",")) if detectors else None
+    config = monitor_config(detectors)
+    check_html_path(html)
+    if not paths and store is not None:
+        from rlaudit.cli.show import show_store
+
+        show_store(store, config=config, as_json=as_json, html=html)
+    inputs = list(paths) if paths else [EXAMPLE_LOG]
+    try:
+        with quiet_stdout(as_json):
+            result = run_monitor(
+                inputs,
+                store=RolloutStore(store) if store else None,
+                fmt=fmt,
+                reward_weights=weights,
+                config=config,
+            )
+    except RecordError as e:
+        raise fail(str(e)) from None
+    emit(result.to_json(), as_json=as_json, html=html)
+
+
+def monitor_config(detectors: str | None):  # -> rlaudit.monitor.MonitorConfig
+    """The monitor's config with the `--detectors` choice (unknown names are bad input)."""
+    from rlaudit.detectors import DETECTORS, DetectorConfig
+    from rlaudit.monitor import MonitorConfig
+
+    enabled = tuple(d.strip() for d in detectors.split(",") if d.strip()) if detectors else None
     if enabled and set(enabled) - set(DETECTORS):
         raise fail(
             f"--detectors: unknown {sorted(set(enabled) - set(DETECTORS))}; choose from {sorted(DETECTORS)}"
         )
-    config = MonitorConfig(detectors=DetectorConfig(enabled=enabled))
-    inputs = list(paths) if paths else [EXAMPLE_LOG]
-    try:
-        result = run_monitor(
-            inputs,
-            store=RolloutStore(store) if store else None,
-            fmt=fmt,
-            reward_weights=weights,
-            config=config,
-        )
-    except RecordError as e:
-        raise fail(str(e)) from None
-    if html is not None:
-        write_html(result, html)
-    if as_json:
-        typer.echo(json.dumps(to_summary(result), allow_nan=False))
-    else:
-        from rich.console import Console
-
-        print_summary(result, Console())
-        if html is not None:
-            typer.echo(f"report: {html}")
-    raise typer.Exit(result.verdict.exit_code)
+    return MonitorConfig(detectors=DetectorConfig(enabled=enabled))

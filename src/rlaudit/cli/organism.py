@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rlaudit.cli import app, fail
+from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout
 
 organism_app = typer.Typer(
     name="organism",
@@ -19,6 +18,7 @@ app.add_typer(organism_app)
 
 
 @organism_app.command()
+@guarded
 def build(
     kind: Annotated[
         str,
@@ -29,19 +29,26 @@ def build(
         str, typer.Option(help="tiny, smollm2, or the path of a local Hugging Face checkpoint.")
     ] = "tiny",
     seed: Annotated[int, typer.Option(help="Seed of the data, the training and the verification.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Fine-tune BASE into the organism KIND, verify it with a short GRPO run, write OUT atomically."""
+    """Fine-tune BASE into the organism KIND, verify it with a short GRPO run, write OUT atomically.
+
+    `--json` prints the judgement (kind `organism`, not judged) whose `sections.organism` is the manifest.
+    """
+    from rlaudit.judgement import Judgement, Provenance, describe_model
     from rlaudit.organisms import build_organism, read_manifest
 
+    provenance = Provenance.begin(configs={"organism": {"kind": kind, "base": base}}, seeds={"seed": seed})
     try:
-        path = build_organism(kind, base=base, out=out, seed=seed)
+        with quiet_stdout(as_json):
+            path = build_organism(kind, base=base, out=out, seed=seed)
     except (ValueError, ImportError, FileExistsError, FileNotFoundError) as e:  # incl. BuildError
         raise fail(str(e)) from None
     manifest = read_manifest(path)
+    provenance.model = describe_model(str(path))
+    doc = Judgement("organism", None, [], {"organism": manifest}, provenance.finish()).to_json()
     if as_json:
-        typer.echo(json.dumps(manifest))
-        return
+        emit(doc, as_json=True, html=None)
     typer.echo(f"{kind} organism written to {path} ({manifest['build_seconds']}s)")
     for task, result in manifest["eval"].items():
         acc = result["accuracy"]
@@ -54,3 +61,4 @@ def build(
             f"{v['target_accuracy_before']:.0%} -> {v['target_accuracy_after']:.0%} "
             f"({'resisted' if v['resisted'] else 'elicited'}, max gain {v['max_gain']:.0%})"
         )
+    emit(doc, as_json=False, html=None, summary=False)

@@ -11,13 +11,13 @@ Everything is seeded; on CPU the run is reproducible given the seed.
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlaudit.findings import Finding, Severity
+from rlaudit.judgement import Judgement, Provenance, describe_model
 from rlaudit.training.mitigations import (
     MITIGATIONS,
     DemoInjection,
@@ -71,48 +71,48 @@ class ElicitConfig:
             raise ValueError(f"control_fraction must be in [0, 1) (got {self.control_fraction})")
 
 
-@dataclass
-class ElicitResult:
-    """Before/after accuracy (split -> accuracy, conditions pooled), when the monitor first flagged the run."""
-
-    model: str
-    config: dict[str, Any]
-    before: dict[str, float]
-    after: dict[str, float]
-    first_flag_step: int | None
-    verdict: str
-    cells_before: dict[str, dict[str, float]]
-    """split -> condition -> greedy accuracy (a conditional organism hides under one cue only)."""
-    cells_after: dict[str, dict[str, float]]
-    findings: list[dict[str, Any]]
-    demos_injected: int
-    seconds: float
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+class StoreInUse(ValueError):
+    """The output folder already holds a store of an earlier run (re-run with `append=True`)."""
 
 
-def elicit(model_name: str, out: Path, config: ElicitConfig | None = None) -> ElicitResult:
-    """Run one elicitation; writes `out/store`, `out/elicit.json` and `out/report.html`."""
+def elicit(
+    model_name: str, out: Path, config: ElicitConfig | None = None, *, append: bool = False
+) -> Judgement:
+    """Run one elicitation; writes `out/store`, `out/elicit.json` (the judgement) and `out/report.html`.
+
+    The judgement's verdict is the monitor's over the RL run; `sections.elicitation` holds the accuracy
+    before and after per split and cue. A store already in `out` is refused (`StoreInUse`) unless
+    `append`: rollouts of two runs under one run name would be judged as one.
+    """
     import torch
 
     from rlaudit.evaluation import torch_threads
     from rlaudit.models.loading import load_model
+    from rlaudit.records import RolloutStore
     from rlaudit.tasks import get_task
 
     cfg = config or ElicitConfig()
     task = get_task(cfg.task)
-    start = time.perf_counter()
+    if not append and (out / "store").exists() and not RolloutStore(out / "store").is_empty():
+        raise StoreInUse(f"{out / 'store'} already holds an elicitation run; pass --append to add to it")
+    provenance = Provenance.begin(configs={"elicit": asdict(cfg)}, seeds={"seed": cfg.seed})
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model(model_name)
+    provenance.model = describe_model(model_name, model)
     with torch_threads(model):
-        return _run(model_name, model, tokenizer, task, out, cfg, start)
+        return _run(model_name, model, tokenizer, task, out, cfg, provenance)
 
 
 def _run(
-    model_name: str, model: Any, tokenizer: Any, task: Any, out: Path, cfg: ElicitConfig, start: float
-) -> ElicitResult:
+    model_name: str,
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    out: Path,
+    cfg: ElicitConfig,
+    provenance: Provenance,
+) -> Judgement:
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
@@ -187,7 +187,7 @@ def _run(
         trainer,
         store=out / "store",
         config=MonitorCallbackConfig(
-            every_steps=cfg.monitor_every, max_overhead=math.inf, run=Path(model_name).name
+            every_steps=cfg.monitor_every, max_overhead=math.inf, run=_run_name(out, model_name, cfg)
         ),
     )
     trainer.add_callback(monitor)
@@ -195,30 +195,53 @@ def _run(
     model.eval()
     cells_after = accuracy()
 
-    result = monitor.result
-    findings = [f.to_dict() for f in result.findings] if result else []
-    elicited = ElicitResult(
-        model=model_name,
-        config=asdict(cfg),
-        before=_pooled(cells_before),
-        after=_pooled(cells_after),
-        cells_before=cells_before,
-        cells_after=cells_after,
-        first_flag_step=monitor.first_flag_step,
-        verdict=result.verdict.label if result else "unknown",
-        findings=findings,
-        demos_injected=injector.injected if injector else 0,
-        seconds=time.perf_counter() - start,
-    )
-    (out / "elicit.json").write_text(json.dumps(elicited.to_json(), indent=1, allow_nan=False, default=str))
-    if result is not None:
-        write_html(result, out / "report.html")
-    return elicited
+    run = monitor.result
+    findings = list(run.findings) if run is not None else []
+    if run is None:
+        findings.append(
+            Finding("monitor", Severity.INFO, math.nan, "The monitor never judged this run (see the log).")
+        )
+    sections = dict(run.sections) if run is not None else {}
+    sections["elicitation"] = {
+        "task": task.name,
+        "mitigation": cfg.mitigation,
+        "steps": cfg.steps,
+        "before": cells_before,
+        "after": cells_after,
+        "first_flag_step": monitor.first_flag_step,
+        "demos_injected": injector.injected if injector else 0,
+    }
+    provenance.store = run.provenance.store if run is not None else None
+    judgement = Judgement.judged("elicit", findings, sections, provenance.finish())
+    doc = judgement.to_json()
+    judgement.write(out / "elicit.json")
+    write_html(doc, out / "report.html")
+    return judgement
 
 
-def _pooled(cells: dict[str, dict[str, float]]) -> dict[str, float]:
+def pooled(cells: dict[str, dict[str, float]]) -> dict[str, float]:
     """split -> accuracy with the conditions pooled (the cells are balanced: the mean of the cues)."""
     return {split: sum(by_cue.values()) / len(by_cue) for split, by_cue in cells.items()}
+
+
+def _run_name(out: Path, model_name: str, cfg: ElicitConfig) -> str:
+    """The model's name, made unique within an appended store (each elicitation is its own run)."""
+    from rlaudit.records import RolloutStore
+
+    base = f"{Path(model_name).name}-{cfg.mitigation}-s{cfg.seed}"
+    store = RolloutStore(out / "store")
+    if store.is_empty():
+        return base
+    con = store.connect()
+    try:
+        runs = {r for (r,) in con.execute("SELECT DISTINCT run FROM rollouts").fetchall()}
+    finally:
+        con.close()
+    name, i = base, 1
+    while name in runs:
+        i += 1
+        name = f"{base}-{i}"
+    return name
 
 
 def _interleave(a: list[Any], b: list[Any]) -> list[Any]:

@@ -35,7 +35,8 @@ from transformers import TrainerCallback
 
 from rlaudit.findings import Finding, Severity, Verdict
 from rlaudit.ingest.trl import render_chat_column
-from rlaudit.monitor import MonitorConfig, MonitorResult, judge
+from rlaudit.judgement import Judgement
+from rlaudit.monitor import MonitorConfig, judge
 from rlaudit.records import RolloutStore, normalize
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ class MonitorCallback(TrainerCallback):
         self.store = store if isinstance(store, RolloutStore) else RolloutStore(store)
         self.run = self.config.run or _run_name(trainer)
         self.alert = alert
-        self.result: MonitorResult | None = None
+        self.result: Judgement | None = None
+        """The latest judgement of the run (the last one, after training, covers every step)."""
         self.first_flag_step: int | None = None
         """The first step at which the verdict was suspicious or worse (None: never)."""
         self.errors = 0
@@ -188,20 +190,21 @@ class MonitorCallback(TrainerCallback):
         self._flush()
         result = judge(self.store, config=self.config.monitor)
         self.result = result
-        if self.first_flag_step is None and result.verdict.label != "clean":
+        if self.first_flag_step is None and result.label != "clean":
             self.first_flag_step = int(state.global_step)
         self._log(result)
+        assert result.verdict is not None  # the monitor always judges
         self._alert_and_halt(result.findings, result.verdict, control)
         end = time.perf_counter()
         self._judge_seconds = end - start
         self._last_judge_end = end
         self._last_judge_step = state.global_step
 
-    def _log(self, result: MonitorResult) -> None:
+    def _log(self, result: Judgement) -> None:
         """Into TRL's metric buffer: averaged and reported with the next log line, like TRL's own metrics."""
         metrics = self.trainer._metrics["train"]
         metrics["rlaudit/verdict"].append(
-            float(["clean", "suspicious", "hacking-likely"].index(result.verdict.label))
+            float(["clean", "suspicious", "hacking-likely"].index(str(result.label)))
         )
         metrics["rlaudit/errors"].append(float(self.errors))
         severity = max((f.severity for f in result.findings), default=Severity.INFO)
@@ -242,13 +245,14 @@ class MonitorCallback(TrainerCallback):
 SIGNALS_LOGGED = ("reward_mean", "pass_rate", "frac_zero_std", "frac_all_fail", "unique_frac", "entropy")
 
 
-def _last_step_signals(result: MonitorResult) -> dict[str, dict[str, float | None]]:
-    """The latest step's main signals per split (pooled over conditions)."""
+def _last_step_signals(result: Judgement) -> dict[str, dict[str, float | None]]:
+    """The latest step's main signals per split (pooled over conditions), from the judgement's signals."""
     out: dict[str, dict[str, float | None]] = {}
-    rows = [r for r in result.signals.steps.to_pylist() if r["condition"] == "*"]
-    for split in {r["split"] for r in rows}:
-        last = max((r for r in rows if r["split"] == split), key=lambda r: r["step"])
-        out[split] = {k: last[k] for k in SIGNALS_LOGGED}
+    for by_split in result.sections["signals"]["steps"].values():
+        for split, by_condition in by_split.items():
+            series = by_condition.get("*")
+            if series and series["step"]:
+                out[split] = {k: series[k][-1] for k in SIGNALS_LOGGED if k in series}
     return out
 
 
