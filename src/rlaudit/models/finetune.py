@@ -10,7 +10,7 @@ LoRA-wrapped model (`with_lora`, peft) trains its adapters.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,42 +53,89 @@ def fine_tune(
     batch_size: int | None,
     seed: int,
     desc: str = "sft",
+    warmup_steps: int = 0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    in_order: bool = False,
+    progress: bool | None = None,
 ) -> list[float]:
     """Teach `model` the pairs in `examples`, in place; returns the loss of every step.
 
-    AdamW with a cosine decay to a tenth of `lr` and gradients clipped at norm 1. Each step takes
-    `batch_size` examples drawn with replacement by a generator seeded with `seed`, or all of them
-    (``None``: the few-demonstration case). Leaves the model in eval mode.
+    AdamW (`betas`, no weight decay) with a linear warm-up over `warmup_steps` (0: none) and a cosine
+    decay to a tenth of `lr`; gradients clipped at norm 1. Each step takes `batch_size` examples drawn
+    with replacement by a generator seeded with `seed`, or all of them (``None``: the few-demonstration
+    case), or, with `in_order`, the next `batch_size` of them: a stream of fresh examples, each seen
+    once, which needs ``steps * batch_size`` of them (the tiny base's pre-training). `progress` shows a
+    bar on stderr (default: for 20 steps or more). Leaves the model in eval mode.
     """
     if steps == 0:
         return []
     if not examples:
         raise ValueError("fine-tuning needs at least one (prompt, completion) example")
+    if in_order and (batch_size is None or len(examples) < steps * batch_size):
+        raise ValueError(
+            f"in_order fine-tuning takes batch_size examples a step: {steps} steps need "
+            f"steps * batch_size of them (got {len(examples)}, batch_size={batch_size})"
+        )
     input_ids, attention_mask, labels = encode_examples(tokenizer, examples)
     gen = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps))
-    )
-    losses = []
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=betas)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(steps, warmup_steps))
+    losses: list[float] = []
     model.train()
+    bar = tqdm(
+        range(steps), desc=desc, leave=False, disable=not (steps >= 20 if progress is None else progress)
+    )
     try:
-        for _ in tqdm(range(steps), desc=desc, leave=False, disable=steps < 20):
-            if batch_size is None:
-                idx = torch.arange(len(examples))
-            else:
-                idx = torch.randint(len(examples), (batch_size,), generator=gen)
-            out = model(input_ids=input_ids[idx], attention_mask=attention_mask[idx], labels=labels[idx])
+        for step in bar:
+            ids, mask, lab = _batch((input_ids, attention_mask, labels), step, batch_size, in_order, gen)
+            out = model(input_ids=ids, attention_mask=mask, labels=lab)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
             losses.append(out.loss.item())
+            if step % 20 == 0 or step == steps - 1:
+                bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
     finally:
+        bar.close()
         model.eval()
     return losses
+
+
+def _batch(
+    encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    step: int,
+    batch_size: int | None,
+    in_order: bool,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rows of `encoded` (ids, mask, labels) that step `step` trains on (see `fine_tune`)."""
+    input_ids, attention_mask, labels = encoded
+    if batch_size is None:
+        idx = torch.arange(len(input_ids))
+    elif in_order:
+        idx = torch.arange(step * batch_size, (step + 1) * batch_size)
+    else:
+        idx = torch.randint(len(input_ids), (batch_size,), generator=gen)
+    ids, mask, lab = input_ids[idx], attention_mask[idx], labels[idx]
+    if not in_order:
+        return ids, mask, lab
+    # Padded to the batch's own longest row, not the whole stream's: cheaper over a long stream, and
+    # how the cached tiny base was trained (another width changes the float rounding, so its weights).
+    width = int(mask.sum(dim=1).max())
+    return ids[:, :width], mask[:, :width], lab[:, :width]
+
+
+def _lr_factor(steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """The learning-rate multiplier at each step: linear warm-up, then cosine from 1 down to 0.1."""
+
+    def factor(step: int) -> float:
+        cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps))
+        return min(1.0, (step + 1) / warmup_steps) * cosine if warmup_steps else cosine
+
+    return factor
 
 
 @dataclass

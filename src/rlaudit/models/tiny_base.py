@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 import shutil
 import sys
@@ -34,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from rlaudit import __version__
+from rlaudit.models.finetune import fine_tune
 from rlaudit.models.tiny import TinyModelConfig, build_tiny_model
 
 RECIPE_VERSION = 1
@@ -246,7 +245,8 @@ def measure_accuracy(model: Any, tokenizer: Any, config: TinyBaseConfig) -> dict
 
 
 def _train(model: Any, tokenizer: Any, config: TinyBaseConfig, progress: bool) -> list[float]:
-    """Plain SFT: loss on the answer and the closing eos only; fresh examples every step."""
+    """Plain SFT (`rlaudit.models.finetune.fine_tune`): loss on the answer and the closing eos only;
+    fresh examples every step, drawn in a seeded order."""
     from rlaudit.tasks import get_task
 
     n = config.steps * config.batch_size
@@ -257,52 +257,20 @@ def _train(model: Any, tokenizer: Any, config: TinyBaseConfig, progress: bool) -
         n_mcq, seed=_derived_seed("mcq", config.seed), difficulty=config.difficulty
     )
     random.Random(_derived_seed("order", config.seed)).shuffle(rows)
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0, betas=(0.9, 0.98))
-
-    def lr_factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
-        return warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    losses: list[float] = []
-    model.train()
-    bar = tqdm(range(config.steps), desc="training tiny base", disable=not progress, file=sys.stderr)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            for step in bar:
-                batch = rows[step * config.batch_size : (step + 1) * config.batch_size]
-                input_ids, attention_mask, labels = _encode(tokenizer, batch)
-                out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
-                optimizer.zero_grad(set_to_none=True)
-                out.loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                losses.append(out.loss.item())
-                if step % 20 == 0 or step == config.steps - 1:
-                    bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
-    finally:
-        bar.close()
-        model.eval()
-    return losses
-
-
-def _encode(tokenizer: Any, rows: list[dict[str, str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 except on answer + eos)."""
-    prompts = tokenizer([r["prompt"] for r in rows])["input_ids"]  # with BOS, as sampling sees them
-    answers = tokenizer([r["answer"] for r in rows], add_special_tokens=False)["input_ids"]
-    seqs = [(p, [*a, tokenizer.eos_token_id]) for p, a in zip(prompts, answers, strict=True)]
-    width = max(len(p) + len(a) for p, a in seqs)
-    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    for i, (p, a) in enumerate(seqs):
-        input_ids[i, : len(p) + len(a)] = torch.tensor(p + a)
-        attention_mask[i, : len(p) + len(a)] = 1
-        labels[i, len(p) : len(p) + len(a)] = torch.tensor(a)
-    return input_ids, attention_mask, labels
+    return fine_tune(
+        model,
+        tokenizer,
+        [(r["prompt"], r["answer"]) for r in rows],
+        steps=config.steps,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        desc="training tiny base",
+        warmup_steps=config.warmup_steps,
+        betas=(0.9, 0.98),
+        in_order=True,
+        progress=progress,
+    )
 
 
 def _derived_seed(purpose: str, seed: int) -> int:
