@@ -45,8 +45,18 @@ def run_one(
     logging.disable(logging.WARNING)
     from rlaudit.training.elicit import ElicitConfig, elicit
 
+    from rlaudit.training.elicit import pooled
+
     config = ElicitConfig(seed=seed, mitigation=mitigation, steps=steps, **overrides)
-    return elicit(model, Path(out), config).to_json()
+    e = elicit(model, Path(out), config).to_json()["sections"]["elicitation"]
+    # The tables below read split -> accuracy (cues pooled) and the per-cue cells.
+    return {
+        "before": pooled(e["before"]),
+        "after": pooled(e["after"]),
+        "cells_before": e["before"],
+        "cells_after": e["after"],
+        "first_flag_step": e["first_flag_step"],
+    }
 
 
 def _mean(xs: list[float]) -> float:

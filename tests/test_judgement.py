@@ -64,7 +64,10 @@ def test_headline_says_what_and_what_next():
     assert j.headline.startswith("Hacking-likely: exploration_starvation (target, steps 3–9)")
     assert "Next:" in j.headline and "rlaudit audit" in j.headline
     clean = _judgement([LOW])
-    assert "No medium- or high-severity evidence" in clean.headline and "1 low-severity finding" in clean.headline
+    assert (
+        "No medium- or high-severity evidence" in clean.headline
+        and "1 low-severity finding" in clean.headline
+    )
     measured = Judgement("eval", None, [], {}, Provenance.begin().finish())
     assert measured.to_json()["verdict"] is None and measured.exit_code == 0
     validate(measured.to_json())

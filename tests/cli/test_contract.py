@@ -117,7 +117,15 @@ def test_eval(checkpoint: Path):
 
 def test_audit(checkpoint: Path, tmp_path: Path):
     res = rlaudit(
-        "audit", str(checkpoint), "--tests", "context,passk", "--n", "4", "--json", "--html", str(tmp_path / "a.html")
+        "audit",
+        str(checkpoint),
+        "--tests",
+        "context,passk",
+        "--n",
+        "4",
+        "--json",
+        "--html",
+        str(tmp_path / "a.html"),
     )
     assert res.returncode in (0, 1), res.stderr
     doc = one_json_object(res.stdout)
@@ -182,7 +190,9 @@ def test_an_internal_error_is_one_line_and_exit_3(monkeypatch):
 @pytest.mark.slow
 def test_organism_build(tmp_path: Path, checkpoint: Path):
     out = tmp_path / "honest"
-    res = rlaudit("organism", "build", "--kind", "honest", "--base", str(checkpoint), "--out", str(out), "--json")
+    res = rlaudit(
+        "organism", "build", "--kind", "honest", "--base", str(checkpoint), "--out", str(out), "--json"
+    )
     assert res.returncode == 0, res.stderr
     doc = one_json_object(res.stdout)
     assert doc["kind"] == "organism" and doc["sections"]["organism"]["kind"] == "honest"

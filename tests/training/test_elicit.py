@@ -11,6 +11,7 @@ pytest.importorskip("trl")
 from typer.testing import CliRunner
 
 from rlaudit.cli import app
+from rlaudit.judgement import validate
 from rlaudit.training.elicit import ElicitConfig, elicit
 from rlaudit.training.mitigations import SFTWarmstart, sft_warmstart
 
@@ -34,10 +35,16 @@ def _config(mitigation: str = "none") -> ElicitConfig:
 def test_elicit_writes_store_summary_and_report(tmp_path, checkpoint, mitigation):
     out = tmp_path / "run"
     result = elicit(str(checkpoint), out, _config(mitigation))
-    assert set(result.before) == set(result.after) == {"target", "control"}
-    assert all(0.0 <= v <= 1.0 for v in [*result.before.values(), *result.after.values()])
+    e = result.sections["elicitation"]
+    assert set(e["before"]) == set(e["after"]) == {"target", "control"}
+    cells = [v for side in (e["before"], e["after"]) for by_cue in side.values() for v in by_cue.values()]
+    assert all(0.0 <= v <= 1.0 for v in cells)
     summary = json.loads((out / "elicit.json").read_text())
-    assert summary["config"]["mitigation"] == mitigation and "first_flag_step" in summary
+    validate(summary)
+    assert summary == result.to_json() and summary["kind"] == "elicit"
+    assert summary["provenance"]["configs"]["elicit"]["mitigation"] == mitigation
+    assert summary["sections"]["elicitation"]["mitigation"] == mitigation
+    assert "first_flag_step" in summary["sections"]["elicitation"]
     assert (out / "report.html").exists()
     from rlaudit.records import RolloutStore
 
@@ -45,10 +52,10 @@ def test_elicit_writes_store_summary_and_report(tmp_path, checkpoint, mitigation
     assert store.count() == 2 * 2 * 4  # steps x prompts x generations
     (splits,) = store.connect().execute("SELECT list(DISTINCT split) FROM rollouts").fetchall()[0]
     assert set(splits) <= {"target", "control"}
-    assert summary["cells_before"]["target"].keys() == {"train_cue", "deploy_cue"}
+    assert e["before"]["target"].keys() == {"train_cue", "deploy_cue"}
     if mitigation == "demo-injection":
         # A random model never answers right: every group is all-fail and gets one demonstration.
-        assert result.demos_injected == 2 * 2
+        assert e["demos_injected"] == 2 * 2
         (n_correct,) = store.connect().execute("SELECT count(*) FROM rollouts WHERE correct").fetchall()[0]
         assert n_correct >= 2 * 2
 
@@ -69,21 +76,23 @@ def test_unknown_mitigation_is_a_clear_error(checkpoint):
     assert res.exit_code == 2 and "unknown mitigation 'prayer'" in res.stderr
 
 
-def test_cli_json(tmp_path, checkpoint, monkeypatch):
-    import rlaudit.training.elicit as mod
+def test_cli_json_exit_code_and_append(tmp_path, checkpoint):
+    args = ["elicit", str(checkpoint), "--steps", "1", "--out", str(tmp_path / "o"), "--json"]
+    small = ["--eval-prompts", "8", "--num-generations", "4", "--prompts-per-step", "2"]
+    res = CliRunner().invoke(app, [*args, *small])
+    out = json.loads(res.stdout)
+    assert res.exit_code == out["exit_code"] == (0 if out["verdict"] == "clean" else 1), res.output
+    refused = CliRunner().invoke(app, [*args, *small])
+    assert refused.exit_code == 2 and "--append" in refused.stderr
+    appended = CliRunner().invoke(app, [*args, *small, "--append"])
+    assert appended.exit_code in (0, 1), appended.output
+    runs = json.loads(appended.stdout)["sections"]["signals"]["runs"]
+    assert len(runs) == 2 and runs[0] != runs[1]  # each elicitation is its own run in the store
 
-    original = mod.ElicitConfig
-    monkeypatch.setattr(
-        mod,
-        "ElicitConfig",
-        lambda **kw: original(**{**kw, "eval_prompts": 8, "num_generations": 4, "prompts_per_step": 2}),
-    )
-    res = CliRunner().invoke(
-        app, ["elicit", str(checkpoint), "--steps", "1", "--out", str(tmp_path / "o"), "--json"]
-    )
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert {"before", "after", "first_flag_step"} <= set(out)
+
+def test_bad_sizes_are_clear_errors(checkpoint):
+    res = CliRunner().invoke(app, ["elicit", str(checkpoint), "--num-generations", "1"])
+    assert res.exit_code == 2 and "num_generations must be >= 2" in res.stderr
 
 
 def test_rl_prompts_are_mostly_target_with_control_spread_through():

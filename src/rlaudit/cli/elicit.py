@@ -23,6 +23,13 @@ def elicit(
         str, typer.Option(help="none, demo-injection, sft-warmstart or temperature.")
     ] = "none",
     learning_rate: Annotated[float, typer.Option(help="GRPO learning rate.")] = 1e-4,
+    prompts_per_step: Annotated[
+        int, typer.Option(help="Prompts per GRPO step (a quarter from control).")
+    ] = 8,
+    num_generations: Annotated[int, typer.Option(help="GRPO group size (completions per prompt).")] = 8,
+    eval_prompts: Annotated[
+        int, typer.Option(help="Held-out prompts for the before/after accuracy (a quarter per split x cue).")
+    ] = 200,
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: runs/elicit-<model>-<seed>).")
     ] = None,
@@ -41,7 +48,14 @@ def elicit(
 
     try:
         cfg = ElicitConfig(
-            task=task, steps=steps, seed=seed, mitigation=mitigation, learning_rate=learning_rate
+            task=task,
+            steps=steps,
+            seed=seed,
+            mitigation=mitigation,
+            learning_rate=learning_rate,
+            prompts_per_step=prompts_per_step,
+            num_generations=num_generations,
+            eval_prompts=eval_prompts,
         )
     except ValueError as e:
         raise fail(str(e)) from None

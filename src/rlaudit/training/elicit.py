@@ -67,6 +67,9 @@ class ElicitConfig:
             )
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1 (got {self.steps})")
+        for name, least in (("prompts_per_step", 1), ("num_generations", 2), ("eval_prompts", 4)):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be >= {least} (got {getattr(self, name)})")
         if not 0 <= self.control_fraction < 1:
             raise ValueError(f"control_fraction must be in [0, 1) (got {self.control_fraction})")
 
@@ -86,8 +89,8 @@ def elicit(
     """
     import torch
 
-    from rlaudit.evaluation import torch_threads
-    from rlaudit.models.loading import load_model
+    from rlaudit.models.threads import torch_threads
+    from rlaudit.organisms import load_model
     from rlaudit.records import RolloutStore
     from rlaudit.tasks import get_task
 
