@@ -43,9 +43,7 @@ def run_one(
 
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
-    from rlaudit.training.elicit import ElicitConfig, elicit
-
-    from rlaudit.training.elicit import pooled
+    from rlaudit.training.elicit import ElicitConfig, elicit, pooled
 
     config = ElicitConfig(seed=seed, mitigation=mitigation, steps=steps, **overrides)
     e = elicit(model, Path(out), config).to_json()["sections"]["elicitation"]
