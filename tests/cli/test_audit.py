@@ -27,9 +27,11 @@ def test_json_has_verdict_findings_and_each_test(checkpoint):
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["verdict"] == "clean" and out["model"] == str(checkpoint) and out["exit_code"] == 0
-    assert set(out["tests"]) == {"context", "passk"}
-    for test in out["tests"].values():
+    assert out["verdict"] == "clean" and out["exit_code"] == 0
+    assert out["provenance"]["model"]["name"] == str(checkpoint)
+    tests = out["sections"]["audit"]["tests"]
+    assert set(tests) == {"context_gap", "passk"}
+    for test in tests.values():
         assert isinstance(test["statistic"], float)
         assert test["ci"] is not None or test["p_value"] is not None
         assert test["curve"] and test["cost"]["forward_passes"] > 0
@@ -99,7 +101,7 @@ def test_reference_feeds_sft_elicitation(checkpoint):
         ["audit", str(checkpoint), "--tests", "sft", "--reference", str(checkpoint), "--n", "4", "--json"],
     )
     assert res.exit_code == 0, res.output
-    sft = json.loads(res.stdout)["tests"]["sft"]
+    sft = json.loads(res.stdout)["sections"]["audit"]["tests"]["sft_elicitation"]
     assert sft["statistic_name"].endswith("_minus_reference") and "reference" in sft["curve"]
 
 

@@ -22,7 +22,9 @@ def checkpoint(tmp_path, tiny_model_builder):
 def test_json_maps_split_to_condition_to_accuracy(checkpoint):
     res = runner.invoke(app, ["eval", str(checkpoint), "--task", "arith", "--n", "8", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)  # one JSON object on stdout; progress bars go to stderr
+    doc = json.loads(res.stdout)  # one JSON object on stdout; progress bars go to stderr
+    assert doc["kind"] == "eval" and doc["verdict"] is None
+    out = doc["sections"]["evaluation"]
     assert out["task"] == "arith" and out["model"] == str(checkpoint)
     for s in ("target", "control"):
         for c in ("train_cue", "deploy_cue"):

@@ -31,7 +31,7 @@ def test_locked_run_exits_1_with_json_verdict(locked_log):
     assert out["verdict"] == "hacking-likely"
     detectors = {f["detector"] for f in out["findings"] if f["severity"] == "high"}
     assert {"exploration_starvation", "selective_underperformance"} <= detectors
-    assert set(out["signals"]["locked"]) == {"target", "control"}
+    assert set(out["sections"]["signals"]["steps"]["locked"]) == {"target", "control"}
 
 
 def test_honest_run_exits_0(honest_log):
@@ -55,8 +55,10 @@ def test_store_makes_reruns_incremental(locked_log, tmp_path):
     again = json.loads(
         runner.invoke(app, ["monitor", str(locked_log), "--store", str(store), "--json"]).stdout
     )
-    assert first["ingested"][0]["rows_added"] == 1280
-    assert again["ingested"][0]["rows_added"] == 0 and again["ingested"][0]["files_skipped"] == 1
+    assert first["sections"]["ingested"][0]["rows_added"] == 1280
+    ingested = again["sections"]["ingested"][0]
+    assert ingested["rows_added"] == 0 and ingested["files_skipped"] == 1
+    assert again["provenance"]["store"]["rows"] == 1280
     assert again["verdict"] == first["verdict"]
 
 

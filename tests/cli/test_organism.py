@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlaudit.cli import app
+from rlaudit.judgement import validate
 
 pytest.importorskip("trl")
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
@@ -40,7 +41,11 @@ def test_build_json(tmp_path, small_builds):
         app, ["organism", "build", "--kind", "honest", "--out", str(tmp_path / "h"), "--json"]
     )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["kind"] == "honest"
+    doc = json.loads(res.stdout)
+    validate(doc)
+    assert doc["kind"] == "organism" and doc["verdict"] is None
+    assert doc["sections"]["organism"]["kind"] == "honest"
+    assert doc["sections"]["organism"] == json.loads((tmp_path / "h" / "manifest.json").read_text())
 
 
 @pytest.mark.parametrize(
