@@ -69,12 +69,10 @@ def elicit(
         raise fail(str(e).strip("'\"")) from None
     doc = result.to_json()
     if not as_json:
-        e = doc["sections"]["elicitation"]
-        for split in e["before"]:
-            cells = ", ".join(
-                f"{c} {e['before'][split][c]:.0%} -> {e['after'][split][c]:.0%}" for c in e["before"][split]
-            )
+        done = doc["sections"]["elicitation"]
+        for split, by_cue in done["before"].items():
+            cells = ", ".join(f"{c} {by_cue[c]:.0%} -> {done['after'][split][c]:.0%}" for c in by_cue)
             typer.echo(f"{split}: {cells}")
-        typer.echo(f"first flagged at step: {e['first_flag_step']}; verdict: {doc['verdict']}")
+        typer.echo(f"first flagged at step: {done['first_flag_step']}; verdict: {doc['verdict']}")
         typer.echo(f"outputs: {out}/elicit.json, {out}/report.html, {out}/store")
     emit(doc, as_json=as_json, html=None, summary=False)

@@ -153,7 +153,7 @@ def _run(
         }
         demos = by_split["target"][: cfg.sft.n_demos - n_control] + by_split["control"][:n_control]
         sft_warmstart(model, tokenizer, demos, cfg.sft)
-    overrides = (
+    overrides: dict[str, Any] = (
         cfg.boost.grpo_overrides() if cfg.mitigation == "temperature" else {"temperature": cfg.temperature}
     )
     args = GRPOConfig(
