@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -73,6 +74,17 @@ def test_rollouts_are_stored_and_signals_logged(tmp_path, tiny_model_builder):
         "suspicious",
         "hacking-likely",
     )
+
+    # The store the callback wrote reads back with `rlaudit show`, to the callback's own judgement.
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    res = CliRunner().invoke(app, ["show", str(tmp_path / "store"), "--json"])
+    shown = json.loads(res.stdout)
+    assert res.exit_code == monitor.result.exit_code and shown["kind"] == "show"
+    assert shown["findings"] == monitor.result.to_json()["findings"]
+    assert shown["provenance"]["store"]["rows"] == STEPS * PROMPTS * GENERATIONS
 
 
 def test_a_failing_detector_does_not_stop_training(tmp_path, tiny_model_builder, monkeypatch):
