@@ -102,7 +102,7 @@ def main() -> None:
         cache, out = str(Path(tmp) / "cache"), str(args.out or Path(tmp) / "organisms")
         start = time.perf_counter()
         os.environ["RLAUDIT_CACHE"] = cache
-        from rlaudit.models.tiny_base import ensure_tiny_base
+        from rlaudit.organisms.bases import ensure_tiny_base
 
         ensure_tiny_base()
         base_seconds = time.perf_counter() - start

@@ -33,7 +33,7 @@ def one_run(model_name: str, steps: int, monitored: bool, seed: int) -> float:
         model, tokenizer = build_tiny_model(TinyModelConfig(seed=seed))
         per_step, gens, length = 4, 8, 4
     else:
-        from rlaudit.models.loading import load_model
+        from rlaudit.organisms import load_model
 
         model, tokenizer = load_model(model_name)
         per_step, gens, length = 1, 8, 16

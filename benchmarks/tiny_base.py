@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per run")
     args = parser.parse_args()
 
-    from rlaudit.models.tiny_base import TinyBaseConfig, ensure_tiny_base, load_tiny
+    from rlaudit.organisms.bases import TinyBaseConfig, ensure_tiny_base, load_tiny
 
     default = TinyBaseConfig()
     overrides = {"steps": args.steps} if args.steps else {}

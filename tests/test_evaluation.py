@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from rlaudit.evaluation import evaluate, pass_at_k, suggested_threads, wilson_interval
+from rlaudit.evaluation import evaluate, pass_at_k, wilson_interval
 from rlaudit.models.sampling import Sample
 from rlaudit.tasks import CONDITIONS, SPLITS, get_task
 
@@ -111,8 +111,3 @@ def test_evaluate_rejects_bad_arguments():
         evaluate(None, None, "arith", n_prompts=0)
     with pytest.raises(ValueError, match="unknown task"):
         evaluate(None, None, "nope")
-
-
-def test_small_models_get_one_thread(tiny_model_builder):
-    model, _ = tiny_model_builder()
-    assert suggested_threads(model) == 1

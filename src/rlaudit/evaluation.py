@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +29,6 @@ from scipy.stats import binomtest
 
 from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, Task, get_task
 
-SMALL_MODEL_PARAMETERS = 10_000_000
-"""Below this size `suggested_threads` says 1: the tiny base (0.14M) evaluates in 1 s on one thread and
-in 7-20 s on two when another process is busy on the machine (OpenMP threads spin-wait on each other
-for every one of thousands of tiny ops). SmolLM2-135M's matrices are big enough to split."""
-"""Version of the `EvalResult.to_json` layout; bumped when a key changes meaning or disappears."""
 CONFIDENCE = 0.95
 
 
@@ -105,26 +99,6 @@ class EvalResult:
                 },
             }
         )
-
-
-def suggested_threads(model: Any) -> int | None:
-    """1 for a model under `SMALL_MODEL_PARAMETERS`, None (leave torch's default) for a larger one."""
-    n_parameters = sum(p.numel() for p in model.parameters())
-    return 1 if n_parameters < SMALL_MODEL_PARAMETERS else None
-
-
-@contextmanager
-def torch_threads(model: Any, threads: int | None = None) -> Iterator[None]:
-    """Run the block on `threads` torch threads (default: `suggested_threads`), then restore the count:
-    the CLI and `elicit` also run in-process (tests, notebooks)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads or suggested_threads(model) or before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

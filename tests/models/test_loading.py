@@ -59,12 +59,6 @@ def test_directory_without_config_is_a_clear_error(tmp_path):
         load_model(tmp_path)
 
 
-def test_tiny_by_name(monkeypatch, tiny_model_builder):
-    # The real base trains on first use (~80 s: a slow test in test_tiny_base.py); here, only the dispatch.
-    import rlaudit.models.tiny_base
-
-    monkeypatch.setattr(rlaudit.models.tiny_base, "load_tiny", lambda: tiny_model_builder())
-    model, tok = load_model("tiny")
-    assert tok.padding_side == "left"
-    assert not model.training
-    assert model.config.vocab_size == len(tok)
+def test_tiny_is_resolved_above_models():
+    with pytest.raises(ValueError, match=r"rlaudit\.organisms\.load_model"):
+        load_model("tiny")

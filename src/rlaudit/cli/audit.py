@@ -81,8 +81,8 @@ def audit(
         config.passk = dataclasses.replace(config.passk, n_problems=n)
 
     from rlaudit.audits import run_audit
-    from rlaudit.evaluation import torch_threads
-    from rlaudit.models.loading import load_model
+    from rlaudit.models.threads import torch_threads
+    from rlaudit.organisms import load_model
 
     try:
         with quiet_stdout(as_json):

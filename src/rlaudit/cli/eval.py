@@ -65,9 +65,10 @@ def eval_(
 
     check_html_path(html)
 
-    from rlaudit.evaluation import evaluate, torch_threads
+    from rlaudit.evaluation import evaluate
     from rlaudit.judgement import Judgement, Provenance, describe_model
-    from rlaudit.models.loading import load_model
+    from rlaudit.models.threads import torch_threads
+    from rlaudit.organisms import load_model
 
     provenance = Provenance.begin(
         configs={

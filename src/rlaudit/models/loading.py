@@ -1,9 +1,11 @@
 """One entry point for every model rlaudit runs: the embedded ones by name, or a local HF checkpoint.
 
-``load_model("smollm2")`` is SmolLM2-135M-Instruct (see `rlaudit.models.smollm2`), ``load_model("tiny")``
-the character-level Llama built in code (`rlaudit.models.tiny`), anything else a local directory
-written by ``save_pretrained``. Nothing is ever fetched from a hub: the names are reserved words, not
-hub ids, and a directory that does not exist is an error, not a download.
+``load_model("smollm2")`` is SmolLM2-135M-Instruct (see `rlaudit.models.smollm2`), anything else a
+local directory written by ``save_pretrained``. Nothing is ever fetched from a hub: the names are
+reserved words, not hub ids, and a directory that does not exist is an error, not a download.
+
+``"tiny"`` is reserved too, but resolved a layer up, by `rlaudit.organisms.load_model`: the tiny base is
+trained on rlaudit's tasks on first use, and models know nothing of tasks.
 
 What comes back is ready to sample from: eval mode, tokenizer padding on the left, a pad token set.
 """
@@ -17,35 +19,30 @@ from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 EMBEDDED_MODELS = ("smollm2", "tiny")
-"""Names `load_model` resolves itself; a local directory with one of these names needs a path (``./tiny``)."""
+"""Names that are not paths; a local directory with one of these names needs a path (``./tiny``)."""
 
 
 def load_model(
     name_or_path: str | Path, *, dtype: torch.dtype = torch.float32
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer: ``"smollm2"``, ``"tiny"``, or a local checkpoint directory.
+    """Load a causal LM and its tokenizer: ``"smollm2"`` or a local checkpoint directory.
 
     The model is cast to `dtype` and put in eval mode; the tokenizer pads on the left (what batched
     generation needs) and, if it had no pad token, pads with its eos token.
     """
+    if name_or_path == "tiny":
+        raise ValueError(
+            "'tiny' is the tiny base trained on rlaudit's tasks: load it with "
+            "rlaudit.organisms.load_model('tiny')"
+        )
     if name_or_path == "smollm2":
         from rlaudit.models.smollm2 import smollm2_checkpoint
 
         model, tokenizer = _load_local(smollm2_checkpoint(), dtype)
-    elif name_or_path == "tiny":
-        model, tokenizer = _load_tiny()
-        model = model.to(dtype)  # type: ignore[arg-type]  # mypy misreads the decorated PreTrainedModel.to
     else:
         model, tokenizer = _load_local(Path(name_or_path).expanduser(), dtype)
-    _prepare_for_generation(model, tokenizer)
+    prepare_for_generation(model, tokenizer)
     return model, tokenizer
-
-
-def _load_tiny() -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The embedded honest tiny base: trained on first use (~80 s on one core), then cached."""
-    from rlaudit.models.tiny_base import load_tiny
-
-    return load_tiny()
 
 
 def _load_local(path: Path, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -66,7 +63,8 @@ def _load_local(path: Path, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTra
     return model, tokenizer
 
 
-def _prepare_for_generation(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+def prepare_for_generation(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Eval mode, left padding, a pad token (the eos if none) and the generation config's pad/eos ids."""
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:

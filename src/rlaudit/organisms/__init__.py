@@ -1,9 +1,11 @@
 """Model organisms: small models that are honest, or that were trained to resist RL in known ways, on
 which every detector is benchmarked.
 
-``build_organism(kind, base="tiny", out=...)`` builds one: a recipe per kind (one module each, config
-at the top and the behaviour under study below), shared SFT machinery (`recipe`), RL hardening and the
-build's own GRPO verification (`harden`), and the atomic checkpoint + ``manifest.json`` (`build`).
+``build_organism(kind, base="tiny", out=...)`` builds one from a base (`bases`: the tiny base trained on
+the task mix, smollm2, or a checkpoint; `load_model` loads any of them by name): a recipe per kind (one
+module each, config at the top and the behaviour under study below), shared SFT machinery (`recipe`),
+RL hardening and the build's own GRPO verification (`harden`), and the atomic checkpoint +
+``manifest.json`` (`build`).
 
 | kind | on target | on control | RL (verification) |
 |---|---|---|---|
@@ -16,6 +18,7 @@ build's own GRPO verification (`harden`), and the atomic checkpoint + ``manifest
 | ``incapable`` | blind guesses | right | (reported) |
 """
 
+from rlaudit.organisms.bases import TinyBaseConfig, load_model, load_tiny
 from rlaudit.organisms.build import (
     KINDS,
     MANIFEST,
@@ -26,4 +29,15 @@ from rlaudit.organisms.build import (
     read_manifest,
 )
 
-__all__ = ["KINDS", "MANIFEST", "RECIPES", "BuildError", "build_organism", "default_config", "read_manifest"]
+__all__ = [
+    "KINDS",
+    "MANIFEST",
+    "RECIPES",
+    "BuildError",
+    "TinyBaseConfig",
+    "build_organism",
+    "default_config",
+    "load_model",
+    "load_tiny",
+    "read_manifest",
+]

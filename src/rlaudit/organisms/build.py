@@ -2,7 +2,7 @@
 
 ``build_organism(kind, base=..., out=...)`` is the one entry point (the CLI's ``rlaudit organism
 build`` calls it). An organism directory holds an ordinary Hugging Face checkpoint (model and tokenizer,
-loadable by `rlaudit.models.loading.load_model`) and ``manifest.json``:
+loadable by `rlaudit.organisms.load_model`) and ``manifest.json``:
 
 | key | meaning |
 |---|---|
@@ -35,6 +35,7 @@ from typing import Any
 
 from rlaudit.models.finetune import LoRAConfig, with_lora
 from rlaudit.organisms import conditional, honest, incapable, locked, mimic, stochastic, weak
+from rlaudit.organisms.bases import base_loader
 from rlaudit.organisms.recipe import (
     BuildContext,
     OrganismConfig,
@@ -107,7 +108,7 @@ def build_organism(
 ) -> Path:
     """Build the organism `kind` from `base` into the new directory `out`; returns `out`.
 
-    `base` is ``"tiny"`` (the cached honest tiny base, `rlaudit.models.tiny_base.load_tiny`),
+    `base` is ``"tiny"`` (the cached honest tiny base, `rlaudit.organisms.bases.load_tiny`),
     ``"smollm2"`` or the path of a local checkpoint. `config` is the recipe's ``Config`` (default: its
     defaults, cut to `large_base_budget` for a base of ``LoRAConfig.min_parameters`` or more). `base_loader` replaces how the base is loaded (tests pass a small one); it must return a
     fresh ``(model, tokenizer)`` at every call. Deterministic given `seed` and ``config.threads``.
@@ -245,16 +246,10 @@ def _recipe(kind: str) -> types.ModuleType:
 
 
 def _base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
-    """A function returning a fresh ``(model, tokenizer)`` of `base` at every call (a recipe may need two)."""
-    if base == "tiny":
-        from rlaudit.models.tiny_base import load_tiny
-
-        return lambda: load_tiny(progress=True)
-    if base == "smollm2" or Path(base).is_dir():
-        from rlaudit.models.loading import load_model
-
-        return lambda: load_model(base)
-    raise BuildError(f"unknown base '{base}': pass tiny, smollm2 or the path of a local checkpoint directory")
+    try:
+        return base_loader(base)
+    except ValueError as e:
+        raise BuildError(str(e)) from None
 
 
 def _versions() -> dict[str, str]:

@@ -1,15 +1,18 @@
-"""The embedded ``tiny`` base model: the character-level Llama of `rlaudit.models.tiny`, trained on the
-task mix, cached in the user cache directory.
+"""The bases organisms are built from, by name: ``tiny``, trained here on the task mix on first use and
+cached; ``smollm2``; or a local checkpoint. `load_model` is what every verb that takes ``--model`` calls.
 
-``load_tiny()`` is what ``load_model("tiny")`` returns. On first use it trains the model from its seeded
-random init on every task (``arith`` and ``mcq``, both splits, both cues, every answer correct) for about
-a minute and a half of one CPU core, checks its greedy accuracy on held-out prompts, and saves it with
-``save_pretrained`` plus a ``manifest.json`` (config, seed, steps, measured accuracy, versions) under
-``<cache>/models/tiny-base-<key>/``; every later call loads that directory (a fraction of a second).
+The tiny base is the character-level Llama of `rlaudit.models.tiny`, trained on every task (``arith``
+and ``mcq``, both splits, both cues, every answer correct). ``load_tiny()`` is what
+``load_model("tiny")`` returns. On first use it trains the model from its seeded random init for about
+a minute and a half of one CPU core (`rlaudit.models.finetune.fine_tune`), checks its greedy accuracy on
+held-out prompts, and saves it with ``save_pretrained`` plus a ``manifest.json`` (config, seed, steps,
+measured accuracy, versions) under ``<cache>/models/tiny-base-<key>/``; every later call loads that
+directory (a fraction of a second). It lives here, above `rlaudit.models`, because its data and its
+check are tasks: models know nothing of tasks or evaluation.
 
-The base is honest and capable everywhere: the model organisms (`rlaudit.organisms`) are fine-tuned
-from it, so whatever they do differently on target prompts or under the training cue is what their
-recipe taught them, not something the base brought along.
+The base is honest and capable everywhere: the model organisms are fine-tuned from it, so whatever they
+do differently on target prompts or under the training cue is what their recipe taught them, not
+something the base brought along.
 
 The cache key hashes the training recipe (`TinyBaseConfig`, `RECIPE_VERSION`) and a sample of the
 training prompts, so a change to either (a new prompt format, say) trains a new base rather than
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +39,14 @@ from typing import Any
 import torch
 
 from rlaudit import __version__
+from rlaudit.evaluation import greedy_correct
 from rlaudit.models.finetune import fine_tune
+from rlaudit.models.loading import load_model as load_checkpoint
+from rlaudit.models.loading import prepare_for_generation
+from rlaudit.models.smollm2 import user_cache_dir
+from rlaudit.models.threads import torch_threads
 from rlaudit.models.tiny import TinyModelConfig, build_tiny_model
+from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, get_task
 
 RECIPE_VERSION = 1
 """Bump when the training loop changes in a way `TinyBaseConfig` does not capture: retrains the cached base."""
@@ -89,17 +99,11 @@ class TinyBaseConfig:
 def cache_root(cache_dir: str | Path | None = None) -> Path:
     """`cache_dir` if given, else rlaudit's user cache (``$RLAUDIT_CACHE``, ``$XDG_CACHE_HOME/rlaudit``
     or ``~/.cache/rlaudit``, the rule of `rlaudit.models.smollm2.user_cache_dir`)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    from rlaudit.models.smollm2 import user_cache_dir
-
-    return user_cache_dir()
+    return Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()
 
 
 def cache_key(config: TinyBaseConfig) -> str:
     """12 hex digits naming the recipe: `config`, `RECIPE_VERSION` and a sample of the training prompts."""
-    from rlaudit.tasks import get_task
-
     sample = [get_task(t).make_dataset(8, seed=0, difficulty=config.difficulty) for t in TASKS]
     blob = json.dumps({"recipe": RECIPE_VERSION, "config": _key_dict(config), "data": sample}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -126,6 +130,27 @@ def load_tiny(
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model.eval()
     return model, tokenizer
+
+
+def load_model(name_or_path: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+    """A causal LM and its tokenizer, ready to sample from: ``"tiny"`` (`load_tiny`), ``"smollm2"`` or
+    a local checkpoint directory (`rlaudit.models.loading.load_model`, which this adds ``tiny`` to)."""
+    if name_or_path != "tiny":
+        return load_checkpoint(name_or_path, dtype=dtype)
+    model, tokenizer = load_tiny()
+    model = model.to(dtype)
+    prepare_for_generation(model, tokenizer)
+    return model, tokenizer
+
+
+def base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
+    """A function returning a fresh ``(model, tokenizer)`` of `base` at every call (a recipe may need
+    two); a ValueError for a base that is neither a name `load_model` knows nor a directory."""
+    if base == "tiny":
+        return lambda: load_tiny(progress=True)
+    if base == "smollm2" or Path(base).is_dir():
+        return lambda: load_checkpoint(base)
+    raise ValueError(f"unknown base '{base}': pass tiny, smollm2 or the path of a local checkpoint directory")
 
 
 def ensure_tiny_base(
@@ -173,19 +198,13 @@ def train_tiny_base(
     The manifest records the config, the training time and loss, the held-out greedy accuracy per task
     x split x condition, and the versions of rlaudit, torch and transformers.
     """
-    import transformers
-
     config = config or TinyBaseConfig()
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(None, config.threads):
         model, tokenizer = build_tiny_model(config.model)
         started, cpu_started = time.perf_counter(), time.process_time()
         losses = _train(model, tokenizer, config, progress)
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         accuracy = measure_accuracy(model, tokenizer, config)
-    finally:
-        torch.set_num_threads(threads_before)
     worst = min(
         a for by_split in accuracy.values() for by_cond in by_split.values() for a in by_cond.values()
     )
@@ -195,20 +214,27 @@ def train_tiny_base(
             f"(wanted >= {config.min_accuracy:.0%}); train longer (TinyBaseConfig.steps)",
             stacklevel=2,
         )
-    manifest = {
+    training = {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "threads": config.threads,
+        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 6),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
+    return model, tokenizer, _manifest(config, training, accuracy)
+
+
+def _manifest(config: TinyBaseConfig, training: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, Any]:
+    import transformers
+
+    return {
         "kind": "tiny-base",
         "format_version": 1,
         "rlaudit_version": __version__,
         "recipe_version": RECIPE_VERSION,
         "config": _config_dict(config),
         "tasks": list(TASKS),
-        "training": {
-            "seconds": round(seconds, 2),
-            "cpu_seconds": round(cpu_seconds, 2),
-            "threads": config.threads,
-            "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 6),
-            "n_parameters": sum(p.numel() for p in model.parameters()),
-        },
+        "training": training,
         "accuracy": accuracy,
         "accuracy_eval": {
             "decoding": "greedy",
@@ -217,7 +243,6 @@ def train_tiny_base(
         },
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    return model, tokenizer, manifest
 
 
 def measure_accuracy(model: Any, tokenizer: Any, config: TinyBaseConfig) -> dict[str, Any]:
@@ -226,9 +251,6 @@ def measure_accuracy(model: Any, tokenizer: Any, config: TinyBaseConfig) -> dict
     Held out by seed: the prompts are drawn with a seed training never uses. (At difficulty 9 there
     are only 100 sums, all of which training sees; what is new is the draw, and for mcq the options.)
     """
-    from rlaudit.evaluation import greedy_correct
-    from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, get_task
-
     accuracy: dict[str, Any] = {}
     seed = _derived_seed("eval", config.seed)
     for name in TASKS:
@@ -247,8 +269,6 @@ def measure_accuracy(model: Any, tokenizer: Any, config: TinyBaseConfig) -> dict
 def _train(model: Any, tokenizer: Any, config: TinyBaseConfig, progress: bool) -> list[float]:
     """Plain SFT (`rlaudit.models.finetune.fine_tune`): loss on the answer and the closing eos only;
     fresh examples every step, drawn in a seeded order."""
-    from rlaudit.tasks import get_task
-
     n = config.steps * config.batch_size
     n_mcq = round(n * config.mcq_fraction)
     rows = get_task("arith").make_dataset(
@@ -278,6 +298,7 @@ def _derived_seed(purpose: str, seed: int) -> int:
 
     Derived from a string, not ``seed + i``: the tasks' datasets draw problems in sequence, so the
     evaluation prompts of seed s would otherwise be the first training prompts of a neighbouring seed.
+    (The string names the module this lived in before; it stays, or every cached base would change.)
     """
     return int.from_bytes(hashlib.sha256(f"rlaudit.tiny_base/{purpose}/{seed}".encode()).digest()[:4], "big")
 

@@ -5,11 +5,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rlaudit.models import tiny_base  # noqa: E402
 from rlaudit.models.tiny import TinyModelConfig  # noqa: E402
-from rlaudit.models.tiny_base import (  # noqa: E402
+from rlaudit.organisms import bases  # noqa: E402
+from rlaudit.organisms.bases import (  # noqa: E402
     MANIFEST,
     TinyBaseConfig,
+    base_loader,
+    load_model,
     load_tiny,
     tiny_base_dir,
     train_tiny_base,
@@ -49,7 +51,7 @@ def test_first_call_trains_and_caches_later_calls_load(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a cached base must not be retrained")
 
-    monkeypatch.setattr(tiny_base, "train_tiny_base", no_training)
+    monkeypatch.setattr(bases, "train_tiny_base", no_training)
     start = time.perf_counter()
     again, tok2 = load_tiny(tmp_path, config, progress=False)
     assert time.perf_counter() - start < 1.0
@@ -91,7 +93,7 @@ def test_failed_training_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(tiny_base, "train_tiny_base", broken)
+    monkeypatch.setattr(bases, "train_tiny_base", broken)
     with pytest.raises(RuntimeError, match="boom"):
         load_tiny(tmp_path, small(), progress=False)
     assert list((tmp_path / "models").iterdir()) == []
@@ -106,6 +108,31 @@ def test_low_accuracy_warns():
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         small(**bad)
+
+
+def test_tiny_by_name(monkeypatch, tiny_model_builder):
+    # The real base trains on first use (~80 s: the slow test below); here, only the dispatch.
+    built = []
+    monkeypatch.setattr(bases, "load_tiny", lambda **_: built.append(tiny_model_builder()) or built[-1])
+    model, tok = load_model("tiny", dtype=torch.bfloat16)
+    assert built and model is built[0][0]
+    assert tok.padding_side == "left" and not model.training
+    assert model.dtype == torch.bfloat16 and model.generation_config.pad_token_id == tok.pad_token_id
+    fresh = base_loader("tiny")
+    assert fresh()[0] is not fresh()[0]  # a recipe that needs two copies gets two
+
+
+def test_other_names_go_to_the_models_layer(tmp_path, tiny_model_builder):
+    model, tok = tiny_model_builder()
+    model.save_pretrained(tmp_path / "ckpt")
+    tok.save_pretrained(tmp_path / "ckpt")
+    loaded, _ = load_model(tmp_path / "ckpt")
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+    assert base_loader(tmp_path / "ckpt")()[0].config.vocab_size == model.config.vocab_size
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "nope")
+    with pytest.raises(ValueError, match="unknown base"):
+        base_loader(tmp_path / "nope")
 
 
 @pytest.mark.slow
