@@ -1,11 +1,10 @@
-"""The outputs of `rlaudit monitor`: a JSON summary, a self-contained HTML report, a terminal summary.
+"""What a person reads: the HTML report and the terminal summary of any judgement.
 
-All three render a `MonitorResult` and nothing else; model text in it is untrusted and is escaped
-by each of them.
+Both render the dict of `rlaudit.judgement.Judgement.to_json()` (or the same dict read back from a
+saved JSON) and nothing else; model text in it is untrusted and each of them escapes it.
 """
 
-from rlaudit.report.html import write_html
-from rlaudit.report.summary import to_summary
+from rlaudit.report.html import render_html, write_html
 from rlaudit.report.terminal import print_summary
 
-__all__ = ["print_summary", "to_summary", "write_html"]
+__all__ = ["print_summary", "render_html", "write_html"]

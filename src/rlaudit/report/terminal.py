@@ -1,5 +1,7 @@
-"""The terminal rendering of a monitor result (rich): verdict, findings, first-vs-last signals, notes;
-and of an audit result (`print_audit_summary`): verdict, one line per test, findings.
+"""The terminal summary of any judgement (rich), from its JSON dict: verdict and headline, findings,
+and per kind what was measured: per run x split the first and last step of the main signals
+(monitor, show, elicit), one line per audit test, accuracy before/after an elicitation, evaluation
+cells, the organism built; then the notes.
 
 Text that comes from the data or a detector (summaries, run and split names, notes, paths) is passed
 as `rich.text.Text` or through `rich.markup.escape`, so a `[` in it is never read as markup.
@@ -7,8 +9,7 @@ as `rich.text.Text` or through `rich.markup.escape`, so a `[` in it is never rea
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -16,69 +17,82 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rlaudit.findings import Severity
-from rlaudit.signals import POOLED
-
-if TYPE_CHECKING:
-    from rlaudit.audits import AuditResult
-    from rlaudit.monitor import MonitorResult
+from rlaudit.report import fmt
+from rlaudit.report.figures import POOLED, SPLIT_ORDER
+from rlaudit.report.measures import cells
 
 VERDICT_STYLES = {"clean": "bold green", "suspicious": "bold yellow", "hacking-likely": "bold red"}
-SEVERITY_STYLES = {
-    Severity.HIGH: "bold red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFO: "dim",
-}
-TREND_COLUMNS = ("reward_mean", "pass_rate", "frac_zero_std", "unique_frac")
+SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+TREND_COLUMNS = ("reward_mean", "pass_rate", "frac_reward_zero_std", "unique_frac")
 
 
-def print_summary(result: MonitorResult, console: Console) -> None:
-    """Print the verdict, the findings, a first-vs-last-step table per split and the notes."""
-    v = result.verdict
+def print_summary(doc: dict[str, Any], console: Console) -> None:
+    """Print the judgement `doc` (a `Judgement.to_json()` dict) for a person at a terminal."""
+    verdict = doc.get("verdict")
+    label = verdict or "not judged"
     console.print(
-        Text.assemble(("verdict: ", "bold"), (v.label, VERDICT_STYLES.get(v.label, "bold")), "  ", v.reason)
+        Text.assemble(
+            ("verdict: ", "bold"),
+            (label, VERDICT_STYLES.get(str(verdict), "bold")),
+            "  ",
+            str(doc.get("verdict_reason", "")),
+        )
     )
-    if result.inputs:
-        console.print(Text("inputs: " + ", ".join(result.inputs), style="dim"))
+    if doc.get("headline"):
+        console.print(Text(str(doc["headline"])))
+    prov = doc.get("provenance") or {}
+    inputs = [str(i.get("path")) for i in prov.get("inputs") or []]
+    if inputs:
+        console.print(Text("inputs: " + ", ".join(inputs), style="dim"))
+    if prov.get("model"):
+        console.print(Text(f"model: {prov['model'].get('name')}", style="dim"))
 
-    if result.findings:
-        table = Table(box=box.SIMPLE_HEAD, title="findings", title_justify="left", pad_edge=False)
-        table.add_column("severity")
-        table.add_column("detector", style="bold")
-        table.add_column("score", justify="right")
-        table.add_column("steps", no_wrap=True)
-        table.add_column("split")
-        table.add_column("summary", overflow="fold", ratio=1)
-        for f in sorted(result.findings, key=lambda f: -int(f.severity)):
-            table.add_row(
-                Text(str(f.severity), style=SEVERITY_STYLES.get(f.severity, "")),
-                Text(f.detector),
-                "n/a" if math.isnan(f.score) else f"{f.score:.2f}",
-                "–" if f.steps is None else f"{f.steps[0]}–{f.steps[1]}",
-                Text(f.split or "–"),
-                Text(f.summary),
-            )
-        console.print(table)
-    else:
-        console.print("[dim]no findings[/dim]")
-
-    trends = _trend_table(result)
-    if trends is not None:
-        console.print(trends)
-
-    for note in result.notes:
-        console.print(f"[dim]note:[/dim] {escape(note)}")
+    console.print(_findings(doc.get("findings") or []))
+    sections = doc.get("sections") or {}
+    for table in (
+        _trends(sections.get("signals")),
+        _tests(sections.get("audit")),
+        _elicitation(sections.get("elicitation")),
+        _evaluation(sections.get("evaluation")),
+        _organism(sections.get("organism")),
+    ):
+        if table is not None:
+            console.print(table)
+    for note in sections.get("notes") or []:
+        console.print(f"[dim]note:[/dim] {escape(str(note))}")
 
 
-def _trend_table(result: MonitorResult) -> Table | None:
-    """Per run x split: each signal at the first and the last step (conditions pooled)."""
-    sig = result.signals
-    if sig.steps.num_rows == 0:
-        return None
-    columns = [c for c in TREND_COLUMNS if c in sig.steps.column_names]
-    several = len(sig.runs) > 1
-    table = Table(box=box.SIMPLE_HEAD, title="first → last step", title_justify="left", pad_edge=False)
+def _table(title: str) -> Table:
+    return Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
+
+
+def _findings(findings: list[dict[str, Any]]) -> Table | Text:
+    if not findings:
+        return Text("no findings", style="dim")
+    table = _table("findings")
+    for header, kw in (("id", {}), ("severity", {}), ("detector", {"style": "bold"}), ("score", {"justify": "right"}),
+                       ("steps", {"no_wrap": True}), ("split", {}), ("summary", {"overflow": "fold", "ratio": 1})):  # fmt: skip
+        table.add_column(header, **kw)  # type: ignore[arg-type]
+    for f in findings:
+        sev = str(f.get("severity", ""))
+        table.add_row(
+            Text(str(f.get("id", ""))),
+            Text(sev, style=SEVERITY_STYLES.get(sev, "")),
+            Text(str(f.get("detector", ""))),
+            "n/a" if f.get("score") is None else f"{f['score']:.2f}",
+            fmt.steps(f.get("steps")),
+            Text(str(f.get("split") or "–")),
+            Text(str(f.get("summary", ""))),
+        )
+    return table
+
+
+def _trends(sig: dict[str, Any] | None) -> Table | None:
+    """Per run x split (conditions pooled): the main signals at the first and the last step."""
+    steps = (sig or {}).get("steps") or {}
+    columns = [c for c in TREND_COLUMNS if c in (sig or {}).get("columns", {})] or list(TREND_COLUMNS)
+    several = len(steps) > 1
+    table = _table("first → last step")
     if several:
         table.add_column("run")
     table.add_column("split")
@@ -86,69 +100,85 @@ def _trend_table(result: MonitorResult) -> Table | None:
     for c in columns:
         table.add_column(c, justify="right", no_wrap=True)
     n = 0
-    for run in sig.runs:
-        for split in sig.splits(run):
-            steps, _ = sig.series(columns[0], run=run, split=split, condition=POOLED) if columns else ([], [])
-            if len(steps) == 0:
+    for run, splits in steps.items():
+        for split in sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s)):
+            data = splits[split].get(POOLED) or next(iter(splits[split].values()))
+            if not data.get("step"):
                 continue
-            cells: list[str | Text] = [Text(run)] if several else []
-            cells += [Text(split), f"{int(steps[0])} → {int(steps[-1])}"]
+            cells_: list[str | Text] = [Text(str(run))] if several else []
+            cells_ += [Text(str(split)), f"{data['step'][0]} → {data['step'][-1]}"]
             for c in columns:
-                _, values = sig.series(c, run=run, split=split, condition=POOLED)
-                cells.append(f"{_num(values[0])} → {_num(values[-1])}")
-            table.add_row(*cells)
+                values = data.get(c) or [None]
+                cells_.append(f"{_num(values[0])} → {_num(values[-1])}")
+            table.add_row(*cells_)
             n += 1
     return table if n else None
 
 
-def _num(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:.2f}"
+def _num(x: Any) -> str:
+    return "n/a" if not isinstance(x, int | float) else f"{x:.2f}"
 
 
-def print_audit_summary(result: AuditResult, console: Console) -> None:
-    """Print an audit's verdict, one line per test (statistic, uncertainty, cost) and its findings."""
-    v = result.verdict
-    console.print(
-        Text.assemble(("verdict: ", "bold"), (v.label, VERDICT_STYLES.get(v.label, "bold")), "  ", v.reason)
-    )
-    console.print(Text(f"model: {result.model} · task: {result.task} · {result.seconds:.1f} s", style="dim"))
-
-    tests = Table(box=box.SIMPLE_HEAD, title="tests", title_justify="left", pad_edge=False)
+def _tests(audit: dict[str, Any] | None) -> Table | None:
+    if not audit or not audit.get("tests"):
+        return None
+    table = _table(f"tests (task {audit.get('task', '?')})")
     for header in ("test", "statistic", "value", "uncertainty", "forward passes", "seconds"):
-        tests.add_column(
+        table.add_column(
             header, justify="right" if header in ("value", "forward passes", "seconds") else "left"
         )
-    for name, t in result.tests.items():
-        if t.ci is not None:
-            uncertainty = f"95% CI {_num(t.ci[0])} – {_num(t.ci[1])}"
-        elif t.p_value is not None:
-            uncertainty = f"p = {t.p_value:.2g}"
-        else:
-            uncertainty = "–"
-        if t.ci is not None and t.p_value is not None:
-            uncertainty += f", p = {t.p_value:.2g}"
-        tests.add_row(
-            Text(name, style="bold"),
-            Text(t.statistic_name),
-            _num(t.statistic),
-            uncertainty,
-            f"{int(t.cost['forward_passes']):,}",
-            f"{t.cost['seconds']:.1f}",
-        )
-    console.print(tests)
-
-    table = Table(box=box.SIMPLE_HEAD, title="findings", title_justify="left", pad_edge=False)
-    table.add_column("severity")
-    table.add_column("test", style="bold")
-    table.add_column("score", justify="right")
-    table.add_column("split")
-    table.add_column("summary", overflow="fold", ratio=1)
-    for f in sorted(result.findings, key=lambda f: -int(f.severity)):
+    for key, t in audit["tests"].items():
+        cost = t.get("cost") or {}
         table.add_row(
-            Text(str(f.severity), style=SEVERITY_STYLES.get(f.severity, "")),
-            Text(f.detector),
-            "n/a" if math.isnan(f.score) else f"{f.score:.2f}",
-            Text(f.split or "–"),
-            Text(f.summary),
+            Text(str(key), style="bold"),
+            Text(str(t.get("statistic_name", ""))),
+            fmt.number(t.get("statistic")),
+            fmt.uncertainty(t),
+            fmt.number(cost.get("forward_passes")),
+            fmt.number(cost.get("seconds")),
         )
-    console.print(table)
+    return table
+
+
+def _elicitation(el: dict[str, Any] | None) -> Table | None:
+    if not el:
+        return None
+    before, after = el.get("before") or {}, el.get("after") or {}
+    title = f"elicitation: {el.get('mitigation', '?')}, {el.get('steps', '?')} steps, first flag at step {fmt.value(el.get('first_flag_step'))}"
+    table = _table(title)
+    for header in ("split", "cue", "before", "after"):
+        table.add_column(header, justify="right" if header in ("before", "after") else "left")
+    for split, cond in cells(before, after):
+        table.add_row(
+            Text(split),
+            Text(cond),
+            _num(before.get(split, {}).get(cond)),
+            _num(after.get(split, {}).get(cond)),
+        )
+    return table
+
+
+def _evaluation(ev: dict[str, Any] | None) -> Table | None:
+    acc = (ev or {}).get("accuracy")
+    if not isinstance(acc, dict):
+        return None
+    assert ev is not None
+    table = _table(f"evaluation: {ev.get('task', '?')}")
+    for header in ("split", "cue", "accuracy", f"pass@{ev.get('k', 'k')}"):
+        table.add_column(header, justify="right" if header not in ("split", "cue") else "left")
+    passk = ev.get("pass_at_k") or {}
+    for split, cond in cells(acc):
+        table.add_row(
+            Text(split), Text(cond), _num(acc[split].get(cond)), _num(passk.get(split, {}).get(cond))
+        )
+    return table
+
+
+def _organism(org: dict[str, Any] | None) -> Text | None:
+    if not org:
+        return None
+    base = org.get("base") or {}
+    name = base.get("name") if isinstance(base, dict) else base
+    return Text(
+        f"organism: {org.get('kind', '?')} from {name} (seed {org.get('seed', '?')}), expect {fmt.value(org.get('expect'))}"
+    )
