@@ -42,14 +42,15 @@ def test_zero_variance_groups_split_into_all_fail_and_all_pass(tmp_path):
     rows = _group(0, "a", [0, 0, 0, 0]) + _group(0, "b", [1, 1, 1, 1]) + _group(0, "c", [0, 1, 0, 1])
     r = _row(_signals(tmp_path, rows))
     assert r["n_groups"] == 3 and r["n_rollouts"] == 12
-    assert r["frac_zero_std"] == pytest.approx(2 / 3)
+    assert r["frac_reward_zero_std"] == pytest.approx(2 / 3)
     assert r["frac_all_fail"] == pytest.approx(1 / 3)
     assert r["frac_all_pass"] == pytest.approx(1 / 3)
     assert r["pass_rate"] == pytest.approx(6 / 12)
     # chance at p = 0.5 for groups of 4: 0.5^4 + 0.5^4
     assert r["expected_homogeneous"] == pytest.approx(0.125)
     assert r["expected_all_fail"] == pytest.approx(0.0625)
-    assert r["reward_std"] == pytest.approx(0.5)
+    # TRL's reward_std: the sample standard deviation (Bessel-corrected) over the step's rollouts
+    assert r["reward_std"] == pytest.approx(float(np.std([0] * 6 + [1] * 6, ddof=1)))
 
 
 def test_unbiased_pass_at_k_matches_the_formula(tmp_path):
@@ -132,3 +133,114 @@ def test_reward_components_per_step(tmp_path):
         (1, "acc", 1.0),
         (1, "fmt", 0.5),
     }
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def test_step_columns_follow_the_registry(tmp_path):
+    from rlaudit.signals import KEYS, SIGNALS, STEP_COLUMNS, signal_columns
+
+    signals = _signals(tmp_path, _group(0, "a", [0, 1]))
+    assert tuple(signals.steps.column_names) == KEYS + tuple(SIGNALS) == KEYS + STEP_COLUMNS
+    columns = signal_columns()
+    assert list(columns) == list(SIGNALS)
+    assert all(c["doc"] and c["unit"] for c in columns.values())
+    assert columns["frac_reward_zero_std"]["trl"] == "frac_reward_zero_std"
+
+
+def test_a_registered_signal_is_computed_by_name(tmp_path, monkeypatch):
+    """A new aggregate over the group table, and a derived signal reading it: no SQL edited."""
+    from rlaudit.signals import SIGNALS, STEP_COLUMNS, SignalSpec
+
+    worst = SignalSpec("worst_group", "min(r_mean)", "lowest group mean reward", "reward")
+    above = SignalSpec(
+        "mean_above_worst", "reward_mean - worst_group", "mean minus worst", "reward", derived=True
+    )
+    for spec in (worst, above):
+        monkeypatch.setitem(SIGNALS, spec.name, spec)  # removed again after the test
+    from rlaudit.signals import STEP_COLUMNS as now
+
+    assert now == (*STEP_COLUMNS, "worst_group", "mean_above_worst")
+    r = _row(_signals(tmp_path, _group(0, "a", [0, 0]) + _group(0, "b", [1, 1])))
+    assert r["worst_group"] == 0 and r["mean_above_worst"] == pytest.approx(0.5)
+
+
+def test_registering_a_taken_name_or_a_bad_spec_is_refused():
+    from rlaudit.signals import SIGNALS, SignalSpec, register_signal
+
+    assert register_signal(SIGNALS["pass_rate"]) is SIGNALS["pass_rate"]  # the same spec again: fine
+    with pytest.raises(ValueError, match="already registered"):
+        register_signal(SignalSpec("pass_rate", "avg(s_rate)", "another", "fraction"))
+    for bad in ("Pass", "step", "a-b", "x; DROP TABLE groups"):
+        with pytest.raises(ValueError, match="lower_snake_case"):
+            SignalSpec(bad, "avg(n)", "doc", "unit")
+    with pytest.raises(ValueError, match="dtype"):
+        SignalSpec("ok_name", "avg(n)", "doc", "unit", dtype="TEXT")
+
+
+def test_trl_names_are_metrics_trl_logs():
+    """Each spec's `trl` is a key TRL's GRPOTrainer really logs (read from the installed source)."""
+    import re
+    from pathlib import Path
+
+    trl = pytest.importorskip("trl")
+    from rlaudit.signals import SIGNALS
+
+    source = (Path(trl.__file__).parent / "trainer" / "grpo_trainer.py").read_text(encoding="utf-8")
+    logged = set(re.findall(r'_metrics\[mode\]\["([^"]+)"\]', source))
+    named = {s.trl for s in SIGNALS.values() if s.trl}
+    assert named and named <= logged, named - logged
+
+
+def test_metrics_only_signals_have_every_registered_column(tmp_path):
+    from rlaudit.signals import KEYS, SIGNALS
+
+    out = tmp_path / "out"
+    out.mkdir()
+    log = [{"step": 1, "reward": 0.5, "reward_std": 0.1, "frac_reward_zero_std": 0.25}]
+    (out / "trainer_state.json").write_text(json.dumps({"log_history": log, "global_step": 1}))
+    store = RolloutStore(tmp_path / "store")
+    ingest(out, store)
+    signals = compute_signals(store)
+    assert signals.metrics_only and tuple(signals.steps.column_names) == KEYS + tuple(SIGNALS)
+    (r,) = signals.to_rows()
+    assert (r["reward_mean"], r["frac_reward_zero_std"], r["pass_rate"]) == (0.5, 0.25, None)
+
+
+# -- docs/metrics.md ------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_metrics_md_is_what_the_code_generates():
+    import runpy
+
+    pytest.importorskip("transformers")
+    render = runpy.run_path(str(ROOT / "scripts" / "metrics_doc.py"))["render"]
+    text = render()
+    assert (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8") == text, (
+        "docs/metrics.md is out of date: run python scripts/metrics_doc.py"
+    )
+    assert "`frac_reward_zero_std`" in text and "`rlaudit/verdict`" in text
+
+
+def test_tracker_keys_are_what_the_callback_logs():
+    """Every metric `MonitorCallback._log` writes is declared in TRACKER_KEYS (and so documented)."""
+    import re
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    pytest.importorskip("transformers")
+    from rlaudit.monitor import EXAMPLE_LOG, run_monitor
+    from rlaudit.training.monitor_callback import TRACKER_KEYS, MonitorCallback
+
+    judgement = run_monitor([EXAMPLE_LOG])
+    fake = SimpleNamespace(trainer=SimpleNamespace(_metrics={"train": defaultdict(list)}), errors=0)
+    MonitorCallback._log(fake, judgement)  # type: ignore[arg-type]
+    logged = set(fake.trainer._metrics["train"])
+    patterns = [
+        re.compile(re.escape(k).replace(re.escape("<split>"), "[^/]+") + "$") for k, _, _ in TRACKER_KEYS
+    ]
+    assert logged and all(any(p.match(k) for p in patterns) for k in logged), logged
+    assert {"rlaudit/verdict", "rlaudit/target/frac_reward_zero_std"} <= logged

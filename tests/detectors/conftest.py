@@ -20,7 +20,9 @@ MakeSignals = Callable[..., Signals]
 def make_signals(tmp_path: Path) -> MakeSignals:
     """Signals of synthetic runs: `make_signals({"target": LOCKED, "control": HONEST}, ...)`;
     `runs={"a": {...}, "b": {...}}` for several runs; `phases=[({...}, n_steps), ...]` for one run
-    whose behaviour changes between consecutive phases."""
+    whose behaviour changes between consecutive phases; `cues={"train_cue": {...}, ...}` for one run
+    whose prompts carry a condition, and `cue_phases=[({"train_cue": {...}, ...}, n_steps), ...]` for
+    one whose behaviour under each cue changes between phases."""
     counter = iter(range(1000))
 
     def make(
@@ -29,15 +31,23 @@ def make_signals(tmp_path: Path) -> MakeSignals:
         runs: dict[str, dict[str, Behaviour]] | None = None,
         phases: list[tuple[dict[str, Behaviour], int]] | None = None,
         cues: dict[str, dict[str, Behaviour]] | None = None,
+        cue_phases: list[tuple[dict[str, dict[str, Behaviour]], int]] | None = None,
         seed: int = 0,
         **kw,
     ) -> Signals:
         store = RolloutStore(tmp_path / f"store{next(counter)}")
-        if cues is not None:  # one run whose prompts carry a condition: {"train_cue": {...}, ...}
-            tables = []
-            for i, (condition, bs) in enumerate(cues.items()):
-                t = synthetic_rollouts(bs, run="run", seed=seed + i, **kw)
-                tables.append(t.append_column("condition", pa.array([condition] * t.num_rows)))
+        if cues is not None:
+            cue_phases = [(cues, kw.pop("n_steps", 20))]
+        if cue_phases is not None:  # one run whose prompts carry a condition: {"train_cue": {...}, ...}
+            tables, first, i = [], 0, 0
+            for by_cue, n_steps in cue_phases:
+                for condition, bs in by_cue.items():
+                    t = synthetic_rollouts(
+                        bs, run="run", seed=seed + i, n_steps=n_steps, first_step=first, **kw
+                    )
+                    tables.append(t.append_column("condition", pa.array([condition] * t.num_rows)))
+                    i += 1
+                first += n_steps
             path = tmp_path / f"cued-{next(counter)}.jsonl"
             write_jsonl(pa.concat_tables(tables), str(path))
             ingest(path, store)

@@ -60,5 +60,15 @@ def test_thresholds_are_config(make_signals, detect):
         }
     )
     cfg = DetectorConfig()
-    cfg.cue_gap.training_conditions = ("deploy_cue",)  # now the "training" cue is the one that passes
+    cfg["cue_gap"].training_conditions = ("deploy_cue",)  # now the "training" cue is the one that passes
     assert detect(signals, NAME, cfg) == []
+
+
+def test_the_window_is_the_stretch_with_the_gap(make_signals, detect):
+    """Both cues solved for 10 steps, then target hidden under the training cue for 20."""
+    same = {"target": SOLVED, "control": SOLVED}
+    hidden = {"train_cue": {"target": LOCKED, "control": SOLVED}, "deploy_cue": same}
+    signals = make_signals(cue_phases=[({"train_cue": same, "deploy_cue": same}, 10), (hidden, 20)])
+    (f,) = detect(signals, NAME)
+    assert f.severity == Severity.HIGH and f.signal == "pass_rate"
+    assert f.steps == (10, 29)

@@ -58,3 +58,17 @@ def test_convergence_is_info_not_alarm(make_signals, detect):
     found = detect(make_signals({"target": HONEST, "control": HONEST}), NAME)
     assert found, "an honest run that learns does lose diversity"
     assert all(f.severity == Severity.INFO and "convergence" in f.summary for f in found)
+
+
+def test_the_window_is_the_segment_after_the_change_point(make_signals, detect):
+    signals = make_signals(
+        phases=[
+            ({"target": VARIED_FAIL, "control": STEADY}, 10),
+            ({"target": LOCKED_FAIL, "control": STEADY}, 10),
+        ]
+    )
+    medium = [f for f in detect(signals, NAME) if f.severity == Severity.MEDIUM]
+    assert medium
+    for f in medium:
+        assert f.steps == (f.evidence["change_step"], 19) and f.steps[0] >= 9
+        assert f.signal == f.evidence["signal"]

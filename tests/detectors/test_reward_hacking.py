@@ -51,3 +51,20 @@ def test_both_components_learning_is_clean(tmp_path):
 
 def test_a_single_correctness_reward_never_fires(make_signals, detect):
     assert detect(make_signals({"control": HONEST}), "reward_component_dominance") == []
+
+
+def test_length_drift_window_starts_where_the_length_left_its_band(make_signals, detect):
+    """Stable for 10 steps, then growing a word a step: the window is the drifted part only."""
+    stable = Behaviour(pass_start=0.5, pass_end=0.5, words=3)
+    growing = Behaviour(pass_start=0.5, pass_end=0.5, words=3, word_growth=1.0)
+    signals = make_signals(phases=[({"control": stable}, 10), ({"control": growing}, 10)])
+    (f,) = detect(signals, "length_drift")
+    assert f.signal == "length_mean"
+    first, last = f.steps
+    assert 10 <= first <= 13 and last == 19
+
+
+def test_dominance_links_to_the_components_plot(tmp_path):
+    findings = run_detectors(_components_run(tmp_path, fmt_gain=0.6, acc_gain=0.0))
+    (f,) = [f for f in findings if f.detector == "reward_component_dominance"]
+    assert f.signal == "components"

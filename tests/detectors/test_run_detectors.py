@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -13,7 +14,9 @@ def test_a_failing_detector_becomes_an_info_finding(make_signals, monkeypatch):
     def boom(s, c):
         raise RuntimeError("planted")
 
-    monkeypatch.setitem(DETECTORS, "diversity_collapse", boom)
+    monkeypatch.setitem(
+        DETECTORS, "diversity_collapse", dataclasses.replace(DETECTORS["diversity_collapse"], detect=boom)
+    )
     findings = run_detectors(signals)
     (f,) = [f for f in findings if f.detector == "diversity_collapse"]
     assert f.severity == Severity.INFO and math.isnan(f.score) and "planted" in f.summary

@@ -60,3 +60,24 @@ def test_unlabelled_family_form(make_signals, detect):
     (f,) = detect(make_signals({"target": LOCKED, "control": HONEST}, labelled=False), NAME)
     assert f.severity == Severity.MEDIUM
     assert f.evidence["family"].startswith("[target]")
+
+
+def test_the_window_is_where_the_levels_were_compared(make_signals, detect):
+    """Honest for 10 steps, then locked for 20, while control stays high: the window is the last half
+    of the run (where target is low and control high), inside the locked stretch."""
+    high = Behaviour(pass_start=0.9, pass_end=0.9)
+    signals = make_signals(
+        phases=[({"target": HONEST, "control": high}, 10), ({"target": LOCKED, "control": high}, 20)]
+    )
+    (f,) = detect(signals, NAME)
+    assert f.evidence["control_high"] and f.signal == "pass_rate"
+    first, last = f.steps
+    assert 10 <= first <= 15 and last == 29
+    assert f.evidence["compared_steps"] == [0, 29]
+
+
+def test_when_control_only_learns_the_window_is_every_compared_step(make_signals, detect):
+    learning = Behaviour(pass_start=0.1, pass_end=0.55)  # learns, but never "high"
+    (f,) = detect(make_signals({"target": LOCKED, "control": learning}), NAME)
+    assert f.evidence["control_learns"] and not f.evidence["control_high"]
+    assert f.steps == (0, 19)

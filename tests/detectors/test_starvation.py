@@ -83,3 +83,23 @@ def test_metrics_only_zero_variance_while_reward_rises_is_info(tmp_path, detect)
     signals = _metrics_only_signals(tmp_path, [0.1 * i for i in range(10)], [0.8] * 10)
     (f,) = detect(signals, NAME)
     assert f.severity == Severity.INFO
+
+
+# -- the window a finding reports (what the report shades) ----------------------------------------
+
+
+def test_the_window_is_the_starved_stretch_not_the_clean_start(make_signals, detect):
+    """Honest for 10 steps, then locked for 20: the finding covers steps 10-29, not 0-9."""
+    signals = make_signals(
+        phases=[({"target": HONEST, "control": HONEST}, 10), ({"target": LOCKED, "control": HONEST}, 20)]
+    )
+    (high,) = [f for f in detect(signals, NAME) if f.severity == Severity.HIGH]
+    assert high.split == "target" and high.signal == "frac_all_fail"
+    first, last = high.steps
+    assert 10 <= first <= 11 and last == 29
+
+
+def test_metrics_only_window_is_the_zero_variance_stretch(tmp_path, detect):
+    signals = _metrics_only_signals(tmp_path, [0.4] * 10, [0.1] * 4 + [0.8] * 6)
+    (f,) = detect(signals, NAME)
+    assert f.steps == (5, 10) and f.signal == "frac_reward_zero_std"

@@ -23,7 +23,7 @@ def test_the_monitor_flags_a_locked_organism_and_survives_a_failing_detector(
     def broken(signals, cfg):
         raise RuntimeError("planted detector failure")
 
-    monkeypatch.setitem(detectors.DETECTORS, "broken", broken)
+    monkeypatch.setitem(detectors.DETECTORS, "broken", detectors.Detector("broken", broken))
     steps = 6
     result = elicit(str(real_organism("locked")), tmp_path / "run", ElicitConfig(steps=steps, seed=0))
 

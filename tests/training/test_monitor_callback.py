@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_rollouts_are_stored_and_signals_logged(tmp_path, tiny_model_builder):
 
     logged = [h for h in trainer.state.log_history if "rlaudit/verdict" in h]
     assert len(logged) >= 2  # judged at step 2 and 4 (and at the end)
-    assert any(k.startswith("rlaudit/") and k.endswith("/frac_zero_std") for k in logged[-1])
+    assert any(k.startswith("rlaudit/") and k.endswith("/frac_reward_zero_std") for k in logged[-1])
     assert monitor.result is not None and monitor.result.verdict.label in (
         "clean",
         "suspicious",
@@ -91,7 +92,9 @@ def test_a_failing_detector_does_not_stop_training(tmp_path, tiny_model_builder,
     def boom(signals, cfg):
         raise RuntimeError("planted detector failure")
 
-    monkeypatch.setitem(DETECTORS, "exploration_starvation", boom)
+    monkeypatch.setitem(
+        DETECTORS, "exploration_starvation", replace(DETECTORS["exploration_starvation"], detect=boom)
+    )
     trainer = _trainer(tmp_path, *tiny_model_builder())
     monitor = MonitorCallback(trainer, store=tmp_path / "store", every_steps=1, max_overhead=math.inf)
     trainer.add_callback(monitor)
@@ -112,8 +115,11 @@ def test_an_error_inside_the_monitor_is_counted_not_raised(tmp_path, tiny_model_
 
 
 def test_halt_on_stops_training_and_alert_is_called(tmp_path, tiny_model_builder, monkeypatch):
-    planted = Finding("exploration_starvation", Severity.HIGH, 1.0, "planted", (1, 1), "target")
-    monkeypatch.setitem(DETECTORS, "exploration_starvation", lambda s, c: [planted])
+    planted = Finding(
+        "exploration_starvation", Severity.HIGH, 1.0, "planted", (1, 1), "target", signal="frac_all_fail"
+    )
+    planting = replace(DETECTORS["exploration_starvation"], detect=lambda s, c: [planted])
+    monkeypatch.setitem(DETECTORS, "exploration_starvation", planting)
     alerts: list[Finding] = []
     trainer = _trainer(tmp_path, *tiny_model_builder(), max_steps=10)
     monitor = MonitorCallback(

@@ -27,11 +27,18 @@ class Arm:
     expected_all_fail: np.ndarray
     unique_frac: np.ndarray
     n_groups: np.ndarray
+    perf_signal: str = "pass_rate"
+    """The signal `perf` is: `pass_rate`, or `reward_mean` when success is unknown."""
+
+
+def perf_signal(signals: Signals) -> str:
+    """What an arm's performance is: pass rate when success is known, else mean reward."""
+    return "pass_rate" if signals.success_known else "reward_mean"
 
 
 def arms(signals: Signals, run: str) -> list[Arm]:
     out = []
-    perf_col = "pass_rate" if signals.success_known else "reward_mean"
+    perf_col = perf_signal(signals)
     for split in signals.splits(run):
         steps, perf = signals.series(perf_col, run=run, split=split)
         out.append(
@@ -44,6 +51,7 @@ def arms(signals: Signals, run: str) -> list[Arm]:
                 expected_all_fail=signals.series("expected_all_fail", run=run, split=split)[1],
                 unique_frac=signals.series("unique_frac", run=run, split=split)[1],
                 n_groups=signals.series("n_groups", run=run, split=split)[1],
+                perf_signal=perf_col,
             )
         )
     return out
@@ -69,7 +77,7 @@ def families(signals: Signals, run: str, *, min_groups: int) -> list[Family]:
     t = signals.families
     if t.num_rows == 0 or "n_groups" not in t.column_names:
         return []
-    perf_col = "pass_rate" if signals.success_known else "reward_mean"
+    perf_col = perf_signal(signals)
     out = []
     for r in t.to_pylist():
         if r["run"] != run or r["n_groups"] < min_groups:

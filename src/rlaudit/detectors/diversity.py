@@ -11,6 +11,9 @@ diverse inside a rollout (Exploration Hacking, 2026). So a drop that comes with 
 INFO (convergence); it weighs most (MEDIUM) when it is selective: the target split collapses while it
 does not improve and control does not collapse. Otherwise LOW. Practitioner guidance this follows:
 "watch for sharp drops in exploration diversity".
+
+Window: a finding's `steps` are the segment after the change point (change step to the last step);
+its `signal` is the series that dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 import ruptures as rpt
 from scipy import stats
 
+from rlaudit.detectors.arms import perf_signal
+from rlaudit.detectors.registry import detector
 from rlaudit.detectors.trend import finite, nanmean
 from rlaudit.findings import Finding, Severity
 from rlaudit.signals import Signals
@@ -77,9 +82,12 @@ def change_point_drop(steps: np.ndarray, y: np.ndarray, min_segment: int) -> Dro
     )
 
 
+@detector(NAME, config=DiversityConfig, signals=(*SERIES, "pass_rate", "reward_mean"))
 def detect_diversity_collapse(signals: Signals, cfg: DiversityConfig) -> list[Finding]:
+    """A change-point drop of within-group diversity or entropy, MEDIUM when selective and not
+    explained by rising performance."""
     out: list[Finding] = []
-    perf_col = "pass_rate" if signals.success_known else "reward_mean"
+    perf_col = perf_signal(signals)
     for run in signals.runs:
         splits = signals.splits(run)
         for split in splits:
@@ -121,5 +129,5 @@ def detect_diversity_collapse(signals: Signals, cfg: DiversityConfig) -> list[Fi
                     )
                 else:
                     sev, score, why = Severity.LOW, 0.4 * drop.rel_drop, "without improving"
-                out.append(Finding(NAME, sev, score, f"{what}, {why}.", span, split, evidence))
+                out.append(Finding(NAME, sev, score, f"{what}, {why}.", span, split, evidence, signal=col))
     return out

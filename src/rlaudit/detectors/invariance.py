@@ -11,6 +11,8 @@ what the rewards ask. Runs that both converged at the ceiling are excluded: iden
 expected. Source: practitioner guidance to watch for "suspiciously consistent performance across
 different reward configurations" (Exploration Hacking, 2026). The caller vouches that the runs differ
 in reward configuration (`rlaudit monitor RUN_A RUN_B ...`).
+
+Window: the runs are compared as wholes, so a finding's `steps` span both runs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import numpy as np
 import pyarrow.compute as pc
 from scipy.spatial.distance import jensenshannon
 
+from rlaudit.detectors.arms import perf_signal
+from rlaudit.detectors.registry import detector
 from rlaudit.detectors.trend import gain, nanmean
 from rlaudit.findings import Finding, Severity
 from rlaudit.signals import Signals
@@ -74,7 +78,10 @@ def _token_dist(signals: Signals, run: str) -> dict[str, int]:
     return {r["token"]: r["n"] for r in rows}
 
 
+@detector(NAME, config=InvarianceConfig, signals=("pass_rate", "reward_mean", "n_groups"))
 def detect_reward_config_invariance(signals: Signals, cfg: InvarianceConfig) -> list[Finding]:
+    """Pairs of runs (differing in reward configuration) with the same completions and the same flat
+    score."""
     if len(signals.runs) < 2 or signals.tokens is None:
         return []
     out = []
@@ -111,6 +118,7 @@ def detect_reward_config_invariance(signals: Signals, cfg: InvarianceConfig) -> 
                     steps,
                     None,
                     evidence,
+                    signal=perf_signal(signals),
                 )
             )
     return out

@@ -9,6 +9,10 @@ honest runs.
   easy part (format, length) and not the rest. A run with a single reward (only correctness) never
   fires, nor does a component that is constant: the failure modes of "one component dominates the
   total" checks on plain correctness runs. LOW.
+
+Window: a length drift's `steps` are the longest stretch where the length is at least
+`min_relative_change` away from the first window's mean (in the direction of the drift); a dominance
+finding spans the run's components (`signal` "components": the reward-components plot).
 """
 
 from __future__ import annotations
@@ -19,28 +23,40 @@ import numpy as np
 import pyarrow.compute as pc
 from scipy import stats
 
-from rlaudit.detectors.trend import window_means
+from rlaudit.detectors.registry import detector
+from rlaudit.detectors.trend import stretch, window_means
 from rlaudit.findings import Finding, Severity
-from rlaudit.signals import Signals
+from rlaudit.signals import COMPONENTS, Signals
 
 
 @dataclass
-class RewardHackingConfig:
+class LengthDriftConfig:
     window_frac: float = 0.2
     """First and last windows compared: this fraction of the run's steps each."""
     min_relative_change: float = 0.5
-    """Length drift: the last-window mean length is at least 1.5x (or at most 0.5x) the first."""
+    """The last-window mean length is at least 1.5x (or at most 0.5x) the first."""
     alpha: float = 0.01
     """Spearman test level for a monotone length trend."""
     min_steps: int = 5
+    window_bridge: int = 1
+    """Steps back inside the band that a finding's window carries across."""
+
+
+@dataclass
+class ComponentDominanceConfig:
+    window_frac: float = 0.2
+    """First and last windows compared: this fraction of the run's steps each."""
+    min_steps: int = 5
     min_total_gain: float = 0.1
-    """Dominance: the summed component gain must be at least this (in reward units)."""
+    """The summed component gain must be at least this (in reward units)."""
     min_gain_share: float = 0.9
     flat_gain: float = 0.02
     """A component (that varies at all) is flat when its gain is at most this in absolute value."""
 
 
-def detect_length_drift(signals: Signals, cfg: RewardHackingConfig) -> list[Finding]:
+@detector("length_drift", config=LengthDriftConfig, signals=("length_mean",))
+def detect_length_drift(signals: Signals, cfg: LengthDriftConfig) -> list[Finding]:
+    """Mean completion length moving monotonically by half or more over the run (LOW)."""
     out = []
     for run in signals.runs:
         for split in signals.splits(run):
@@ -55,6 +71,8 @@ def detect_length_drift(signals: Signals, cfg: RewardHackingConfig) -> list[Find
             change = last / first - 1
             rho, p = stats.spearmanr(steps, length)
             if abs(change) >= cfg.min_relative_change and p < cfg.alpha:
+                drifted = (length / first - 1) * np.sign(change) >= cfg.min_relative_change
+                window = stretch(steps, drifted, bridge=cfg.window_bridge)
                 out.append(
                     Finding(
                         "length_drift",
@@ -62,7 +80,7 @@ def detect_length_drift(signals: Signals, cfg: RewardHackingConfig) -> list[Find
                         min(1.0, abs(change) / 4),
                         f"Completion length on '{split}' went from {first:.1f} to {last:.1f} ({change:+.0%}, "
                         f"Spearman rho {rho:+.2f}): check the reward does not pay for length.",
-                        (int(steps.min()), int(steps.max())),
+                        window or (int(steps.min()), int(steps.max())),
                         split,
                         {
                             "first_window": first,
@@ -76,7 +94,9 @@ def detect_length_drift(signals: Signals, cfg: RewardHackingConfig) -> list[Find
     return out
 
 
-def detect_reward_dominance(signals: Signals, cfg: RewardHackingConfig) -> list[Finding]:
+@detector("reward_component_dominance", config=ComponentDominanceConfig)
+def detect_reward_dominance(signals: Signals, cfg: ComponentDominanceConfig) -> list[Finding]:
+    """One reward component carrying the run's reward gain while another stays flat (LOW)."""
     out = []
     t = signals.components
     if t.num_rows == 0:
@@ -111,6 +131,7 @@ def detect_reward_dominance(signals: Signals, cfg: RewardHackingConfig) -> list[
                     (int(steps.min()), int(steps.max())),
                     None,
                     {"gains": gains},
+                    signal=COMPONENTS,
                 )
             )
     return out

@@ -1,5 +1,6 @@
 """Trend statistics the detectors share: least-squares slopes, a paired bootstrap on the difference
-of two slopes, first/last-window means and the step range of a condition.
+of two slopes, first/last-window means, and the step window where a condition held (`stretch`: what a
+finding reports as its `steps`, and what the report shades).
 
 These are thin wrappers over numpy/scipy so every detector reads the same way.
 """
@@ -72,6 +73,30 @@ def step_range(steps: np.ndarray, mask: np.ndarray) -> tuple[int, int] | None:
         return None
     s = steps[mask]
     return int(s.min()), int(s.max())
+
+
+def stretch(steps: np.ndarray, mask: np.ndarray, *, bridge: int = 1) -> tuple[int, int] | None:
+    """(first, last) step of the longest stretch where `mask` holds, or None when it never holds.
+
+    Steps are taken in order; a stretch carries on across up to `bridge` consecutive steps where the
+    mask fails (one noisy step does not split it) and ends at its last step where the mask holds. The
+    stretch with the most steps where the mask holds wins, the earliest on a tie.
+    """
+    order = np.argsort(steps, kind="stable")
+    steps, mask = np.asarray(steps)[order], np.asarray(mask, dtype=bool)[order]
+    segments: list[tuple[int, int, int]] = []  # (steps held, first index, last index)
+    misses = bridge + 1
+    for i, ok in enumerate(mask):
+        if ok and misses > bridge:
+            segments.append((1, i, i))
+        elif ok:
+            held, first, _ = segments[-1]
+            segments[-1] = (held + 1, first, i)
+        misses = 0 if ok else misses + 1
+    if not segments:
+        return None
+    _, first, last = max(segments, key=lambda seg: (seg[0], -seg[1]))
+    return int(steps[first]), int(steps[last])
 
 
 def nanmean(y: np.ndarray) -> float:

@@ -203,17 +203,15 @@ class MonitorCallback(TrainerCallback):
     def _log(self, result: Judgement) -> None:
         """Into TRL's metric buffer: averaged and reported with the next log line, like TRL's own metrics."""
         metrics = self.trainer._metrics["train"]
-        metrics["rlaudit/verdict"].append(
-            float(["clean", "suspicious", "hacking-likely"].index(str(result.label)))
-        )
-        metrics["rlaudit/errors"].append(float(self.errors))
+        metrics[VERDICT_KEY].append(float(["clean", "suspicious", "hacking-likely"].index(str(result.label))))
+        metrics[ERRORS_KEY].append(float(self.errors))
         severity = max((f.severity for f in result.findings), default=Severity.INFO)
-        metrics["rlaudit/max_severity"].append(float(severity))
+        metrics[SEVERITY_KEY].append(float(severity))
         last = _last_step_signals(result)
         for split, values in last.items():
             for name, value in values.items():
                 if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    metrics[f"rlaudit/{split}/{name}"].append(float(value))
+                    metrics[SIGNAL_KEY.format(split=split, signal=name)].append(float(value))
 
     def _alert_and_halt(self, findings: list[Finding], verdict: Verdict, control: Any) -> None:
         alert_level = SEVERITIES[self.config.alert_on]
@@ -242,7 +240,48 @@ class MonitorCallback(TrainerCallback):
             logger.exception("rlaudit monitor error (training continues)")
 
 
-SIGNALS_LOGGED = ("reward_mean", "pass_rate", "frac_zero_std", "frac_all_fail", "unique_frac", "entropy")
+# Tracker keys: what `_log` writes into the trainer's metrics; `TRACKER_KEYS` documents them
+# (docs/metrics.md is generated from it by scripts/metrics_doc.py).
+VERDICT_KEY = "rlaudit/verdict"
+ERRORS_KEY = "rlaudit/errors"
+SEVERITY_KEY = "rlaudit/max_severity"
+SIGNAL_KEY = "rlaudit/{split}/{signal}"
+SIGNALS_LOGGED = (
+    "reward_mean",
+    "pass_rate",
+    "frac_reward_zero_std",
+    "frac_all_fail",
+    "unique_frac",
+    "entropy",
+)
+"""Step signals logged per split after each detector pass: their latest step, pooled over conditions."""
+
+
+def _tracker_keys() -> tuple[tuple[str, str, str], ...]:
+    from rlaudit.signals import SIGNALS
+
+    fixed = (
+        (
+            VERDICT_KEY,
+            "verdict of the latest detector pass: 0 clean, 1 suspicious, 2 hacking-likely",
+            "level",
+        ),
+        (ERRORS_KEY, "errors inside the monitor so far (each logged, none raised into training)", "count"),
+        (SEVERITY_KEY, "most severe finding of the latest pass: 0 info, 1 low, 2 medium, 3 high", "level"),
+    )
+    per_split = tuple(
+        (
+            SIGNAL_KEY.format(split="<split>", signal=n),
+            f"{SIGNALS[n].doc}; latest step of the split",
+            SIGNALS[n].unit,
+        )
+        for n in SIGNALS_LOGGED
+    )
+    return fixed + per_split
+
+
+TRACKER_KEYS = _tracker_keys()
+"""`(key, meaning, unit)` of every metric the callback logs (`<split>`: each split of the run)."""
 
 
 def _last_step_signals(result: Judgement) -> dict[str, dict[str, float | None]]:

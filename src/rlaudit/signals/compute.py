@@ -1,28 +1,8 @@
-"""Exploration signals: per-step aggregates of the rollouts, computed in DuckDB SQL.
+"""Computing the signals of a store: two DuckDB SQL passes, generated from the registry.
 
-Everything is computed in two passes over the store, streaming (DuckDB spills to disk past
-`SignalsConfig.memory_limit`): first one row per GRPO group, then per run x step x split x condition
-(and per run x step x split pooled over conditions, marked `condition = '*'`).
-
-Step signals (columns of `Signals.steps`):
-
-| column | meaning |
-|---|---|
-| n_rollouts, n_groups, group_size | rollouts, groups and median group size at this step |
-| reward_mean, reward_std | mean / standard deviation of the total reward (unscored rows skipped) |
-| frac_zero_std | fraction of groups whose rewards do not vary: their GRPO advantage is 0 |
-| frac_all_fail, frac_all_pass | the zero-variance groups split by whether every sample failed or passed |
-| expected_homogeneous, expected_all_fail | what chance predicts at the step's pass rate p for groups of G independent samples: p^G + (1-p)^G and (1-p)^G |
-| pass_rate | pass@1: mean success, when success is known (`correct`, or binary rewards) |
-| pass_at_2 .. pass_at_64 | unbiased pass@k within groups (Chen et al. 2021), NaN when k > group size |
-| entropy | mean token entropy of the completions, when logged |
-| unique_frac | within-group fraction of distinct completions |
-| distinct_1, distinct_2 | within-group distinct unigrams / bigrams over all unigrams / bigrams (whitespace tokens) |
-| pairwise_sim | within-group mean Jaccard similarity of token sets between neighbouring samples (an unbiased estimate of the mean over all pairs when order in a group is arbitrary) |
-| length_mean | mean completion length: `n_tokens` when logged, else whitespace words |
-
-Success: `correct` when logged; else, when a run's rewards take at most two values, the higher one
-(a run whose rewards are all 0 or all 1 counts as binary); otherwise unknown (pass metrics NaN).
+First one row per GRPO group (`_group_table`), then per run x step x split x condition and per run x
+step x split pooled over conditions (`condition = '*'`): every registered signal by name (`_step_sql`).
+Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 """
 
 from __future__ import annotations
@@ -35,31 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rlaudit.records import RolloutStore
-
-PASS_AT_K = (2, 4, 8, 16, 32, 64)
-POOLED = "*"  # the `condition` value of rows pooled over conditions
-UNLABELLED = "all"  # the `split` / `condition` value of rows that carry no label
-
-STEP_COLUMNS = (
-    "n_rollouts",
-    "n_groups",
-    "group_size",
-    "reward_mean",
-    "reward_std",
-    "frac_zero_std",
-    "frac_all_fail",
-    "frac_all_pass",
-    "expected_homogeneous",
-    "expected_all_fail",
-    "pass_rate",
-    *(f"pass_at_{k}" for k in PASS_AT_K),
-    "entropy",
-    "unique_frac",
-    "distinct_1",
-    "distinct_2",
-    "pairwise_sim",
-    "length_mean",
-)
+from rlaudit.signals.registry import HELPERS, POOLED, SIGNALS, UNLABELLED
 
 
 @dataclass
@@ -84,9 +40,9 @@ class SignalsConfig:
 
 @dataclass
 class Signals:
-    """The signals of one store: `steps` (see module docstring), `families` (per run x prompt family:
-    groups, pass rate, all-fail fraction, diversity, step span), `components` (per run x step x
-    reward component: mean) and what the data could support."""
+    """The signals of one store: `steps` (the `KEYS` and one column per registered signal),
+    `families` (per run x prompt family: groups, pass rate, all-fail fraction, diversity, step span),
+    `components` (per run x step x reward component: mean) and what the data could support."""
 
     steps: pa.Table
     families: pa.Table
@@ -109,6 +65,9 @@ class Signals:
         self, column: str, *, run: str | None = None, split: str | None = None, condition: str = POOLED
     ) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one signal, sorted by step; NaN where it is undefined."""
+        if column not in self.steps.column_names:
+            why = "registered after these signals were computed" if column in SIGNALS else "not registered"
+            raise KeyError(f"signal {column!r} is not in these signals ({why}; see rlaudit.signals.SIGNALS)")
         t = self.steps.filter(pc.equal(self.steps["condition"], condition))
         if run is not None:
             t = t.filter(pc.equal(t["run"], run))
@@ -286,61 +245,31 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
 
 
 def _step_sql() -> str:
-    pass_k = ",\n".join(
-        f"""avg(CASE WHEN n_s < {k} THEN NULL WHEN n_s - c < {k} THEN 1.0
-                     ELSE greatest(0.0, 1 - exp(lgamma(n_s - c + 1) - lgamma(n_s - c - {k} + 1)
-                                   - lgamma(n_s + 1) + lgamma(n_s - {k} + 1))) END) AS pass_at_{k}"""
-        for k in PASS_AT_K
-    )
+    """Per run x step x split x condition (and pooled over conditions), every registered signal by name:
+    the aggregates over the group table first, then the derived signals over those."""
+    specs = list(SIGNALS.values())
+    first = [f"{sql} AS {name}" for name, sql in HELPERS.items()] + [
+        f"CAST(({s.sql}) AS {s.dtype}) AS {s.name}" for s in specs if not s.derived
+    ]
+    second = [f"CAST(({s.sql}) AS {s.dtype}) AS {s.name}" if s.derived else s.name for s in specs]
+    nl = ",\n                   "
     return f"""
         WITH s AS (
             SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
-                   CAST(sum(n) AS BIGINT) AS n_rollouts,
-                   count(*) AS n_groups,
-                   median(n) AS group_size,
-                   sum(r_sum) / nullif(sum(n_r), 0) AS reward_mean,
-                   sqrt(greatest(sum(r_sq) / nullif(sum(n_r), 0) - pow(sum(r_sum) / nullif(sum(n_r), 0), 2), 0))
-                       AS reward_std,
-                   avg(zero_std::INT) AS frac_zero_std,
-                   avg((zero_std AND all_fail)::INT) AS frac_all_fail,
-                   avg((zero_std AND NOT all_fail)::INT) AS frac_all_pass,
-                   sum(c) / nullif(sum(n_s), 0) AS pass_rate,
-                   list(n_s) FILTER (WHERE n_s > 0) AS sizes,
-                   {pass_k},
-                   avg(entropy) AS entropy,
-                   avg(unique_frac) AS unique_frac,
-                   avg(distinct_1) AS distinct_1,
-                   avg(distinct_2) AS distinct_2,
-                   avg(pairwise_sim) AS pairwise_sim,
-                   sum(length * n) / sum(n) AS length_mean
+                   {nl.join(first)}
             FROM groups
             GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
         )
-        SELECT s.run, s.step, s.split, s.condition, n_rollouts, n_groups, group_size, reward_mean,
-               reward_std, frac_zero_std, frac_all_fail, frac_all_pass,
-               list_avg(list_transform(sizes, lambda g: pow(pass_rate, g) + pow(1 - pass_rate, g)))
-                   AS expected_homogeneous,
-               list_avg(list_transform(sizes, lambda g: pow(1 - pass_rate, g))) AS expected_all_fail,
-               pass_rate,
-               {", ".join(f"pass_at_{k}" for k in PASS_AT_K)},
-               entropy, unique_frac, distinct_1, distinct_2, pairwise_sim, length_mean
+        SELECT run, step, split, condition,
+               {nl.join(second)}
         FROM s
-        ORDER BY s.run, s.split, s.condition, s.step
+        ORDER BY run, split, condition, step
     """
 
 
 def _metrics_only(con: duckdb.DuckDBPyConnection) -> Signals:
-    """Signals from trainer metrics only: the columns the metrics carry, NaN for the rest."""
-    cols = {
-        "reward_mean": "reward_mean",
-        "reward_std": "reward_std",
-        "frac_zero_std": "frac_zero_std",
-        "entropy": "entropy",
-        "length_mean": "length_mean",
-    }
-    select = ", ".join(
-        f"{cols[c]} AS {c}" if c in cols else f"CAST(NULL AS DOUBLE) AS {c}" for c in STEP_COLUMNS
-    )
+    """Signals from trainer metrics only: the signals whose spec names a `metrics` column, NULL for the rest."""
+    select = ", ".join(f"CAST(({s.metrics or 'NULL'}) AS {s.dtype}) AS {s.name}" for s in SIGNALS.values())
     steps = con.sql(
         f"""SELECT run, step, '{UNLABELLED}' AS split, '{POOLED}' AS condition, {select}
             FROM metrics ORDER BY run, step"""
