@@ -167,61 +167,29 @@ def evaluate(
     given `seed`. `difficulty` is the task's largest operand (default: the task's own);
     `max_new_tokens` the completion budget (default: the task's). The model is left as it was.
     """
-    task = get_task(task) if isinstance(task, str) else task
-    n_samples = k if n_samples is None else n_samples
-    if n_prompts < 1 or k < 1 or n_samples < k:
-        raise ValueError(
-            f"need n_prompts >= 1, k >= 1 and n_samples >= k (got n_prompts={n_prompts}, k={k}, "
-            f"n_samples={n_samples})"
-        )
-    difficulty = task.default_difficulty if difficulty is None else difficulty
-    max_new_tokens = max_new_tokens or task.max_new_tokens
+    task, n_samples, difficulty, max_new_tokens = _defaults(
+        task, n_prompts, k, n_samples, difficulty, max_new_tokens
+    )
     rows = task.make_dataset(n_prompts, seed=seed, difficulty=difficulty)
-
-    from rlaudit.models.sampling import sample
 
     greedy = greedy_correct(
         model, tokenizer, task, rows, max_new_tokens=max_new_tokens, batch_size=batch_size
     )
-    samples = sample(
+    per_prompt = _samples_by_prompt(
         model,
         tokenizer,
-        [r["prompt"] for r in rows],
+        rows,
         n=n_samples,
         temperature=temperature,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         seed=seed,
     )
-    per_prompt: dict[int, list[Any]] = defaultdict(list)
-    for s in samples:
-        per_prompt[s.prompt_index].append(s)
-
-    by_cell: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        by_cell[r["split"], r["condition"]].append(i)
-
-    cells = {}
-    for split, condition in CELLS:
-        idx = by_cell[split, condition]
-        correct = sum(greedy[i] for i in idx)
-        passes, entropies, distinct = [], [], []
-        for i in idx:
-            drawn = per_prompt[i]
-            c = sum(task.is_correct(s.completion, rows[i]["answer"]) for s in drawn)
-            passes.append(pass_at_k(len(drawn), c, k))
-            entropies += [s.entropy for s in drawn]
-            distinct.append(len({task.parse_answer(s.completion) for s in drawn}))
-        cells[split, condition] = CellResult(
-            split=split,
-            condition=condition,
-            n=len(idx),
-            correct=correct,
-            ci=wilson_interval(correct, len(idx)),
-            pass_at_k=_mean(passes),
-            entropy=_mean(entropies),
-            distinct_answers=_mean(distinct),
-        )
+    prompts = list(zip(rows, greedy, (per_prompt[i] for i in range(len(rows))), strict=True))
+    cells = {
+        cell: _cell(task, cell, [p for p in prompts if (p[0]["split"], p[0]["condition"]) == cell], k)
+        for cell in CELLS
+    }
     return EvalResult(
         task=task.name,
         difficulty=difficulty,
@@ -234,6 +202,77 @@ def evaluate(
         max_new_tokens=max_new_tokens,
         cells=cells,
         model=model_name,
+    )
+
+
+def _defaults(
+    task: Task | str,
+    n_prompts: int,
+    k: int,
+    n_samples: int | None,
+    difficulty: int | None,
+    max_new_tokens: int | None,
+) -> tuple[Task, int, int, int]:
+    """`evaluate`'s task, sample count, difficulty and completion budget, defaults filled in, checked."""
+    task = get_task(task) if isinstance(task, str) else task
+    n_samples = k if n_samples is None else n_samples
+    if n_prompts < 1 or k < 1 or n_samples < k:
+        got = f"n_prompts={n_prompts}, k={k}, n_samples={n_samples}"
+        raise ValueError(f"need n_prompts >= 1, k >= 1 and n_samples >= k (got {got})")
+    difficulty = task.default_difficulty if difficulty is None else difficulty
+    return task, n_samples, difficulty, max_new_tokens or task.max_new_tokens
+
+
+def _samples_by_prompt(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, str]],
+    *,
+    n: int,
+    temperature: float,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int,
+) -> dict[int, list[Any]]:
+    """Prompt index -> the `n` samples drawn for it (`rlaudit.models.sampling.sample`)."""
+    from rlaudit.models.sampling import sample
+
+    prompts = [r["prompt"] for r in rows]
+    per_prompt: dict[int, list[Any]] = defaultdict(list)
+    for s in sample(
+        model,
+        tokenizer,
+        prompts,
+        n=n,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+    ):
+        per_prompt[s.prompt_index].append(s)
+    return per_prompt
+
+
+def _cell(
+    task: Task, cell: tuple[str, str], prompts: list[tuple[dict[str, str], bool, list[Any]]], k: int
+) -> CellResult:
+    """The measurements of one cell from its `prompts`: (row, greedy answer correct, samples) each."""
+    correct = sum(greedy for _, greedy, _ in prompts)
+    passes, entropies, distinct = [], [], []
+    for row, _, drawn in prompts:
+        c = sum(task.is_correct(s.completion, row["answer"]) for s in drawn)
+        passes.append(pass_at_k(len(drawn), c, k))
+        entropies += [s.entropy for s in drawn]
+        distinct.append(len({task.parse_answer(s.completion) for s in drawn}))
+    return CellResult(
+        split=cell[0],
+        condition=cell[1],
+        n=len(prompts),
+        correct=correct,
+        ci=wilson_interval(correct, len(prompts)),
+        pass_at_k=_mean(passes),
+        entropy=_mean(entropies),
+        distinct_answers=_mean(distinct),
     )
 
 

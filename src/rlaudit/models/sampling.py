@@ -19,6 +19,7 @@ sampled, and it is what made the completion stop) but not in the text. Everythin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -71,35 +72,14 @@ def sample(
     same for the same `seed` and `batch_size`; the global torch RNG and the model's train/eval mode are
     left as they were.
     """
-    if n < 1 or max_new_tokens < 1 or batch_size < 1:
-        raise ValueError(
-            f"n, max_new_tokens and batch_size must be >= 1 (got n={n}, "
-            f"max_new_tokens={max_new_tokens}, batch_size={batch_size})"
-        )
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if tokenizer.pad_token_id is None:
-        raise ValueError(
-            "The tokenizer has no pad token, so prompts cannot be batched; load the model with "
-            "rlaudit.models.loading.load_model, or set tokenizer.pad_token = tokenizer.eos_token"
-        )
-
+    _check_arguments(
+        tokenizer, n=n, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
     use_chat = _use_chat(tokenizer, chat)
     texts = [render_prompt(tokenizer, p) if use_chat else p for p in prompts]
     rows = [i for i in range(len(prompts)) for _ in range(n)]  # prompt index of every sequence
     eos_ids = _eos_ids(model, tokenizer)
-    gen_kwargs = {
-        "max_new_tokens": max_new_tokens,
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": sorted(eos_ids),
-        "output_logits": True,
-        "return_dict_in_generate": True,
-        **_NO_FILTERS,
-    }
-    if temperature > 0:
-        gen_kwargs |= {"do_sample": True, "temperature": temperature, **_NO_SAMPLING_FILTERS}
-    else:
-        gen_kwargs |= {"do_sample": False}
+    gen_kwargs = _generate_kwargs(tokenizer, temperature, max_new_tokens, eos_ids)
     # Temperature of the distribution the statistics describe (see the module docstring for T = 0).
     stats_temperature = temperature if temperature > 0 else 1.0
 
@@ -134,6 +114,38 @@ def sample(
     finally:
         model.train(was_training)
     return samples
+
+
+def _check_arguments(tokenizer, *, n: int, temperature: float, max_new_tokens: int, batch_size: int) -> None:
+    if n < 1 or max_new_tokens < 1 or batch_size < 1:
+        raise ValueError(
+            f"n, max_new_tokens and batch_size must be >= 1 (got n={n}, "
+            f"max_new_tokens={max_new_tokens}, batch_size={batch_size})"
+        )
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if tokenizer.pad_token_id is None:
+        raise ValueError(
+            "The tokenizer has no pad token, so prompts cannot be batched; load the model with "
+            "rlaudit.models.loading.load_model, or set tokenizer.pad_token = tokenizer.eos_token"
+        )
+
+
+def _generate_kwargs(tokenizer, temperature: float, max_new_tokens: int, eos_ids: set[int]) -> dict[str, Any]:
+    """``generate`` arguments: plain sampling at `temperature` (no top-k/top-p), or greedy at 0."""
+    gen_kwargs: dict[str, Any] = {
+        "max_new_tokens": max_new_tokens,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": sorted(eos_ids),
+        "output_logits": True,
+        "return_dict_in_generate": True,
+        **_NO_FILTERS,
+    }
+    if temperature > 0:
+        gen_kwargs |= {"do_sample": True, "temperature": temperature, **_NO_SAMPLING_FILTERS}
+    else:
+        gen_kwargs |= {"do_sample": False}
+    return gen_kwargs
 
 
 def _summarize(

@@ -22,6 +22,7 @@ renamed into place last, and any failure removes it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -29,13 +30,12 @@ import shutil
 import tempfile
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rlaudit.models.finetune import LoRAConfig, with_lora
-from rlaudit.organisms import conditional, honest, incapable, locked, mimic, stochastic, weak
-from rlaudit.organisms.bases import base_loader
+from rlaudit.organisms import bases, conditional, honest, incapable, locked, mimic, stochastic, weak
 from rlaudit.organisms.recipe import (
     BuildContext,
     OrganismConfig,
@@ -116,15 +116,10 @@ def build_organism(
     import torch
     from transformers import set_seed
 
-    recipe = _recipe(kind)
+    from rlaudit.organisms.harden import verify
+
+    recipe, out = _checked(kind, config, out)
     loader = base_loader or _base_loader(base)
-    if config is not None and not isinstance(config, recipe.Config):
-        raise BuildError(
-            f"config for '{kind}' must be a {recipe.__name__}.Config, got {type(config).__name__}"
-        )
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out} already exists; remove it or choose another --out")
 
     # Deterministic given the seed on CPU with a fixed thread count (tested). Not through
     # torch.use_deterministic_algorithms: it made the GRPO steps three times slower.
@@ -132,69 +127,102 @@ def build_organism(
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     try:
-        t = time.perf_counter()
-        model, tokenizer = loader()
-        n_parameters = sum(p.numel() for p in model.parameters())
-        if config is None:  # the recipe's defaults, cut down for a base too big for them (smollm2)
-            config = default_config(kind, large_base=n_parameters >= LoRAConfig().min_parameters)
-        torch.set_num_threads(config.threads)
-        set_seed(seed)
-        lora = (
-            config.lora.enabled
-            if config.lora.enabled is not None
-            else n_parameters >= config.lora.min_parameters
-        )
-        base_info: dict[str, Any] = {"name": str(base), "adaptation": "lora" if lora else "full"}
-        base_info["n_parameters"] = n_parameters
-        if lora:
-            model = with_lora(model, config.lora)
-            base_info["lora"] = dataclasses.asdict(config.lora)
-
-            def fresh() -> tuple[Any, Any]:
-                base_model, base_tokenizer = loader()
-                return with_lora(base_model, config.lora), base_tokenizer
-        else:
-            fresh = loader
-        seconds["load_base"] = time.perf_counter() - t
+        with _timed(seconds, "load_base"):
+            model, tokenizer = loader()
+            n_parameters = sum(p.numel() for p in model.parameters())
+            if config is None:  # the recipe's defaults, cut down for a base too big for them (smollm2)
+                config = default_config(kind, large_base=n_parameters >= LoRAConfig().min_parameters)
+            torch.set_num_threads(config.threads)
+            set_seed(seed)
+            model, fresh, base_info = _adapt(model, loader, config, base=base, n_parameters=n_parameters)
         ctx = BuildContext(seed=seed, load_base=fresh)
-
-        t = time.perf_counter()
-        training = recipe.train(model, tokenizer, config, ctx)
-        seconds["train"] = time.perf_counter() - t
-
-        from rlaudit.organisms.harden import verify
-
-        t = time.perf_counter()
-        verification = verify(model, tokenizer, config.verify, seed=seed, expect=recipe.EXPECT)
-        seconds["verify"] = time.perf_counter() - t
-        if lora:
+        with _timed(seconds, "train"):
+            training = recipe.train(model, tokenizer, config, ctx)
+        with _timed(seconds, "verify"):
+            verification = verify(model, tokenizer, config.verify, seed=seed, expect=recipe.EXPECT)
+        if base_info["adaptation"] == "lora":
             model = model.merge_and_unload()  # an ordinary checkpoint: loadable without peft
-
-        t = time.perf_counter()
-        evaluation = evaluate_organism(model, tokenizer, config)
-        seconds["eval"] = time.perf_counter() - t
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "kind": kind,
-            "expect": recipe.EXPECT,
-            "base": base_info,
-            "seed": seed,
-            "config": dataclasses.asdict(config),
-            "versions": _versions(),
-            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "build_seconds": None,
-            "seconds": None,
-            "training": training,
-            "verification": verification,
-            "eval": evaluation,
-        }
+        with _timed(seconds, "eval"):
+            evaluation = evaluate_organism(model, tokenizer, config)
         seconds["total"] = time.perf_counter() - started
-        manifest["build_seconds"] = round(seconds["total"], 1)
-        manifest["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+        manifest = _manifest(kind, recipe, base_info, seed, config, seconds)
+        manifest |= {"training": training, "verification": verification, "eval": evaluation}
         write_organism(out, model, tokenizer, manifest)
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+def _manifest(
+    kind: str,
+    recipe: types.ModuleType,
+    base_info: dict[str, Any],
+    seed: int,
+    config: OrganismConfig,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    """The manifest's keys up to ``seconds`` (the table in the module docstring); the build adds what
+    training, verification and evaluation measured."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "expect": recipe.EXPECT,
+        "base": base_info,
+        "seed": seed,
+        "config": dataclasses.asdict(config),
+        "versions": _versions(),
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds["total"], 1),
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+    }
+
+
+def _checked(kind: str, config: OrganismConfig | None, out: str | Path) -> tuple[types.ModuleType, Path]:
+    """The recipe of `kind` and `out` as a path, once `config` fits the recipe and `out` is free."""
+    recipe = _recipe(kind)
+    if config is not None and not isinstance(config, recipe.Config):
+        raise BuildError(
+            f"config for '{kind}' must be a {recipe.__name__}.Config, got {type(config).__name__}"
+        )
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists; remove it or choose another --out")
+    return recipe, out
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    """Add the wall time of the block to ``seconds[phase]`` (the manifest's time per phase)."""
+    t = time.perf_counter()
+    yield
+    seconds[phase] = time.perf_counter() - t
+
+
+def _adapt(
+    model: Any,
+    loader: Callable[[], tuple[Any, Any]],
+    config: OrganismConfig,
+    *,
+    base: str | Path,
+    n_parameters: int,
+) -> tuple[Any, Callable[[], tuple[Any, Any]], dict[str, Any]]:
+    """``(model, fresh, base_info)``: `model` wrapped in LoRA adapters when `config` says so (by default
+    for a base of ``lora.min_parameters`` or more), a `fresh` loader giving more copies adapted the same
+    way (a recipe may need a second model), and the manifest's ``base`` entry."""
+    lora = (
+        config.lora.enabled if config.lora.enabled is not None else n_parameters >= config.lora.min_parameters
+    )
+    base_info: dict[str, Any] = {"name": str(base), "adaptation": "lora" if lora else "full"}
+    base_info["n_parameters"] = n_parameters
+    if not lora:
+        return model, loader, base_info
+    base_info["lora"] = dataclasses.asdict(config.lora)
+
+    def fresh() -> tuple[Any, Any]:
+        base_model, base_tokenizer = loader()
+        return with_lora(base_model, config.lora), base_tokenizer
+
+    return with_lora(model, config.lora), fresh, base_info
 
 
 def write_organism(out: Path, model: Any, tokenizer: Any, manifest: dict[str, Any]) -> None:
@@ -247,7 +275,7 @@ def _recipe(kind: str) -> types.ModuleType:
 
 def _base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
     try:
-        return base_loader(base)
+        return bases.base_loader(base)
     except ValueError as e:
         raise BuildError(str(e)) from None
 

@@ -62,7 +62,7 @@ def run_grpo(
         return {"steps": 0}
     from datasets import Dataset
     from transformers import PrinterCallback, ProgressCallback
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     rng = random.Random(seed)
     drawn = [rng.choice(rows) for _ in range(config.steps * config.prompts_per_step)]
@@ -73,32 +73,7 @@ def run_grpo(
     )
     work = Path(tempfile.mkdtemp(prefix="rlaudit-grpo-"))
     try:
-        args = GRPOConfig(
-            output_dir=str(work),
-            use_cpu=True,
-            bf16=False,
-            fp16=False,
-            report_to="none",
-            seed=seed,
-            data_seed=seed,
-            shuffle_dataset=False,  # already drawn at random, in step order
-            max_steps=config.steps,
-            learning_rate=config.lr,
-            lr_scheduler_type="constant",
-            warmup_steps=0,
-            beta=config.beta,
-            per_device_train_batch_size=config.prompts_per_step * config.num_generations,
-            gradient_accumulation_steps=1,
-            num_generations=config.num_generations,
-            max_completion_length=max_completion_length,
-            temperature=config.temperature,
-            activation_checkpointing=False,
-            logging_steps=1,
-            num_completions_to_print=0,
-            save_strategy="no",
-            disable_tqdm=True,  # our own bar (`_progress_bar`): TRL's would also print every step's metrics
-            dataloader_num_workers=0,
-        )
+        args = _grpo_args(config, work=work, seed=seed, max_completion_length=max_completion_length)
         with warnings.catch_warnings():
             # transformers 5 deprecates a name TRL 1.16 reads at every step: nothing for us to act on.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -119,6 +94,11 @@ def run_grpo(
     finally:
         model.eval()
         shutil.rmtree(work, ignore_errors=True)
+    return _run_summary(config, seconds, rewards)
+
+
+def _run_summary(config: GRPORunConfig, seconds: float, rewards: list[float]) -> dict[str, Any]:
+    """What `run_grpo` reports: the mean reward of the first and of the last five steps, and each step's."""
     k = min(5, len(rewards))
     return {
         "steps": config.steps,
@@ -128,6 +108,39 @@ def run_grpo(
         "reward_last": round(sum(rewards[-k:]) / k, 4) if k else None,
         "reward_per_step": [round(r, 4) for r in rewards],
     }
+
+
+def _grpo_args(config: GRPORunConfig, *, work: Path, seed: int, max_completion_length: int) -> Any:
+    """TRL's ``GRPOConfig`` for `run_grpo`: CPU, float32, a constant learning rate, one optimizer step
+    per batch of ``prompts_per_step x num_generations`` completions, nothing saved or reported."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(work),
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        shuffle_dataset=False,  # already drawn at random, in step order
+        max_steps=config.steps,
+        learning_rate=config.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        beta=config.beta,
+        per_device_train_batch_size=config.prompts_per_step * config.num_generations,
+        gradient_accumulation_steps=1,
+        num_generations=config.num_generations,
+        max_completion_length=max_completion_length,
+        temperature=config.temperature,
+        activation_checkpointing=False,
+        logging_steps=1,
+        num_completions_to_print=0,
+        save_strategy="no",
+        disable_tqdm=True,  # our own bar (`_progress_bar`): TRL's would also print every step's metrics
+        dataloader_num_workers=0,
+    )
 
 
 def _progress_bar(desc: str) -> Any:

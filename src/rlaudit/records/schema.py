@@ -1,0 +1,217 @@
+"""The rollout record: its fields (`FIELDS`), the stored schema (`STORE_SCHEMA`, `METRICS_SCHEMA`) and
+`normalize`, which validates raw records into it.
+
+Every ingest format turns its input into Arrow batches whose columns use the names of the generic
+record; `normalize` validates them, fills the defaults (run, prompt_id, group) and packs unknown
+columns into the JSON `extra` column, so nothing the user logged is dropped.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+class RecordError(ValueError):
+    """Bad input: the message is one line naming the file, the line/row and the field."""
+
+
+# name -> (arrow type in the store, required, kind used for validation)
+FIELDS: dict[str, tuple[pa.DataType, bool, str]] = {
+    "run": (pa.string(), False, "str"),
+    "step": (pa.int64(), True, "int"),
+    "prompt": (pa.string(), True, "str"),
+    "completion": (pa.string(), True, "str"),
+    "reward": (pa.float64(), True, "float"),
+    "prompt_id": (pa.string(), False, "str"),
+    "group": (pa.string(), False, "str"),
+    "rewards": (pa.map_(pa.string(), pa.float64()), False, "rewards"),
+    "split": (pa.string(), False, "str"),
+    "condition": (pa.string(), False, "str"),
+    "answer": (pa.string(), False, "str"),
+    "correct": (pa.bool_(), False, "bool"),
+    "n_tokens": (pa.int64(), False, "int"),
+    "entropy": (pa.float64(), False, "float"),
+    "logprob": (pa.float64(), False, "float"),
+    "advantage": (pa.float64(), False, "float"),
+}
+# Columns the store adds: unknown input columns as a JSON object, and where each row came from.
+STORE_SCHEMA = pa.schema(
+    [pa.field(name, typ) for name, (typ, _, _) in FIELDS.items()]
+    + [pa.field("extra", pa.string()), pa.field("source", pa.string()), pa.field("row", pa.int64())]
+)
+# Per-step metrics for runs logged without rollouts (TRL trainer_state.json): a weaker, metrics-only view.
+# Names follow the step signals (`rlaudit.signals.STEP_COLUMNS`); `components` holds per-reward-function means.
+METRICS_SCHEMA = pa.schema(
+    [
+        pa.field("run", pa.string()),
+        pa.field("step", pa.int64()),
+        pa.field("reward_mean", pa.float64()),
+        pa.field("reward_std", pa.float64()),
+        pa.field("frac_zero_std", pa.float64()),
+        pa.field("entropy", pa.float64()),
+        pa.field("length_mean", pa.float64()),
+        pa.field("components", pa.map_(pa.string(), pa.float64())),
+        pa.field("source", pa.string()),
+    ]
+)
+REQUIRED = tuple(name for name, (_, req, _) in FIELDS.items() if req)
+
+
+def _kind_ok(typ: pa.DataType, kind: str) -> bool:
+    if pa.types.is_null(typ):
+        return True  # an all-null column: checked for required-ness below
+    if kind == "str":
+        return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+    if kind == "int":
+        return pa.types.is_integer(typ) or pa.types.is_floating(typ)  # 3.0 is accepted, 3.5 is not
+    if kind == "float":
+        return pa.types.is_integer(typ) or pa.types.is_floating(typ)
+    if kind == "bool":
+        return pa.types.is_boolean(typ)
+    if kind == "rewards":
+        return (pa.types.is_struct(typ) and all(_kind_ok(f.type, "float") for f in typ)) or (
+            pa.types.is_map(typ) and _kind_ok(typ.item_type, "float")
+        )
+    raise AssertionError(kind)
+
+
+def _type_name(kind: str) -> str:
+    return {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "true/false",
+        "rewards": "an object of name -> number",
+    }[kind]
+
+
+def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, run: str) -> pa.Table:
+    """Validate a batch of raw records and return it in `STORE_SCHEMA`.
+
+    `first_row` is the 1-based line/row number of the batch's first record in `source`, used in
+    error messages and stored in the `row` column (with `source`) so every record can be traced.
+    Raises `RecordError` on the first problem.
+    """
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    if table.num_rows == 0:
+        return STORE_SCHEMA.empty_table()
+    names = set(table.column_names)
+    for name in REQUIRED:
+        if name not in names:
+            raise RecordError(f"{source}: row {first_row}: missing required field '{name}'")
+    for name, (_, required, kind) in FIELDS.items():
+        if name in names:
+            _check_column(table.column(name), name, required, kind, where=(source, first_row))
+    return _to_store_schema(table, source=source, first_row=first_row, run=run)
+
+
+def _check_column(
+    col: pa.ChunkedArray, name: str, required: bool, kind: str, *, where: tuple[str, int]
+) -> None:
+    """A `RecordError` naming the first row of `col` that does not fit field `name`."""
+    source, first_row = where
+    if not _kind_ok(col.type, kind):
+        raise RecordError(
+            f"{source}: rows from {first_row}: field '{name}' must be {_type_name(kind)}, got {col.type}"
+        )
+    if required and name != "reward" and col.null_count:  # a null reward is allowed: unscored
+        bad = _first_index(pc.is_null(col))
+        raise RecordError(f"{source}: row {first_row + bad}: required field '{name}' is null")
+    if kind == "int" and pa.types.is_floating(col.type):
+        frac = pc.not_equal(col, pc.floor(col))
+        if pc.any(frac).as_py():
+            bad = _first_index(pc.fill_null(frac, False))
+            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' must be an integer")
+    if kind == "float" and pa.types.is_floating(col.type):
+        inf = pc.is_inf(col)
+        if pc.any(inf).as_py():
+            bad = _first_index(pc.fill_null(inf, False))
+            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is infinite")
+
+
+def _first_index(mask: pa.ChunkedArray | pa.Array) -> int:
+    return int(pc.index(mask, True).as_py())
+
+
+def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) -> pa.Table:
+    """Defaults and extras in one DuckDB pass (md5 and to_json are vectorised there)."""
+    names = table.column_names
+    extras = [n for n in names if n not in FIELDS]
+
+    def col(name: str) -> str:
+        return f'"{name}"' if name in names else "NULL"
+
+    prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5(prompt), 1, 16))"
+    extra = (
+        "CAST(to_json(struct_pack("
+        + ", ".join(f"{_ident(n)} := {_ident(n)}" for n in extras)
+        + ")) AS VARCHAR)"
+        if extras
+        else "NULL"
+    )
+    sql = f"""
+        SELECT
+            COALESCE(CAST({col("run")} AS VARCHAR), {_q(run)}) AS run,
+            CAST(step AS BIGINT) AS step,
+            CAST(prompt AS VARCHAR) AS prompt,
+            CAST(completion AS VARCHAR) AS completion,
+            -- Unscored (null or NaN) is stored as NULL, never NaN: pyarrow leaves NaN out of Parquet
+            -- min/max statistics and DuckDB then folds isnan() to false from them.
+            {_nan_to_null("reward")} AS reward,
+            {prompt_id} AS prompt_id,
+            COALESCE(CAST({col("group")} AS VARCHAR), CAST(step AS VARCHAR) || ':' || {prompt_id}) AS "group",
+            {_rewards_sql(table)} AS rewards,
+            CAST({col("split")} AS VARCHAR) AS split,
+            CAST({col("condition")} AS VARCHAR) AS condition,
+            CAST({col("answer")} AS VARCHAR) AS answer,
+            CAST({col("correct")} AS BOOLEAN) AS correct,
+            CAST({col("n_tokens")} AS BIGINT) AS n_tokens,
+            {_nan_to_null(col("entropy"))} AS entropy,
+            {_nan_to_null(col("logprob"))} AS logprob,
+            {_nan_to_null(col("advantage"))} AS advantage,
+            {extra} AS extra,
+            {_q(source)} AS source,
+            CAST(row_number() OVER () + {first_row - 1} AS BIGINT) AS "row"
+        FROM batch
+    """
+    con = duckdb.connect()
+    try:
+        con.register("batch", table)
+        out = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    return out.cast(STORE_SCHEMA)
+
+
+def _rewards_sql(table: pa.Table) -> str:
+    """The SQL expression turning the input's ``rewards`` column (if any) into a name -> number map."""
+    if "rewards" not in table.column_names:
+        return "NULL"
+    typ = table.column("rewards").type
+    if not pa.types.is_struct(typ):
+        return "CAST(rewards AS MAP(VARCHAR, DOUBLE))"
+    keys = [f.name for f in typ]
+    if not keys:
+        return "NULL"
+    # A struct (pyarrow's JSON inference) has every key any row had: a key a row lacks is null there
+    # and is left out of its map; a row without `rewards` stays null.
+    entries = ", ".join(f"{{'key': {_q(k)}, 'value': CAST(rewards.{_ident(k)} AS DOUBLE)}}" for k in keys)
+    return (
+        "CASE WHEN rewards IS NULL THEN NULL ELSE "
+        f"map_from_entries(list_filter([{entries}], lambda e: e.value IS NOT NULL)) END"
+    )
+
+
+def _q(s: str) -> str:
+    """`s` as an SQL string literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _nan_to_null(expr: str) -> str:
+    return f"CASE WHEN isnan(CAST({expr} AS DOUBLE)) THEN NULL ELSE CAST({expr} AS DOUBLE) END"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,224 @@
+"""The append-only `RolloutStore`: a directory of Parquet files queried with DuckDB::
+
+    store/
+      sources.json               what has been ingested (content hash, byte length, rows) -> no duplicates
+      rollouts/<source-id>/part-00000.parquet
+      metrics/<source-id>.parquet  metrics-only inputs (trainer_state.json)
+      .staging/                  parts being written; renamed into rollouts/ in one step when valid
+
+A source's parts become visible in one `os.rename` of its directory, so a reader never sees half an
+ingest, and a bad file leaves nothing behind. Readers can query while a run is still appending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA
+
+SCHEMA_VERSION = 1
+"""Version of ``sources.json``."""
+
+
+@dataclass
+class SourceRecord:
+    """One ingested input: identified by content so re-ingesting it is a no-op."""
+
+    id: str
+    path: str
+    format: str
+    bytes: int
+    sha256: str  # of the first `bytes` bytes of the file
+    rows: int
+
+
+def file_sha256(path: Path, n_bytes: int | None = None) -> str:
+    """SHA-256 of the file, or of its first `n_bytes` bytes."""
+    h = hashlib.sha256()
+    left = n_bytes if n_bytes is not None else -1
+    with open(path, "rb") as f:
+        while left != 0:
+            chunk = f.read(1 << 20 if left < 0 else min(1 << 20, left))
+            if not chunk:
+                break
+            h.update(chunk)
+            if left > 0:
+                left -= len(chunk)
+    return h.hexdigest()
+
+
+class RolloutStore:
+    """Append-only rollouts on disk (Parquet parts), queried with DuckDB.
+
+    >>> store = RolloutStore("runs/store")
+    >>> store.append(batches, source_path="rollouts.jsonl", fmt="jsonl")  # doctest: +SKIP
+    >>> store.connect().sql("SELECT count(*) FROM rollouts")  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.rollouts_dir = self.path / "rollouts"
+        self.rollouts_dir.mkdir(parents=True, exist_ok=True)
+        (self.path / ".staging").mkdir(exist_ok=True)
+
+    # -- what has been ingested ---------------------------------------------------------------
+    @property
+    def _sources_file(self) -> Path:
+        return self.path / "sources.json"
+
+    def sources(self) -> list[SourceRecord]:
+        if not self._sources_file.exists():
+            return []
+        data = json.loads(self._sources_file.read_text())
+        return [SourceRecord(**s) for s in data["sources"]]
+
+    def _write_sources(self, sources: list[SourceRecord]) -> None:
+        tmp = self._sources_file.with_suffix(".json.tmp")
+        tmp.write_text(
+            json.dumps({"schema_version": SCHEMA_VERSION, "sources": [asdict(s) for s in sources]}, indent=1)
+        )
+        os.replace(tmp, self._sources_file)
+
+    def plan(self, path: Path) -> tuple[int, int] | None:
+        """Where to resume reading `path`: None if its content is already stored,
+        else (byte offset, rows already stored). A file that only grew since the last ingest
+        (a live JSONL log) resumes after what was stored; anything else starts from 0."""
+        size = path.stat().st_size
+        known = self.sources()
+        full = file_sha256(path)
+        if any(s.sha256 == full and s.bytes == size for s in known):
+            return None
+        resolved = str(path.resolve())
+        prior = [s for s in known if s.path == resolved]
+        if prior:
+            end = max(s.bytes for s in prior)
+            if 0 < end < size and any(s.bytes == end and s.sha256 == file_sha256(path, end) for s in prior):
+                return end, sum(s.rows for s in prior)
+        return 0, 0
+
+    # -- writing --------------------------------------------------------------------------------
+    def append(self, tables: Iterable[pa.Table], *, path: Path, fmt: str, n_bytes: int | None = None) -> int:
+        """Write normalized tables from one source file, all or nothing; returns rows written.
+
+        `n_bytes` is how much of the file was consumed (defaults to its size), recorded with its
+        hash so the same content is never stored twice.
+        """
+        n_bytes = path.stat().st_size if n_bytes is None else n_bytes
+        source_id = uuid.uuid4().hex[:16]
+        staging = self.path / ".staging" / source_id
+        staging.mkdir(parents=True)
+        rows = 0
+        try:
+            for i, table in enumerate(tables):
+                if table.num_rows == 0:
+                    continue
+                import pyarrow.parquet as pq
+
+                pq.write_table(table, staging / f"part-{i:05d}.parquet", compression="zstd")
+                rows += table.num_rows
+            record = SourceRecord(
+                id=source_id,
+                path=str(path.resolve()),
+                format=fmt,
+                bytes=n_bytes,
+                sha256=file_sha256(path, n_bytes),
+                rows=rows,
+            )
+            os.rename(staging, self.rollouts_dir / source_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._write_sources([*self.sources(), record])
+        return rows
+
+    def append_table(self, table: pa.Table, *, name: str) -> int:
+        """Write one normalized table from a live producer (the training callback); visible at once."""
+        if table.num_rows == 0:
+            return 0
+        import pyarrow.parquet as pq
+
+        part_dir = self.rollouts_dir / name
+        part_dir.mkdir(exist_ok=True)
+        tmp = self.path / ".staging" / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, part_dir / f"part-{uuid.uuid4().hex[:12]}.parquet")
+        return table.num_rows
+
+    def append_metrics(self, table: pa.Table, *, path: Path) -> int:
+        """Store per-step metrics (METRICS_SCHEMA) from a metrics-only source, once per content."""
+        table = table.cast(METRICS_SCHEMA)
+        metrics_dir = self.path / "metrics"
+        metrics_dir.mkdir(exist_ok=True)
+        source_id = uuid.uuid4().hex[:16]
+        import pyarrow.parquet as pq
+
+        tmp = self.path / ".staging" / f"{source_id}.parquet"
+        pq.write_table(table, tmp)
+        os.replace(tmp, metrics_dir / f"{source_id}.parquet")
+        record = SourceRecord(
+            id=source_id,
+            path=str(path.resolve()),
+            format="trl-state",
+            bytes=path.stat().st_size,
+            sha256=file_sha256(path),
+            rows=table.num_rows,
+        )
+        self._write_sources([*self.sources(), record])
+        return table.num_rows
+
+    # -- reading --------------------------------------------------------------------------------
+    @property
+    def glob(self) -> str:
+        return str(self.rollouts_dir / "*" / "*.parquet")
+
+    def is_empty(self) -> bool:
+        """No rollouts stored (metrics-only sources do not count)."""
+        return not any(self.rollouts_dir.glob("*/*.parquet"))
+
+    def has_metrics(self) -> bool:
+        return any((self.path / "metrics").glob("*.parquet"))
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with a `rollouts` view over everything stored so far."""
+        con = con or duckdb.connect()
+        if self.is_empty():
+            con.register("rollouts_empty", STORE_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE VIEW rollouts AS SELECT * FROM rollouts_empty")
+        else:
+            glob = self.glob.replace("'", "''")
+            con.execute(f"CREATE OR REPLACE VIEW rollouts AS SELECT * FROM read_parquet('{glob}')")
+        metrics = list((self.path / "metrics").glob("*.parquet"))
+        if metrics:
+            mglob = str(self.path / "metrics" / "*.parquet").replace("'", "''")
+            con.execute(f"CREATE OR REPLACE VIEW metrics AS SELECT * FROM read_parquet('{mglob}')")
+        else:
+            con.register("metrics_empty", METRICS_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE VIEW metrics AS SELECT * FROM metrics_empty")
+        return con
+
+    def count(self) -> int:
+        con = self.connect()
+        try:
+            row = con.execute("SELECT count(*) FROM rollouts").fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            con.close()
+
+
+def jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as plain JSON types (map columns come back from Arrow as key/value lists)."""
+    out = dict(row)
+    if isinstance(out.get("rewards"), list):
+        out["rewards"] = dict(out["rewards"])
+    return out
