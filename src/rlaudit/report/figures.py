@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.report.svg import DASHES, PALETTE, Band, Series, line_chart
+from rlaudit.report.svg import DASHES, PALETTE, Band, Series, exact, line_chart
 
 POOLED = "*"
 UNLABELLED = "all"
@@ -80,6 +80,21 @@ class _Key:
     condition: str
 
 
+@dataclass
+class _Ctx:
+    """What every signal figure of one doc shares: the series, their styles, the findings."""
+
+    steps: dict[str, Any]
+    columns: dict[str, Any]
+    keys: list[_Key]
+    style: dict[_Key, tuple[str, str]]
+    findings: list[dict[str, Any]]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.steps)
+
+
 def signal_figures(doc: dict[str, Any]) -> list[Figure]:
     """Every figure of `sections.signals` (empty list when the section is absent or has no values)."""
     sig = doc.get("sections", {}).get("signals")
@@ -91,65 +106,47 @@ def signal_figures(doc: dict[str, Any]) -> list[Figure]:
         for split in run.values():
             for series in split.values():
                 columns.update(
-                    {c: {"doc": "", "unit": ""} for c in series if c != "step" and c not in columns}
+                    {c: {"doc": "", "unit": ""} for c in series if c not in columns and c != "step"}
                 )
     keys = _series_keys(steps)
     style = {k: (PALETTE[i % len(PALETTE)], DASHES[i % len(DASHES)]) for i, k in enumerate(keys)}
-    n_runs = len(steps)
-    findings = doc.get("findings", [])
-    linked = {f["signal"] for f in findings if f.get("signal")}
-
-    out = []
+    ctx = _Ctx(steps, columns, keys, style, doc.get("findings", []))
     ordered = [c for c in FIRST_COLUMNS if c in columns] + [c for c in columns if c not in FIRST_COLUMNS]
-    for column in ordered:
-        if (column in COMPANIONS and COMPANIONS[column] in columns) or PASS_AT.match(column):
-            continue
-        cue = column in CUE_COLUMNS or column in linked
-        series = [
-            _line(steps, k, column, style[k], n_runs)
-            for k in keys
-            if k.condition == _pooled(steps, k) or (cue and k.condition not in (POOLED, UNLABELLED))
-        ]
-        companions = [c for c, host in COMPANIONS.items() if host == column and c in columns]
-        for c in companions:
-            series += [
-                _chance(steps, k, c, style[k][0], n_runs) for k in keys if k.condition == _pooled(steps, k)
-            ]
-        series = [s for s in series if any(v is not None for v in s.y)]
-        if not series:
-            continue
-        meta = columns[column]
-        bands, shaded = _bands(findings, column)
-        svg = line_chart(
-            series,
-            title=f"{column} per step",
-            x_title="step",
-            y_title=meta.get("unit") or column,
-            bands=bands,
-            y_range=_unit_range(series),
-        )
-        caption = _sentence(meta.get("doc") or "")
-        if companions:
-            caption += (
-                " Dotted: what chance predicts for groups of independent samples at the step's pass rate."
-            )
-        out.append(
-            Figure(
-                f"plot-{slug(column)}",
-                column,
-                caption,
-                [svg],
-                [f"plot-{slug(c)}" for c in companions],
-                shaded,
-            )
-        )
-    passk = passk_figure(steps, keys, style, n_runs, columns)
-    if passk is not None:
-        out.append(passk)
-    components = components_figure(sig.get("components", {}), findings)
-    if components is not None:
-        out.append(components)
+    folded = {c for c in columns if (c in COMPANIONS and COMPANIONS[c] in columns) or PASS_AT.match(c)}
+    out = [fig for c in ordered if c not in folded and (fig := _signal_figure(ctx, c)) is not None]
+    for extra in (passk_figure(ctx), components_figure(sig.get("components", {}), ctx.findings)):
+        if extra is not None:
+            out.append(extra)
     return out
+
+
+def _signal_figure(ctx: _Ctx, column: str) -> Figure | None:
+    """One step signal: a line per run x split (and cue lines where a cue matters), its chance
+    companion, and the step window of each finding resting on it."""
+    cue = column in CUE_COLUMNS or any(f.get("signal") == column for f in ctx.findings)
+    pooled = [k for k in ctx.keys if k.condition == _pooled(ctx.steps, k)]
+    cued = [k for k in ctx.keys if cue and k.condition not in (POOLED, UNLABELLED) and k not in pooled]
+    series = [_line(ctx.steps, k, column, ctx.style[k], ctx.n_runs) for k in pooled + cued]
+    companions = [c for c, host in COMPANIONS.items() if host == column and c in ctx.columns]
+    series += [_chance(ctx.steps, k, c, ctx.style[k][0], ctx.n_runs) for c in companions for k in pooled]
+    series = [s for s in series if any(v is not None for v in s.y)]
+    if not series:
+        return None
+    meta = ctx.columns[column]
+    bands, shaded = _bands(ctx.findings, column)
+    svg = line_chart(
+        series,
+        title=f"{column} per step",
+        x_title="step",
+        y_title=meta.get("unit") or column,
+        bands=bands,
+        y_range=_unit_range(series),
+    )
+    caption = _sentence(meta.get("doc") or "")
+    if companions:
+        caption += " Dotted: what chance predicts for groups of independent samples at the step's pass rate."
+    anchors = [f"plot-{slug(c)}" for c in companions]
+    return Figure(f"plot-{slug(column)}", column, caption, [svg], anchors, shaded)
 
 
 def _series_keys(steps: dict[str, Any]) -> list[_Key]:
@@ -249,49 +246,35 @@ def _last_values(data: dict[str, Any], columns: list[str]) -> tuple[int, list[fl
     return None
 
 
-def passk_figure(
-    steps: dict[str, Any],
-    keys: list[_Key],
-    style: dict[_Key, tuple[str, str]],
-    n_runs: int,
-    columns: dict[str, Any],
-) -> Figure | None:
-    """pass@k over k at each split's last step with a value (pass@1 is `pass_rate`)."""
-    ks = sorted(int(m.group(1)) for c in columns if (m := PASS_AT.match(c)))
-    if not ks:
+def passk_figure(ctx: _Ctx) -> Figure | None:
+    """pass@k over k at each split's last step with a value (pass@1 is `pass_rate`); a k larger than
+    every group has no value anywhere and gets no room on the axis."""
+    ks = [1, *sorted(int(m.group(1)) for c in ctx.columns if (m := PASS_AT.match(c)))]
+    if len(ks) == 1:
         return None
-    names = ["pass_rate", *(f"pass_at_{k}" for k in ks)]
-    all_k = [1, *ks]
+    names = ["pass_rate", *(f"pass_at_{k}" for k in ks[1:])]
+    rows = []
+    for key in ctx.keys:
+        if key.condition == _pooled(ctx.steps, key):
+            last = _last_values(ctx.steps[key.run][key.split][key.condition], names)
+            if last is not None:
+                rows.append((key, *last))
+    shown = [i for i in range(len(ks)) if any(values[i] is not None for _, _, values in rows)]
     series = []
-    for key in keys:
-        if key.condition != _pooled(steps, key):
-            continue
-        last = _last_values(steps[key.run][key.split][key.condition], names)
-        if last is None:
-            continue
-        step, values = last
-        label = f"{_name(key, n_runs, True)} (step {step})"
-        tips = [
-            f"{label}: pass@{k} = {'no value' if v is None else f'{v:.6g}'}"
-            for k, v in zip(all_k, values, strict=True)
-        ]
-        series.append(Series(label, [math.log2(k) for k in all_k], values, *style[key], tips=tips))
+    for key, step, values in rows:
+        label = f"{_name(key, ctx.n_runs, True)} (step {step})"
+        ys = [values[i] for i in shown]
+        tips = [f"{label}: pass@{ks[i]} = {exact(values[i])}" for i in shown]
+        series.append(Series(label, [math.log2(ks[i]) for i in shown], ys, *ctx.style[key], tips=tips))
     if not series:
         return None
-    shown = [i for i in range(len(all_k)) if any(s.y[i] is not None for s in series)]
-    for s in series:  # k beyond every group's size has no value anywhere: no room on the axis for it
-        s.x, s.y, s.tips = (
-            [s.x[i] for i in shown],
-            [s.y[i] for i in shown],
-            [s.tips[i] for i in shown] if s.tips else None,
-        )
     svg = line_chart(
         series,
         title="pass@k at the last step",
         x_title="k (samples per prompt, log scale)",
         y_title="pass@k (fraction of groups)",
         y_range=(0.0, 1.0),
-        x_ticks=[(math.log2(all_k[i]), str(all_k[i])) for i in shown],
+        x_ticks=[(math.log2(ks[i]), str(ks[i])) for i in shown],
     )
     return Figure(
         "plot-pass_at_k",
@@ -300,7 +283,7 @@ def passk_figure(
         "than the group size has no value). A policy that can solve a task but will not explore shows a "
         "low pass@1 and a steep rise with k.",
         [svg],
-        [f"plot-{slug(c)}" for c in columns if PASS_AT.match(c)],
+        [f"plot-{slug(c)}" for c in ctx.columns if PASS_AT.match(c)],
     )
 
 

@@ -35,8 +35,18 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 VERDICT_COLOURS = {"clean": "#2e7d32", "suspicious": "#e65100", "hacking-likely": "#b71c1c"}
 NOT_JUDGED = "not judged"
 MAX_SAMPLES_PER_GROUP = 12
-FAMILY_COLUMNS = ("run", "family", "n_groups", "first_step", "last_step", "pass_rate", "reward_mean",
-                  "frac_all_fail", "frac_zero_std", "unique_frac")  # fmt: skip
+FAMILY_COLUMNS = (
+    "run",
+    "family",
+    "n_groups",
+    "first_step",
+    "last_step",
+    "pass_rate",
+    "reward_mean",
+    "frac_all_fail",
+    "frac_zero_std",
+    "unique_frac",
+)
 
 
 def write_html(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:
@@ -96,8 +106,14 @@ def _env() -> jinja2.Environment:
 
 def _fig(f: Figure) -> dict[str, Any]:
     # The SVG strings are built by rlaudit.report.svg with every text escaped: the only Markup here.
-    return {"id": f.id, "title": f.title, "caption": f.caption, "svgs": [Markup(s) for s in f.svgs],
-            "anchors": f.anchors, "findings": f.findings}  # fmt: skip
+    return {
+        "id": f.id,
+        "title": f.title,
+        "caption": f.caption,
+        "svgs": [Markup(s) for s in f.svgs],
+        "anchors": f.anchors,
+        "findings": f.findings,
+    }
 
 
 def _link(f: dict[str, Any], figures: list[Figure], sections: dict[str, Any]) -> dict[str, str] | None:
@@ -190,8 +206,14 @@ def _samples(samples: list[dict[str, Any]], findings: list[dict[str, Any]]) -> l
 
 
 def _sample(s: dict[str, Any]) -> dict[str, Any]:
-    meta = [("run", s.get("run")), ("step", s.get("step")), ("split", s.get("split")),
-            ("condition", s.get("condition")), ("group", s.get("group")), ("reward", s.get("reward"))]  # fmt: skip
+    meta = [
+        ("run", s.get("run")),
+        ("step", s.get("step")),
+        ("split", s.get("split")),
+        ("condition", s.get("condition")),
+        ("group", s.get("group")),
+        ("reward", s.get("reward")),
+    ]
     return {
         "meta": [(k, fmt.value(v, key=k)) for k, v in meta if v is not None],
         "prompt": fmt.truncate(s.get("prompt")),
@@ -231,8 +253,13 @@ def _elicitation(el: dict[str, Any] | None) -> dict[str, Any] | None:
         b, a = before.get(split, {}).get(cond), after.get(split, {}).get(cond)
         change = a - b if isinstance(a, int | float) and isinstance(b, int | float) else None
         rows.append([split, cond, fmt.number(b), fmt.number(a), "–" if change is None else f"{change:+.3f}"])
-    facts = [("task", el.get("task")), ("mitigation", el.get("mitigation")), ("RL steps", el.get("steps")),
-             ("first flagged at step", el.get("first_flag_step")), ("demonstrations injected", el.get("demos_injected"))]  # fmt: skip
+    facts = [
+        ("task", el.get("task")),
+        ("mitigation", el.get("mitigation")),
+        ("RL steps", el.get("steps")),
+        ("first flagged at step", el.get("first_flag_step")),
+        ("demonstrations injected", el.get("demos_injected")),
+    ]
     return {"facts": [(k, fmt.value(v)) for k, v in facts], "rows": rows}
 
 
@@ -247,9 +274,18 @@ def _evaluation(ev: dict[str, Any] | None) -> dict[str, Any] | None:
         interval = (
             f"{fmt.number(ci[0])} to {fmt.number(ci[1])}" if isinstance(ci, list) and len(ci) == 2 else "–"
         )
-        rows.append([s, c, fmt.number(get("n", s, c)), fmt.number(get("accuracy", s, c)), interval,
-                     fmt.number(get("pass_at_k", s, c)), fmt.number(get("entropy", s, c)),
-                     fmt.number(get("distinct_answers", s, c))])  # fmt: skip
+        rows.append(
+            [
+                s,
+                c,
+                fmt.number(get("n", s, c)),
+                fmt.number(get("accuracy", s, c)),
+                interval,
+                fmt.number(get("pass_at_k", s, c)),
+                fmt.number(get("entropy", s, c)),
+                fmt.number(get("distinct_answers", s, c)),
+            ]
+        )
     skip = {"accuracy", "ci", "pass_at_k", "entropy", "distinct_answers", "n"}
     facts = [(str(k), fmt.value(v, key=str(k))) for k, v in ev.items() if k not in skip]
     return {"facts": facts, "rows": rows, "k": fmt.value(ev.get("k"))}
@@ -284,24 +320,40 @@ def _provenance(p: dict[str, Any]) -> dict[str, Any]:
     ]
     model = p.get("model")
     if model:
-        facts += [("model", model.get("name")), ("model path", model.get("path") or "–"),
-                  ("model sha256", fmt.short_hash(model.get("sha256"))),
-                  ("model parameters", fmt.number(model.get("parameters")))]  # fmt: skip
+        facts += [
+            ("model", model.get("name")),
+            ("model path", model.get("path") or "–"),
+            ("model sha256", fmt.short_hash(model.get("sha256"))),
+            ("model parameters", fmt.number(model.get("parameters"))),
+        ]
     store = p.get("store")
     if store:
-        facts += [("store", store.get("path")), ("store rows", fmt.number(store.get("rows"))),
-                  ("store last step", fmt.number(store.get("last_step")))]  # fmt: skip
+        facts += [
+            ("store", store.get("path")),
+            ("store rows", fmt.number(store.get("rows"))),
+            ("store last step", fmt.number(store.get("last_step"))),
+        ]
     seeds = p.get("seeds") or {}
     if seeds:
         facts.append(("seeds", ", ".join(f"{k}={v}" for k, v in seeds.items())))
     inputs = [
-        {"path": str(i.get("path", "")), "type": str(i.get("type", "")), "size": fmt.size(i.get("bytes")),
-         "files": fmt.number(i.get("files")), "sha": fmt.short_hash(i.get("sha256")), "sha_full": str(i.get("sha256", ""))}
+        {
+            "path": str(i.get("path", "")),
+            "type": str(i.get("type", "")),
+            "size": fmt.size(i.get("bytes")),
+            "files": fmt.number(i.get("files")),
+            "sha": fmt.short_hash(i.get("sha256")),
+            "sha_full": str(i.get("sha256", "")),
+        }
         for i in p.get("inputs") or []
-    ]  # fmt: skip
+    ]
     packages = ", ".join(f"{k} {v}" for k, v in (p.get("packages") or {}).items())
-    return {"facts": [(k, "–" if v is None else str(v)) for k, v in facts], "inputs": inputs,
-            "packages": packages, "configs": _pretty(p.get("configs"))}  # fmt: skip
+    return {
+        "facts": [(k, "–" if v is None else str(v)) for k, v in facts],
+        "inputs": inputs,
+        "packages": packages,
+        "configs": _pretty(p.get("configs")),
+    }
 
 
 def _pretty(x: Any) -> str | None:

@@ -331,11 +331,7 @@ def line_chart(
             f"<title>{esc(b.label)}</title></rect>"
         )
     below = _frame(body, sx, sy, xa, ya, x_title=x_title, y_title=y_title, grid=True)
-    for h in hlines:
-        body.append(
-            f'<line class="threshold" x1="{_f(sx.p0)}" y1="{_f(sy(h.y))}" x2="{_f(sx.p1)}" y2="{_f(sy(h.y))}" '
-            f'stroke="{h.colour}" stroke-width="1.4" stroke-dasharray="{h.dash}"><title>{esc(h.label)}</title></line>'
-        )
+    body += [_threshold(h, sx, sy) for h in hlines]
     for s in series:
         if any(y is not None for y in s.y):
             if s.line:
@@ -350,6 +346,45 @@ def line_chart(
     legend, legend_h = _legend(entries, top + PLOT_HEIGHT + below)
     height = top + PLOT_HEIGHT + below + legend_h + 4
     return "".join([*_open(height, title), *band_parts, *body, *legend, "</svg>"])
+
+
+def _threshold(h: HLine, sx: _Scale, sy: _Scale) -> str:
+    return (
+        f'<line class="threshold" x1="{_f(sx.p0)}" y1="{_f(sy(h.y))}" x2="{_f(sx.p1)}" y2="{_f(sy(h.y))}" '
+        f'stroke="{h.colour}" stroke-width="1.4" stroke-dasharray="{h.dash}"><title>{esc(h.label)}</title></line>'
+    )
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", " · ")
+
+
+def _bar(
+    cx: float,
+    y: float,
+    base: float,
+    width: float,
+    tip: str,
+    dot: bool,
+    err: tuple[float | None, float | None] | None,
+    sy: _Scale,
+) -> list[str]:
+    """One bar (or dot) at x `cx` up to `y`, with its hover text and its interval's whisker."""
+    if dot:
+        out = [f'<circle cx="{_f(cx)}" cy="{_f(y)}" r="4.5"><title>{esc(tip)}</title></circle>']
+    else:
+        y0, y1 = sorted((base, y))
+        out = [
+            f'<rect x="{_f(cx - width * 0.45)}" y="{_f(y0)}" width="{_f(width * 0.9)}" '
+            f'height="{_f(max(y1 - y0, 1.0))}" fill-opacity="0.8" stroke="none"><title>{esc(tip)}</title></rect>'
+        ]
+    if err and err[0] is not None and err[1] is not None:
+        lo, hi = sy(err[0]), sy(err[1])
+        out.append(
+            f'<path d="M{_f(cx)} {_f(lo)}V{_f(hi)}M{_f(cx - 4)} {_f(lo)}h8M{_f(cx - 4)} {_f(hi)}h8" '
+            f'stroke="#222" stroke-width="1.2" fill="none"/>'
+        )
+    return out
 
 
 def bar_chart(
@@ -382,41 +417,17 @@ def bar_chart(
             f'<line x1="{_f(sx.p0)}" y1="{_f(sy(0))}" x2="{_f(sx.p1)}" y2="{_f(sy(0))}" stroke="#999"/>'
         )
     width = min(42.0, slot * 0.8 / max(1, len(bars)))
+    base = sy(0.0 if ya.lo <= 0 <= ya.hi else ya.lo)
     for j, b in enumerate(bars):
         body.append(f'<g class="bars" fill="{b.colour}" stroke="{b.colour}">')
         for i, v in enumerate(b.values):
-            if v is None:
-                continue
-            cx = MARGIN_LEFT + slot * (i + 0.5) + (j - (len(bars) - 1) / 2) * width
-            tip = (
-                b.tips[i]
-                if b.tips is not None
-                else f"{b.label} · {groups[i].replace(chr(10), ' · ')}: {exact(v)}"
-            )
-            if dots:
-                body.append(
-                    f'<circle cx="{_f(cx)}" cy="{_f(sy(v))}" r="4.5"><title>{esc(tip)}</title></circle>'
-                )
-            else:
-                y0, y1 = sorted((sy(0.0 if ya.lo <= 0 <= ya.hi else ya.lo), sy(v)))
-                body.append(
-                    f'<rect x="{_f(cx - width * 0.45)}" y="{_f(y0)}" width="{_f(width * 0.9)}" '
-                    f'height="{_f(max(y1 - y0, 1.0))}" fill-opacity="0.8" stroke="none">'
-                    f"<title>{esc(tip)}</title></rect>"
-                )
-            err = b.errors[i] if b.errors is not None else None
-            if err and err[0] is not None and err[1] is not None:
-                lo, hi = sy(err[0]), sy(err[1])
-                body.append(
-                    f'<path d="M{_f(cx)} {_f(lo)}V{_f(hi)}M{_f(cx - 4)} {_f(lo)}h8M{_f(cx - 4)} {_f(hi)}h8" '
-                    f'stroke="#222" stroke-width="1.2" fill="none"/>'
-                )
+            if v is not None:
+                cx = MARGIN_LEFT + slot * (i + 0.5) + (j - (len(bars) - 1) / 2) * width
+                tip = b.tips[i] if b.tips is not None else f"{b.label} · {_one_line(groups[i])}: {exact(v)}"
+                err = b.errors[i] if b.errors is not None else None
+                body += _bar(cx, sy(v), base, width, tip, dots, err, sy)
         body.append("</g>")
-    for h in hlines:
-        body.append(
-            f'<line class="threshold" x1="{_f(sx.p0)}" y1="{_f(sy(h.y))}" x2="{_f(sx.p1)}" y2="{_f(sy(h.y))}" '
-            f'stroke="{h.colour}" stroke-width="1.4" stroke-dasharray="{h.dash}"><title>{esc(h.label)}</title></line>'
-        )
+    body += [_threshold(h, sx, sy) for h in hlines]
     entries = [(b.label, b.colour, "", "dot" if dots else "box") for b in bars] + [
         (h.label, h.colour, h.dash, "line") for h in hlines
     ]

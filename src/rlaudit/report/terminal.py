@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -49,15 +49,16 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
 
     console.print(_findings(doc.get("findings") or []))
     sections = doc.get("sections") or {}
-    for table in (
+    parts: tuple[Table | Group | Text | None, ...] = (
         _trends(sections.get("signals")),
         _tests(sections.get("audit")),
         _elicitation(sections.get("elicitation")),
         _evaluation(sections.get("evaluation")),
         _organism(sections.get("organism")),
-    ):
-        if table is not None:
-            console.print(table)
+    )
+    for part in parts:
+        if part is not None:
+            console.print(part)
     for note in sections.get("notes") or []:
         console.print(f"[dim]note:[/dim] {escape(str(note))}")
 
@@ -70,8 +71,15 @@ def _findings(findings: list[dict[str, Any]]) -> Table | Text:
     if not findings:
         return Text("no findings", style="dim")
     table = _table("findings")
-    for header, kw in (("id", {}), ("severity", {}), ("detector", {"style": "bold"}), ("score", {"justify": "right"}),
-                       ("steps", {"no_wrap": True}), ("split", {}), ("summary", {"overflow": "fold", "ratio": 1})):  # fmt: skip
+    for header, kw in (
+        ("id", {}),
+        ("severity", {}),
+        ("detector", {"style": "bold"}),
+        ("score", {"justify": "right"}),
+        ("steps", {"no_wrap": True}),
+        ("split", {}),
+        ("summary", {"overflow": "fold", "ratio": 1}),
+    ):
         table.add_column(header, **kw)  # type: ignore[arg-type]
     for f in findings:
         sev = str(f.get("severity", ""))
@@ -140,12 +148,15 @@ def _tests(audit: dict[str, Any] | None) -> Table | None:
     return table
 
 
-def _elicitation(el: dict[str, Any] | None) -> Table | None:
+def _elicitation(el: dict[str, Any] | None) -> Group | None:
     if not el:
         return None
     before, after = el.get("before") or {}, el.get("after") or {}
-    title = f"elicitation: {el.get('mitigation', '?')}, {el.get('steps', '?')} steps, first flag at step {fmt.value(el.get('first_flag_step'))}"
-    table = _table(title)
+    facts = Text(
+        f"elicitation: {el.get('mitigation', '?')}, {el.get('steps', '?')} steps, first flag at step "
+        f"{fmt.value(el.get('first_flag_step'))}, {fmt.value(el.get('demos_injected'))} demonstrations injected"
+    )
+    table = _table("accuracy before → after RL")
     for header in ("split", "cue", "before", "after"):
         table.add_column(header, justify="right" if header in ("before", "after") else "left")
     for split, cond in cells(before, after):
@@ -155,7 +166,7 @@ def _elicitation(el: dict[str, Any] | None) -> Table | None:
             _num(before.get(split, {}).get(cond)),
             _num(after.get(split, {}).get(cond)),
         )
-    return table
+    return Group(facts, table)
 
 
 def _evaluation(ev: dict[str, Any] | None) -> Table | None:
