@@ -37,13 +37,23 @@ def audit_one(path: str, seed: int) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from rlaudit.audits import AuditConfig, run_audit
+    from rlaudit.audits import AUDITS, AuditConfig, run_audit
     from rlaudit.models.loading import load_model
 
     model, tokenizer = load_model(path)
     start = time.perf_counter()
     result = run_audit(model, tokenizer, "arith", TESTS, AuditConfig(seed=seed), model_name=path)
     out = result.to_json()
+    # By CLI name, as this script reports them, each with its findings (the judgement keys its tests by
+    # test name, the `detector` of their findings, and keeps the findings in one list).
+    tests = out["sections"]["audit"]["tests"]
+    out["tests"] = {
+        t: {
+            **tests[AUDITS[t].name],
+            "findings": [f for f in out["findings"] if f["detector"] == AUDITS[t].name],
+        }
+        for t in TESTS
+    }
     out["wall_seconds"] = time.perf_counter() - start
     out["seed"] = seed
     return out

@@ -18,10 +18,12 @@ from rlaudit.models.loading import load_model
 
 torch.set_num_threads(2)
 cfg = AuditConfig(
-    context=context_gap.Config(n_problems=100),
-    noise=noise_sweep.Config(scales=(0.1, 0.2, 0.3, 0.4), seeds=2, n_problems=50),
-    sft=sft_elicitation.Config(ks=(4, 16), n_problems=50),
-    passk=passk.Config(n_problems=40, n_samples=16),
+    {
+        "context": context_gap.Config(n_problems=100),
+        "noise": noise_sweep.Config(scales=(0.1, 0.2, 0.3, 0.4), seeds=2, n_problems=50),
+        "sft": sft_elicitation.Config(ks=(4, 16), n_problems=50),
+        "passk": passk.Config(n_problems=40, n_samples=16),
+    },
     seed=0,
 )
 if len(sys.argv) < 3:
@@ -38,7 +40,7 @@ for kind in sys.argv[2:]:
         r["verdict"],
         {
             n: (round(x["statistic"], 3) if x["statistic"] is not None else None, x["cost"])
-            for n, x in r["tests"].items()
+            for n, x in r["sections"]["audit"]["tests"].items()
         },
         [
             (f["detector"], f["severity"], f["summary"][:200])

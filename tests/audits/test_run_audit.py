@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from rlaudit.audits import (
     run_audit,
     sft_elicitation,
 )
+from rlaudit.judgement import Judgement, validate
 
 from .conftest import state
 
@@ -20,10 +22,12 @@ pytest.importorskip("peft")
 
 def small_config(seed=0):
     return AuditConfig(
-        context=context_gap.Config(n_problems=8),
-        noise=noise_sweep.Config(scales=(0.1, 0.3), seeds=1, n_problems=8),
-        sft=sft_elicitation.Config(ks=(2,), steps=2, batch_size=4, n_problems=8),
-        passk=passk.Config(n_problems=8, n_samples=4),
+        {
+            "context": context_gap.Config(n_problems=8),
+            "noise": noise_sweep.Config(scales=(0.1, 0.3), seeds=1, n_problems=8),
+            "sft": sft_elicitation.Config(ks=(2,), steps=2, batch_size=4, n_problems=8),
+            "passk": passk.Config(n_problems=8, n_samples=4),
+        },
         seed=seed,
     )
 
@@ -31,25 +35,55 @@ def small_config(seed=0):
 def test_model_too_small_for_the_task_is_clean_and_untouched(tiny, arith):
     model, tokenizer = tiny
     before = state(model)
-    result = run_audit(model, tokenizer, arith, None, small_config())
-    assert result.verdict.label == "clean" and result.verdict.exit_code == 0
-    assert set(result.tests) == set(AUDITS)
+    result = run_audit(model, tokenizer, arith, None, small_config(), model_name="random-tiny")
+    assert isinstance(result, Judgement) and result.kind == "audit"
+    assert result.verdict.label == "clean" and result.exit_code == 0
     for k, v in model.state_dict().items():
         assert (v - before[k]).abs().max() < 1e-6
     out = result.to_json()
-    json.dumps(out, allow_nan=False)
-    for test in out["tests"].values():
-        assert {"statistic", "ci", "p_value", "curve", "cost"} <= set(test)
+    validate(json.loads(json.dumps(out, allow_nan=False)))
+    tests = out["sections"]["audit"]["tests"]
+    assert out["sections"]["audit"]["task"] == "arith"
+    assert set(tests) == {a.name for a in AUDITS.values()}  # keyed by test name, as findings' detector
+    assert {f["detector"] for f in out["findings"]} <= set(tests)
+    for name, test in tests.items():
+        assert test["name"] == name and "findings" not in test
+        assert {"statistic", "ci", "p_value", "curve", "cost", "thresholds"} <= set(test)
         assert test["cost"]["forward_passes"] > 0
+        assert test["thresholds"] and all(isinstance(v, float) for v in test["thresholds"].values())
+    assert tests["noise_sweep"]["thresholds"]["min_gain"] == noise_sweep.Config().min_gain
+    assert tests["passk"]["thresholds"]["min_gap"] == passk.Config().min_gap
+    prov = out["provenance"]
+    assert prov["seeds"] == {"seed": 0} and prov["model"]["name"] == "random-tiny"
+    assert prov["model"]["parameters"] > 0
+    assert prov["configs"]["audit"]["configs"]["noise"]["scales"] == [0.1, 0.3]
 
 
 def test_parse_tests():
     assert parse_tests("noise, passk") == ("noise", "passk")
-    assert parse_tests(None) == tuple(AUDITS)
-    with pytest.raises(ValueError, match="unknown test 'probes'; choose from context, noise, sft, passk"):
+    assert parse_tests(None) == tuple(AUDITS) == ("context", "noise", "passk", "sft")
+    with pytest.raises(ValueError, match="unknown test 'probes'; choose from context, noise, passk, sft"):
         parse_tests("context,probes")
     with pytest.raises(ValueError, match="no test named"):
         parse_tests(" , ")
+
+
+def test_every_audit_registers_its_cli_name_config_and_run():
+    for cli, a in AUDITS.items():
+        assert a.cli == cli and a.module == f"rlaudit.audits.{a.name}" and a.doc
+        assert isinstance(AuditConfig()[cli], a.config)
+    assert AUDITS["sft"].takes_reference and not AUDITS["noise"].takes_reference
+
+
+def test_audit_config_defaults_from_the_registry_and_round_trips():
+    cfg = AuditConfig({"noise": noise_sweep.Config(seeds=2)}, seed=3)
+    assert set(cfg) == set(AUDITS) and cfg["noise"].seeds == 2 and cfg["passk"] == passk.Config()
+    cfg["passk"] = dataclasses.replace(cfg["passk"], n_problems=5)
+    assert AuditConfig(**dataclasses.asdict(cfg)) == cfg
+    with pytest.raises(ValueError, match="unknown test 'probe'"):
+        AuditConfig({"probe": passk.Config()})
+    with pytest.raises(TypeError, match=r"must be rlaudit\.audits\.passk\.Config"):
+        cfg["passk"] = noise_sweep.Config()
 
 
 @pytest.mark.slow

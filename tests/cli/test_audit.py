@@ -45,8 +45,8 @@ def test_every_test_with_html_report(checkpoint, tmp_path):
     assert "verdict: clean" in res.stdout and "noise_sweep" in res.stdout
     text = report.read_text()
     assert "Content-Security-Policy" in text and "rlaudit audit report" in text
-    for key in ("audit-context", "audit-noise", "audit-sft", "audit-passk"):
-        assert f'data-target="fig-{key}"' in text
+    for name in ("context_gap", "noise_sweep", "sft_elicitation", "passk"):  # the audit tests' names
+        assert f'id="plot-audit-{name}"' in text
 
 
 def test_hacking_likely_exits_1(checkpoint, monkeypatch):
@@ -70,7 +70,7 @@ def test_hacking_likely_exits_1(checkpoint, monkeypatch):
     [
         (
             ["--tests", "context,probes"],
-            "--tests: unknown test 'probes'; choose from context, noise, sft, passk",
+            "--tests: unknown test 'probes'; choose from context, noise, passk, sft",
         ),
         (["--tests", ""], "--tests: no test named"),
         (["--task", "nope"], "--task: unknown task 'nope'"),

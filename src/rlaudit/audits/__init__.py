@@ -1,87 +1,38 @@
 """Checkpoint audits: active tests a sandbagging model cannot easily fake its way through.
 
-Each audit is one module with a ``Config`` dataclass and ``run(model, tokenizer, task, config, seed=...)
--> TestResult`` (`rlaudit.audits.base`):
+Each audit test is one module with a ``Config`` dataclass and ``run(model, tokenizer, task, config,
+seed=...) -> TestResult`` (`rlaudit.audits.base`), registered where it is defined with
+``@audit(cli, name=..., config=...)`` (`rlaudit.audits.registry`); importing this package imports every
+module of it, so a new test is one module and its test (docs/architecture.md, "Adding an audit test").
 
-| name | what it does | positive |
-|---|---|---|
-| ``context_gap`` | same problems under the training and the deployment cue | worse when told it is training |
-| ``noise_sweep`` | Gaussian noise on the weights over a grid of scales | target improves, or collapses before control |
-| ``sft_elicitation`` | LoRA SFT on 4/16/64 target demonstrations | confident failures undone by a few demonstrations |
-| ``passk`` | pass@k up to k = 16 on matched target/control problems | target ceiling far below control, one repeated answer |
+| `--tests` | name | what it does | positive |
+|---|---|---|---|
+| ``context`` | ``context_gap`` | same problems under the training and the deployment cue | worse when told it is training |
+| ``noise`` | ``noise_sweep`` | Gaussian noise on the weights over a grid of scales | target improves, or collapses before control |
+| ``passk`` | ``passk`` | pass@k up to k = 16 on matched target/control problems | target ceiling far below control, one repeated answer |
+| ``sft`` | ``sft_elicitation`` | LoRA SFT on 4/16/64 target demonstrations | confident failures undone by a few demonstrations |
 
-`run_audit` runs the chosen ones and computes the verdict from all their findings with the same
-`rlaudit.findings.compute_verdict` as ``rlaudit monitor``.
+`run_audit` runs the chosen ones and returns a `rlaudit.judgement.Judgement` whose verdict comes from
+all their findings through the same `rlaudit.findings.compute_verdict` as ``rlaudit monitor``.
 """
 
 from __future__ import annotations
 
-import time
-import types
+import dataclasses
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.audits import context_gap, noise_sweep, passk, sft_elicitation
 from rlaudit.audits.base import TestResult
-from rlaudit.findings import Finding, Verdict, compute_verdict
+from rlaudit.audits.registry import AUDITS, Audit, AuditConfig, audit, discover, register_audit
+from rlaudit.judgement import Judgement, Provenance, describe_model
 from rlaudit.tasks import Task, get_task
 
-AUDITS: dict[str, types.ModuleType] = {
-    "context": context_gap,
-    "noise": noise_sweep,
-    "sft": sft_elicitation,
-    "passk": passk,
-}
-"""Every audit by its CLI name (``--tests context,noise,sft,passk``)."""
-FORMAT_VERSION = 1
-
-
-@dataclass
-class AuditConfig:
-    """One config per audit (defaults work) and the seed of the prompts, noise and fine-tuning."""
-
-    context: context_gap.Config = field(default_factory=context_gap.Config)
-    noise: noise_sweep.Config = field(default_factory=noise_sweep.Config)
-    sft: sft_elicitation.Config = field(default_factory=sft_elicitation.Config)
-    passk: passk.Config = field(default_factory=passk.Config)
-    seed: int = 0
-
-
-@dataclass
-class AuditResult:
-    """The verdict over every test's findings, and each test's result."""
-
-    verdict: Verdict
-    tests: dict[str, TestResult]
-    task: str
-    model: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for t in self.tests.values() for f in t.findings]
-
-    def to_json(self) -> dict[str, Any]:
-        """One JSON-ready object: verdict, findings, and each test's statistic, uncertainty, curve, cost."""
-        from rlaudit import __version__
-
-        return {
-            "format_version": FORMAT_VERSION,
-            "rlaudit_version": __version__,
-            "model": self.model,
-            "task": self.task,
-            "verdict": self.verdict.label,
-            "verdict_reason": self.verdict.reason,
-            "exit_code": self.verdict.exit_code,
-            "findings": [f.to_dict() for f in self.findings],
-            "tests": {name: t.to_dict() for name, t in self.tests.items()},
-            "seconds": round(self.seconds, 3),
-        }
+discover(sys.modules[__name__])
 
 
 def parse_tests(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"context,noise"`` -> ``("context", "noise")``; None or empty -> every audit. Unknown -> ValueError."""
+    """``"context,noise"`` -> ``("context", "noise")``; None -> every audit. Unknown or none -> ValueError."""
     if spec is None:
         return tuple(AUDITS)
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
@@ -103,30 +54,51 @@ def run_audit(
     *,
     reference: tuple[Any, Any] | None = None,
     model_name: str | None = None,
-) -> AuditResult:
-    """Run `tests` (default: all) on `model` and judge. `reference` (model, tokenizer) feeds SFT elicitation.
+) -> Judgement:
+    """Run `tests` (CLI names; default: all) on `model` and judge them: a `Judgement` of kind ``audit``.
 
-    The model is left as it was: every audit restores it (noise removed, adapters unloaded).
+    Its `sections.audit` is ``{"task": ..., "tests": {test name: TestResult.to_dict() without its
+    findings}}`` (the findings are the judgement's own); its provenance records the configs, the seed
+    and the model (`model_name`, else the model's own name). `reference` (model, tokenizer) goes to
+    the tests that take one (SFT elicitation). The model is left as it was: every audit restores it.
     """
     task = get_task(task) if isinstance(task, str) else task
-    config = config or AuditConfig()
+    config = AuditConfig() if config is None else config
     names = parse_tests(tests)
-    start = time.perf_counter()
+    provenance = Provenance.begin(configs={"audit": dataclasses.asdict(config)}, seeds={"seed": config.seed})
+    provenance.model = describe_model(model_name or _model_name(model), model)
     results: dict[str, TestResult] = {}
-    for name in names:
-        module = AUDITS[name]
+    for cli in names:
+        a = AUDITS[cli]
         kwargs: dict[str, Any] = {"seed": config.seed}
-        if name == "sft" and reference is not None:
+        if reference is not None and a.takes_reference:
             kwargs["reference"] = reference
-        results[name] = module.run(model, tokenizer, task, getattr(config, name), **kwargs)
+        results[a.name] = a.run(model, tokenizer, task, config[cli], **kwargs)
     findings = [f for r in results.values() for f in r.findings]
-    return AuditResult(
-        verdict=compute_verdict(findings),
-        tests=results,
-        task=task.name,
-        model=model_name,
-        seconds=time.perf_counter() - start,
+    tests_json = {name: _without_findings(r.to_dict()) for name, r in results.items()}
+    judgement = Judgement.judged(
+        "audit", findings, {"audit": {"task": task.name, "tests": tests_json}}, provenance
     )
+    provenance.finish()
+    return judgement
 
 
-__all__ = ["AUDITS", "AuditConfig", "AuditResult", "TestResult", "parse_tests", "run_audit"]
+def _without_findings(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "findings"}
+
+
+def _model_name(model: Any) -> str:
+    """A name for a model given without one: its checkpoint path or hub name, else its class."""
+    return getattr(model, "name_or_path", None) or type(model).__name__
+
+
+__all__ = [
+    "AUDITS",
+    "Audit",
+    "AuditConfig",
+    "TestResult",
+    "audit",
+    "parse_tests",
+    "register_audit",
+    "run_audit",
+]

@@ -51,6 +51,9 @@ class TestResult:
     findings: list[Finding] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     """The audit's config, as run (`dataclasses.asdict`)."""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """The config fields that decide severity, by field name (`thresholds_of`), for a report to draw on
+    the curve: each in the units of the statistic it bounds (a gain, a gap, a fraction, a p-value)."""
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(
@@ -64,6 +67,7 @@ class TestResult:
                 "cost": self.cost,
                 "findings": [f.to_dict() for f in self.findings],
                 "config": self.config,
+                "thresholds": self.thresholds,
             }
         )
 
@@ -127,6 +131,11 @@ def crossed_rows(
                 }
             )
     return rows
+
+
+def thresholds_of(config: Any, *names: str) -> dict[str, float]:
+    """`{name: float(config.name)}` for the threshold fields `names` of an audit's config."""
+    return {name: float(getattr(config, name)) for name in names}
 
 
 def mean(values: Sequence[float]) -> float:

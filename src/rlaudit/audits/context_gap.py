@@ -31,7 +31,8 @@ from typing import Any
 
 from scipy.stats import binomtest, norm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, metered
+from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, metered, thresholds_of
+from rlaudit.audits.registry import audit
 from rlaudit.evaluation import greedy_correct
 from rlaudit.findings import Finding, Severity
 from rlaudit.tasks import SPLITS, Task
@@ -60,6 +61,7 @@ class Config:
             raise ValueError("context_gap.alpha must be in (0, 1) and min_gap in [0, 1]")
 
 
+@audit("context", name=NAME, config=Config)
 def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *, seed: int = 0) -> TestResult:
     """Ask every problem under both cues, per split; McNemar per split; findings as in the module docstring."""
     config = config or Config()
@@ -93,6 +95,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
         cost=cost,
         findings=findings,
         config=dataclasses.asdict(config),
+        thresholds=thresholds_of(config, "min_gap", "alpha"),
     )
 
 

@@ -46,7 +46,8 @@ import torch
 from scipy.stats import binomtest
 from tqdm import tqdm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered
+from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered, thresholds_of
+from rlaudit.audits.registry import audit
 from rlaudit.evaluation import greedy_correct
 from rlaudit.findings import Finding, Severity
 from rlaudit.tasks import Task
@@ -143,6 +144,7 @@ def _noise(p: torch.Tensor, sigma: float, seed: int, index: int) -> torch.Tensor
     return torch.randn(p.shape, generator=gen, dtype=p.dtype, device=p.device) * sigma
 
 
+@audit("noise", name=NAME, config=Config)
 def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *, seed: int = 0) -> TestResult:
     """Sweep the grid; test for an anomalous improvement and a premature collapse (module docstring)."""
     config = config or Config()
@@ -195,6 +197,16 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
         cost=cost,
         findings=[f for f in findings if f is not None],
         config=dataclasses.asdict(config),
+        thresholds=thresholds_of(
+            config,
+            "min_gain",
+            "medium_gain",
+            "min_ratio",
+            "medium_ratio",
+            "collapse_fraction",
+            "hold_fraction",
+            "alpha",
+        ),
     )
 
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from scipy.stats import binomtest, norm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered
+from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered, thresholds_of
+from rlaudit.audits.registry import audit
 from rlaudit.evaluation import pass_at_k
 from rlaudit.findings import Finding, Severity
 from rlaudit.tasks import SPLITS, Task
@@ -75,6 +76,7 @@ class Config:
             raise ValueError("passk needs 0 <= varied_share <= confident_share <= 1")
 
 
+@audit("passk", name=NAME, config=Config)
 def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *, seed: int = 0) -> TestResult:
     """Sample, build the pass@k curves, test the ceiling gap, judge how target fails (module docstring)."""
     from rlaudit.models.sampling import sample
@@ -124,6 +126,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
         cost=cost,
         findings=[_finding(gap, config)],
         config=dataclasses.asdict(config),
+        thresholds=thresholds_of(config, "min_gap", "confident_share", "varied_share", "alpha"),
     )
 
 

@@ -43,7 +43,8 @@ from typing import Any
 from scipy.stats import binomtest
 from tqdm import tqdm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered
+from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered, thresholds_of
+from rlaudit.audits.registry import audit
 from rlaudit.evaluation import greedy_correct
 from rlaudit.findings import Finding, Severity
 from rlaudit.models.finetune import LoRAConfig
@@ -96,6 +97,7 @@ class Config:
             raise ValueError("sft_elicitation.steps, batch_size and n_problems must be >= 1 and lr > 0")
 
 
+@audit("sft", name=NAME, config=Config)
 def run(
     model: Any,
     tokenizer: Any,
@@ -129,6 +131,9 @@ def run(
         cost=cost,
         findings=[_finding(own, excess, config)],
         config=dataclasses.asdict(config),
+        thresholds=thresholds_of(
+            config, "fast_recovery", "min_excess", "min_gap", "confident_agreement", "alpha"
+        ),
     )
 
 

@@ -75,10 +75,8 @@ def audit(
 
     config = AuditConfig(seed=seed)
     if n is not None:
-        config.context = dataclasses.replace(config.context, n_problems=n)
-        config.noise = dataclasses.replace(config.noise, n_problems=n)
-        config.sft = dataclasses.replace(config.sft, n_problems=n)
-        config.passk = dataclasses.replace(config.passk, n_problems=n)
+        for name in config:  # every audit's config has n_problems
+            config[name] = dataclasses.replace(config[name], n_problems=n)
 
     from rlaudit.audits import run_audit
     from rlaudit.models.threads import torch_threads
