@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rlaudit.report.figures import Figure, slug
-from rlaudit.report.svg import DASHES, PALETTE, Bars, HLine, Series, bar_chart, line_chart
+from rlaudit.report.svg import DASHES, PALETTE, Bars, HLine, Series, bar_chart, exact, line_chart
 
 SPLIT_STYLE = {"target": (PALETTE[0], DASHES[0]), "control": (PALETTE[1], DASHES[1])}
 REFERENCE_STYLE = {"target": (PALETTE[3], DASHES[2]), "control": (PALETTE[4], DASHES[3])}
@@ -215,31 +215,16 @@ def passk_audit_figure(key: str, test: dict[str, Any]) -> Figure | None:
     for split in ("target", "control"):
         if split in curve:
             ys = [num_or_none(v) for v in curve[split]]
-            tips = [
-                f"{split}: pass@{k} = {'no value' if y is None else f'{y:.6g}'}"
-                for k, y in zip(ks, ys, strict=False)
-            ]
+            tips = [f"{split}: pass@{k} = {exact(y)}" for k, y in zip(ks, ys, strict=False)]
             series.append(Series(split, [math.log2(k) for k in ks], ys, *SPLIT_STYLE[split], tips=tips))
-    ceiling = num_or_none((curve.get("control") or [None])[-1])
-    gap = num_or_none(th.get("min_gap"))
-    levels = [
-        (
-            "min_gap",
-            None if ceiling is None or gap is None else ceiling - gap,
-            "control's ceiling − gap that counts",
-        )
-    ]
+    ceiling, gap = num_or_none((curve.get("control") or [None])[-1]), num_or_none(th.get("min_gap"))
+    below = None if ceiling is None or gap is None else ceiling - gap
+    levels = [("min_gap", below, "control's ceiling − gap that counts")]
+    ticks = [(math.log2(k), str(k)) for k in ks]
     svgs = [
-        line_chart(
-            series,
-            title="pass@k",
-            x_title="k (samples per prompt, log scale)",
-            y_title="pass@k (fraction of prompts)",
-            hlines=_hlines(levels),
-            y_range=(0, 1),
-            x_ticks=[(math.log2(k), str(k)) for k in ks],
-        )
-    ]
+        line_chart(series, title="pass@k", x_title="k (samples per prompt, log scale)",
+                   y_title="pass@k (fraction of prompts)", hlines=_hlines(levels), y_range=(0, 1), x_ticks=ticks)
+    ]  # fmt: skip
     drawn = {n for n, v, _ in levels if v is not None}
     share = num_or_none(curve.get("ceiling", {}).get("modal_share"))
     if share is not None:

@@ -290,7 +290,7 @@ def passk_figure(ctx: _Ctx) -> Figure | None:
 def components_figure(components: dict[str, Any], findings: list[dict[str, Any]]) -> Figure | None:
     """The mean of each reward component per step, one labelled line per run x component."""
     several = len(components) > 1
-    series = []
+    series: list[Series] = []
     for run, comps in components.items():
         for component, data in comps.items():
             j = len(series)

@@ -128,12 +128,10 @@ def nice_axis(lo: float, hi: float, *, n: int = 5) -> _Axis:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * 0.999)
     start, end = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) + (1 if round(step / mag, 6) == 2.5 else 0)
-    ticks = []
-    t = start
-    while t <= end + step * 1e-6:
-        ticks.append((t, f"{t:.{decimals}f}" if decimals else f"{round(t):d}"))
-        t += step
+    decimals = next(d for d in range(12) if abs(round(step * 10**d) - step * 10**d) < 1e-6)
+    n_ticks = round((end - start) / step) + 1
+    label = (lambda t: f"{t:.3g}") if decimals > 4 else (lambda t: f"{t:.{decimals}f}")
+    ticks = [(t, label(t)) for t in (start + i * step for i in range(n_ticks))]
     return _Axis(start, end, ticks)
 
 
@@ -153,7 +151,7 @@ def _legend(entries: list[tuple[str, str, str, str]], top: float) -> tuple[list[
     """Legend rows from `top`; entries are (label, colour, dash, kind: line|marker-line|box). Returns
     the SVG parts and the height used."""
     parts: list[str] = []
-    x, y = MARGIN_LEFT, top + 11
+    x, y = float(MARGIN_LEFT), top + 11
     right = WIDTH - MARGIN_RIGHT
     for label, colour, dash, kind in entries:
         shown = label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"

@@ -23,7 +23,9 @@ from rlaudit.report.measures import cells
 
 VERDICT_STYLES = {"clean": "bold green", "suspicious": "bold yellow", "hacking-likely": "bold red"}
 SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
-TREND_COLUMNS = ("reward_mean", "pass_rate", "frac_reward_zero_std", "unique_frac")
+TREND_COLUMNS = {"reward_mean": "reward", "pass_rate": "pass@1", "frac_reward_zero_std": "zero-std groups",
+                 "unique_frac": "unique"}  # fmt: skip
+"""Signals of the first → last table, with the short header each gets (80 columns must fit)."""
 
 
 def print_summary(doc: dict[str, Any], console: Console) -> None:
@@ -74,7 +76,7 @@ def _findings(findings: list[dict[str, Any]]) -> Table | Text:
     for header, kw in (
         ("id", {}),
         ("severity", {}),
-        ("detector", {"style": "bold"}),
+        ("detector", {"style": "bold", "overflow": "fold"}),
         ("score", {"justify": "right"}),
         ("steps", {"no_wrap": True}),
         ("split", {}),
@@ -103,10 +105,10 @@ def _trends(sig: dict[str, Any] | None) -> Table | None:
     table = _table("first → last step")
     if several:
         table.add_column("run")
-    table.add_column("split")
+    table.add_column("split", overflow="fold")
     table.add_column("steps", no_wrap=True)
     for c in columns:
-        table.add_column(c, justify="right", no_wrap=True)
+        table.add_column(TREND_COLUMNS.get(c, c), justify="right", no_wrap=True)
     n = 0
     for run, splits in steps.items():
         for split in sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9, s)):
