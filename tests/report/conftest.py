@@ -28,4 +28,5 @@ def docs(_monitor: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "elicit": elicit_doc(_monitor),
         "eval": eval_doc(),
         "organism": organism_doc(),
+        "show": {**_monitor, "kind": "show"},  # `rlaudit show STORE`: the monitor's sections
     }

@@ -35,7 +35,7 @@ def legend(root: ET.Element) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("kind", ["monitor", "audit", "elicit", "eval", "organism"])
+@pytest.mark.parametrize("kind", ["monitor", "audit", "elicit", "eval", "organism", "show"])
 def test_round_trip_renders_the_same_page(docs, kind):
     doc = docs[kind]
     page = render_html(doc)
@@ -243,6 +243,13 @@ def test_metrics_only_and_families(monitor):
     page = render_html(monitor)
     assert 'id="metrics-only"' in page
     assert "<td>&lt;b&gt;What is # + #?&lt;/b&gt;</td>" in page
+
+
+def test_a_minimal_doc_renders():
+    doc = {"kind": "monitor", "verdict": None, "headline": "Nothing to say.", "findings": [], "sections": {}}
+    page = render_html(doc)
+    assert '<p id="headline">Nothing to say.</p>' in page and "<p>No findings.</p>" in page
+    assert "<figure" not in page
 
 
 def test_verdict_null_reads_not_judged(docs):
