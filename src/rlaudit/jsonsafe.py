@@ -22,14 +22,14 @@ def json_safe(x: Any) -> Any:
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [json_safe(v) for v in x]
+    if isinstance(x, Enum):  # before int: an IntEnum (Severity) is written by name
+        return str(x)
     if isinstance(x, bool | int | str) or x is None:
         return x
     if isinstance(x, float):
         return None if math.isnan(x) or math.isinf(x) else x
     if isinstance(x, Decimal):  # DuckDB sums of integers arrive as decimal128
         return int(x) if x.is_finite() and x == x.to_integral_value() else json_safe(float(x))
-    if isinstance(x, Enum):
-        return str(x)
     if isinstance(x, PurePath):
         return str(x)
     if hasattr(x, "tolist"):  # numpy scalar or array
