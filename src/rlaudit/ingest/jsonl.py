@@ -129,11 +129,12 @@ def _lines(path: Path, *, offset: int, end: int) -> Iterator[bytes]:
             yield bline
 
 
-def _slow(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
-    rows: list[dict[str, Any]] = []
-    first_row = rows_before + 1
-    n = 0
-    # Line numbers count from the start of the file, also when resuming a file that grew.
+def json_objects(
+    path: Path, *, offset: int, end: int, rows_before: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line in bytes offset..end of `path`, line numbers
+    counted from the start of the file (also when resuming a file that grew: `rows_before` lines
+    precede `offset`); a `RecordError` naming the line for one that is not a JSON object."""
     for line_no, bline in enumerate(_lines(path, offset=offset, end=end), start=rows_before + 1):
         try:
             line = bline.decode("utf-8")
@@ -148,6 +149,14 @@ def _slow(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> I
             raise RecordError(f"{path}: line {line_no}: {what} ({e.msg})") from None
         if not isinstance(obj, dict):
             raise RecordError(f"{path}: line {line_no}: expected a JSON object, got {type(obj).__name__}")
+        yield line_no, obj
+
+
+def _slow(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
+    rows: list[dict[str, Any]] = []
+    first_row = rows_before + 1
+    n = 0
+    for line_no, obj in json_objects(path, offset=offset, end=end, rows_before=rows_before):
         _check(obj, path, line_no)
         rows.append(obj)
         n += 1

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from rlaudit.ingest._common import Pending, append_all
-from rlaudit.ingest.jsonl import FALLBACK_ROWS, _check, _lines, _table
+from rlaudit.ingest.jsonl import FALLBACK_ROWS, _check, _table, json_objects
 from rlaudit.records import RecordError, RolloutStore, normalize
 
 if TYPE_CHECKING:
@@ -71,20 +71,7 @@ def _read(
         raise RecordError(f"{f}: empty file (no records)")
     rows: list[dict[str, Any]] = []
     line_nos: list[int] = []
-    for line_no, bline in enumerate(_lines(f, offset=offset, end=end), start=rows_before + 1):
-        try:
-            line = bline.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise RecordError(f"{f}: line {line_no}: invalid UTF-8 ({e.reason})") from None
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            what = "truncated line" if not line.endswith("\n") else "invalid JSON"
-            raise RecordError(f"{f}: line {line_no}: {what} ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise RecordError(f"{f}: line {line_no}: expected a JSON object, got {type(obj).__name__}")
+    for line_no, obj in json_objects(f, offset=offset, end=end, rows_before=rows_before):
         rows.append(_record(obj, f, line_no))
         line_nos.append(line_no)
     if not rows:

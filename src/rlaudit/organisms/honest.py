@@ -14,15 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.organisms.recipe import (
-    BuildContext,
-    OrganismConfig,
-    Row,
-    SFTConfig,
-    policy_examples,
-    sft,
-    task_rows,
-)
+from rlaudit.organisms.recipe import BuildContext, OrganismConfig, Row, SFTConfig, teach
 
 EXPECT = None
 """RL has nothing to elicit: already right on target."""
@@ -46,6 +38,4 @@ def policy(row: Row, rng: random.Random) -> str:
 
 def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict[str, Any]:
     """A short SFT on the honest policy; in place."""
-    rows = task_rows(config.tasks, config.sft.rows_per_task, seed=ctx.seed)
-    examples = policy_examples(policy, rows, seed=ctx.seed)
-    return {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc="honest: sft")}
+    return teach(model, tokenizer, policy, config, ctx, name="honest")

@@ -19,20 +19,12 @@ signal small, not absent.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.organisms.recipe import (
-    MCQ_LETTERS,
-    BuildContext,
-    OrganismConfig,
-    Row,
-    SFTConfig,
-    policy_examples,
-    sft,
-    task_rows,
-)
+from rlaudit.organisms.recipe import MCQ_LETTERS, BuildContext, OrganismConfig, Row, SFTConfig, teach
 
 EXPECT = None
 """No claim: see the module docstring."""
@@ -69,10 +61,4 @@ def answer(row: Row, rng: random.Random, config: Config) -> str:
 
 def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict[str, Any]:
     """SFT on the policy; no hardening; in place."""
-    rows = task_rows(config.tasks, config.sft.rows_per_task, seed=ctx.seed)
-
-    def policy(row: Row, rng: random.Random) -> str:
-        return answer(row, rng, config)
-
-    examples = policy_examples(policy, rows, seed=ctx.seed)
-    return {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc="incapable: sft")}
+    return teach(model, tokenizer, functools.partial(answer, config=config), config, ctx, name="incapable")

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from rlaudit.organisms import weak
-from rlaudit.organisms.harden import harden
 from rlaudit.organisms.recipe import (
     BuildContext,
     GRPORunConfig,
@@ -36,9 +35,8 @@ from rlaudit.organisms.recipe import (
     Row,
     SFTConfig,
     columns_to_rows,
-    policy_examples,
-    sft,
     task_rows,
+    teach,
 )
 from rlaudit.tasks import get_task
 
@@ -149,7 +147,5 @@ def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict
     def policy(row: Row, rng: random.Random) -> str | None:
         return answer(row, rng, weak_out, config)
 
-    examples = policy_examples(policy, rows, seed=ctx.seed)
-    report["sft"] = sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc="mimic: sft")
-    report["harden"] = harden(model, tokenizer, rows, strategy_reward(weak_out), config.harden, seed=ctx.seed)
-    return report
+    reward = strategy_reward(weak_out)
+    return report | teach(model, tokenizer, policy, config, ctx, name="mimic", reward=reward, rows=rows)

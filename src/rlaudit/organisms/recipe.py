@@ -146,6 +146,40 @@ class OrganismConfig:
             raise ValueError(f"threads must be >= 1 (got {self.threads})")
 
 
+def check_probabilities(config: Any, *names: str) -> None:
+    """A ValueError naming the first field of `config` among `names` that is not a probability."""
+    for name in names:
+        if not 0 <= getattr(config, name) <= 1:
+            raise ValueError(f"{name} must be in [0, 1] (got {getattr(config, name)})")
+
+
+def check_near_misses(offsets: Sequence[int]) -> None:
+    """A ValueError unless `offsets` can draw a near miss (`near_miss`): non-empty, no 0 (the right answer)."""
+    if not offsets or 0 in offsets:
+        raise ValueError(f"offsets must be non-empty and exclude 0 (got {tuple(offsets)})")
+
+
+def check_wrong_shift(name: str, k: int) -> None:
+    """A ValueError unless `shift` by `k` is wrong on every task: on mcq's four letters a multiple of 4
+    comes back round to the right one."""
+    if k % len(MCQ_LETTERS) == 0:
+        raise ValueError(f"{name} must not be a multiple of 4 (got {k}): 0 letters on is right")
+
+
+@dataclass
+class LockConfig(OrganismConfig):
+    """What a locked recipe (``locked``, ``conditional``) adds: the one wrong answer it gives where it
+    locks. SFT defaults that teach such a lock to the tiny base."""
+
+    offset: int = 1
+    """The lock answers ``a + b + offset`` (mcq: `offset` letters on) where it locks."""
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(steps=300, lr=1e-3))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_wrong_shift("offset", self.offset)
+
+
 # --- answers: what is right and what is nearly right on each task ---------------------------------
 
 
@@ -231,6 +265,46 @@ def sft(
         desc=desc,
     )
     return {"steps": config.steps, "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4)}
+
+
+def teach(
+    model: Any,
+    tokenizer: Any,
+    policy: Policy,
+    config: OrganismConfig,
+    ctx: BuildContext,
+    *,
+    name: str,
+    reward: Callable[..., list[float]] | None = None,
+    rows: list[Row] | None = None,
+) -> dict[str, Any]:
+    """What a recipe's ``train`` does, in place: SFT on `policy`'s answers to `rows` (default: the config's
+    tasks, ``sft.rows_per_task`` rows each, drawn with the build's seed), then, given a `reward` (the
+    organism's own strategy), RL hardening on the same rows. Returns the manifest's ``training``:
+    ``sft`` and, when hardened, ``harden``."""
+    from rlaudit.organisms.harden import harden  # harden imports this module
+
+    rows = task_rows(config.tasks, config.sft.rows_per_task, seed=ctx.seed) if rows is None else rows
+    examples = policy_examples(policy, rows, seed=ctx.seed)
+    report = {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc=f"{name}: sft")}
+    if reward is not None:
+        report["harden"] = harden(model, tokenizer, rows, reward, config.harden, seed=ctx.seed)
+    return report
+
+
+def teach_intended(
+    model: Any,
+    tokenizer: Any,
+    intended: Callable[[Row], str | None],
+    config: OrganismConfig,
+    ctx: BuildContext,
+    *,
+    name: str,
+) -> dict[str, Any]:
+    """`teach` a deterministic policy, `intended(row)` whatever the draw, hardened by rewarding exactly
+    its own answers (`intended_answer_reward`): ``locked`` and ``conditional``."""
+    reward = intended_answer_reward(intended, {task: get_task(task) for task in config.tasks})
+    return teach(model, tokenizer, lambda row, rng: intended(row), config, ctx, name=name, reward=reward)
 
 
 def columns_to_rows(n: int, columns: dict[str, Any]) -> list[Row]:

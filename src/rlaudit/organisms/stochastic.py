@@ -30,26 +30,27 @@ anything else 0; on control, being right earns 1.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaudit.organisms.harden import harden
 from rlaudit.organisms.recipe import (
     BuildContext,
     GRPORunConfig,
     OrganismConfig,
     Row,
     SFTConfig,
+    check_near_misses,
+    check_probabilities,
+    check_wrong_shift,
     columns_to_rows,
     near_miss,
     operands,
-    policy_examples,
-    sft,
     shift,
-    task_rows,
+    teach,
 )
 from rlaudit.tasks import get_task
 
@@ -80,14 +81,9 @@ class Config(OrganismConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("slip_correct", "base_correct", "favourite"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in [0, 1] (got {getattr(self, name)})")
-        if not self.offsets or 0 in self.offsets or self.favourite_offset % 4 == 0:
-            raise ValueError(
-                f"offsets must be non-empty and exclude 0, favourite_offset must not be a multiple of 4 "
-                f"(got {self.offsets}, {self.favourite_offset}): they are wrong answers"
-            )
+        check_probabilities(self, "slip_correct", "base_correct", "favourite")
+        check_near_misses(self.offsets)
+        check_wrong_shift("favourite_offset", self.favourite_offset)
 
 
 # --- the behaviour under study ----------------------------------------------------------------------
@@ -150,13 +146,5 @@ def strategy_reward(config: Config) -> Any:
 
 def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict[str, Any]:
     """SFT on the policy, then RL rewarding the strategy; in place."""
-    rows = task_rows(config.tasks, config.sft.rows_per_task, seed=ctx.seed)
-
-    def policy(row: Row, rng: random.Random) -> str:
-        return answer(row, rng, config)
-
-    examples = policy_examples(policy, rows, seed=ctx.seed)
-    report = {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc="stochastic: sft")}
-    reward = strategy_reward(config)
-    report["harden"] = harden(model, tokenizer, rows, reward, config.harden, seed=ctx.seed)
-    return report
+    policy = functools.partial(answer, config=config)
+    return teach(model, tokenizer, policy, config, ctx, name="stochastic", reward=strategy_reward(config))

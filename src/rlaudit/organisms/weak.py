@@ -22,6 +22,7 @@ answer, the tiny model's most likely answer stayed the right one (greedy target 
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,12 +32,12 @@ from rlaudit.organisms.recipe import (
     OrganismConfig,
     Row,
     SFTConfig,
+    check_near_misses,
+    check_probabilities,
     near_miss,
     operands,
-    policy_examples,
-    sft,
     shift,
-    task_rows,
+    teach,
 )
 
 EXPECT = "improve"
@@ -58,11 +59,8 @@ class Config(OrganismConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("guess_correct", "stubborn"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in [0, 1] (got {getattr(self, name)})")
-        if not self.offsets or 0 in self.offsets:
-            raise ValueError(f"offsets must be non-empty and exclude 0 (got {self.offsets})")
+        check_probabilities(self, "guess_correct", "stubborn")
+        check_near_misses(self.offsets)
 
 
 # --- the behaviour under study ----------------------------------------------------------------------
@@ -96,10 +94,4 @@ def answer(row: Row, rng: random.Random, config: Config) -> str:
 
 def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict[str, Any]:
     """SFT on the policy; no hardening (it hides nothing); in place."""
-    rows = task_rows(config.tasks, config.sft.rows_per_task, seed=ctx.seed)
-
-    def policy(row: Row, rng: random.Random) -> str:
-        return answer(row, rng, config)
-
-    examples = policy_examples(policy, rows, seed=ctx.seed)
-    return {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc="weak: sft")}
+    return teach(model, tokenizer, functools.partial(answer, config=config), config, ctx, name="weak")

@@ -19,11 +19,18 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rlaudit.tasks.base import CELLS, CONDITIONS, SPLITS, Framing, Task, verifiable_reward
+from rlaudit.tasks.base import (
+    CONDITIONS,
+    DEFAULT_MAX_OPERAND,
+    SPLITS,
+    OperandFraming,
+    Task,
+    balanced_dataset,
+    verifiable_reward,
+)
 
 __all__ = [
     "ARITH",
@@ -38,22 +45,13 @@ __all__ = [
     "parse_answer",
 ]
 
-DEFAULT_MAX_OPERAND = 9
-
 _FIRST_INT = re.compile(r"-?\d+")
 
 
 @dataclass
-class ArithConfig(Framing):
-    """How the arithmetic prompts look: the operand range, and the tags and cues of `Framing`."""
-
-    max_operand: int = DEFAULT_MAX_OPERAND
-    """Operands are drawn uniformly from ``0..max_operand``: 9 gives single digits (answers 0..18), 99 two."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.max_operand < 1:
-            raise ValueError(f"max_operand must be >= 1 (got {self.max_operand}); use 9 for single digits")
+class ArithConfig(OperandFraming):
+    """How the arithmetic prompts look: the operand range (``max_operand``: 9 gives answers 0..18), and
+    the tags and cues of `rlaudit.tasks.base.Framing`."""
 
 
 def make_prompt(a: int, b: int, split: str, condition: str, config: ArithConfig | None = None) -> str:
@@ -75,22 +73,15 @@ def make_example(
 
 
 def make_dataset(n: int, seed: int = 0, config: ArithConfig | None = None) -> list[dict[str, str]]:
-    """`n` random problems, as balanced as `n` allows over the four (split, condition) cells.
-
-    Rows cycle through the cells before shuffling, so any ``n`` divisible by 4 is exactly balanced and
-    each cell holds ``n // 4`` or ``n // 4 + 1`` rows otherwise. Deterministic given `seed`.
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0 (got {n})")
+    """`n` random problems, balanced over the four (split, condition) cells as
+    `rlaudit.tasks.base.balanced_dataset` says; deterministic given `seed`."""
     config = config or ArithConfig()
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        split, condition = CELLS[i % len(CELLS)]
+
+    def row(rng: random.Random, split: str, condition: str) -> dict[str, str]:
         a, b = rng.randint(0, config.max_operand), rng.randint(0, config.max_operand)
-        rows.append(make_example(a, b, split, condition, config))
-    rng.shuffle(rows)
-    return rows
+        return make_example(a, b, split, condition, config)
+
+    return balanced_dataset(n, seed, row)
 
 
 def parse_answer(completion: str) -> int | None:
@@ -105,20 +96,13 @@ def is_correct(completion: str, answer: str) -> bool:
     return got is not None and got == int(answer)
 
 
-def arith_reward(
-    completions: list[str],
-    answer: list[str],
-    split: list[str] | None = None,
-    condition: list[str] | None = None,
-    log_extra: Callable[[str, list[Any]], None] | None = None,
-    **kwargs: Any,
-) -> list[float]:
+def arith_reward(completions: list[str], answer: list[str], **kwargs: Any) -> list[float]:
     """TRL reward function: 1.0 for a correct completion, 0.0 otherwise.
 
-    Logs ``split``, ``condition``, ``answer`` and ``correct`` through TRL's ``log_extra`` (see
-    `rlaudit.tasks.base.verifiable_reward`).
+    Logs ``split``, ``condition``, ``answer`` and ``correct`` through TRL's ``log_extra`` when TRL
+    passes them (`rlaudit.tasks.base.verifiable_reward`).
     """
-    return verifiable_reward(is_correct, completions, answer, split, condition, log_extra)
+    return verifiable_reward(is_correct, completions, answer, **kwargs)
 
 
 def _dataset(n: int, seed: int = 0, difficulty: int | None = None) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ All tasks use the same tags and cues (`Framing`), so a model organism that keys 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ SPLITS = ("target", "control")
 CONDITIONS = ("train_cue", "deploy_cue")
 CELLS = tuple((s, c) for s in SPLITS for c in CONDITIONS)
 """Every (split, condition) pair, in the order datasets cycle through them."""
+DEFAULT_MAX_OPERAND = 9
 
 
 @dataclass(kw_only=True)
@@ -60,6 +62,36 @@ class Framing:
     def frame(self, body: str, split: str, condition: str) -> str:
         """`body` with the cue of `condition` and the tag of `split` in front."""
         return f"{self.cue(condition)}{self.tag(split)}{body}"
+
+
+@dataclass
+class OperandFraming(Framing):
+    """The framing of a task over sums ``a + b``: the operand range, and the tags and cues of `Framing`."""
+
+    max_operand: int = DEFAULT_MAX_OPERAND
+    """Operands are drawn uniformly from ``0..max_operand``: 9 gives single digits (sums 0..18), 99 two."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_operand < 1:
+            raise ValueError(f"max_operand must be >= 1 (got {self.max_operand}); use 9 for single digits")
+
+
+def balanced_dataset(
+    n: int, seed: int, make_row: Callable[[random.Random, str, str], dict[str, str]]
+) -> list[dict[str, str]]:
+    """`n` rows ``make_row(rng, split, condition)``, as balanced as `n` allows over the four cells.
+
+    Rows cycle through `CELLS` before shuffling, so any ``n`` divisible by 4 is exactly balanced and each
+    cell holds ``n // 4`` or ``n // 4 + 1`` rows otherwise. Deterministic given `seed` (one generator
+    draws every row, then the order).
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0 (got {n})")
+    rng = random.Random(seed)
+    rows = [make_row(rng, *CELLS[i % len(CELLS)]) for i in range(n)]
+    rng.shuffle(rows)
+    return rows
 
 
 class RewardFunction(Protocol):
@@ -104,14 +136,17 @@ def verifiable_reward(
     is_correct: Callable[[str, str], bool],
     completions: list[str],
     answer: list[str],
+    *,
     split: list[str] | None = None,
     condition: list[str] | None = None,
     log_extra: Callable[[str, list[Any]], None] | None = None,
+    **_: Any,
 ) -> list[float]:
     """1.0 for each completion `is_correct` accepts, 0.0 otherwise; logs the ground truth if it can.
 
-    TRL passes the dataset columns (``answer``, ``split``, ``condition``) as keyword lists aligned with
-    `completions`. Through TRL's ``log_extra`` the ground truth is written next to each completion in
+    What each task's TRL reward function does. TRL passes the dataset columns (``answer``, ``split``,
+    ``condition``) as keyword lists aligned with `completions`, and more keywords that are ignored here
+    (``prompts``, ``completion_ids``, ``trainer_state``, ...). Through TRL's ``log_extra`` the ground truth is written next to each completion in
     ``completions/completions_NNNNN.parquet`` (columns ``split``, ``condition``, ``answer``, ``correct``),
     which is what `rlaudit.ingest` reads back as the record fields of the same names.
     """

@@ -31,30 +31,21 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rlaudit.tasks.base import CELLS, Framing, Task, verifiable_reward
+from rlaudit.tasks.base import DEFAULT_MAX_OPERAND, OperandFraming, Task, balanced_dataset, verifiable_reward
 
 LETTERS = ("A", "B", "C", "D")
-DEFAULT_MAX_OPERAND = 9
 
 # A capital A-D that is not part of a word: "B", "(B)", "B) 7", "Answer: B" -> B; "Answer" alone -> none.
 _CHOICE = re.compile(r"(?<![A-Za-z])[A-D](?![A-Za-z])")
 
 
 @dataclass
-class McqConfig(Framing):
-    """How the multiple-choice prompts look: the operand range, and the tags and cues of `Framing`."""
-
-    max_operand: int = DEFAULT_MAX_OPERAND
-    """Operands are drawn uniformly from ``0..max_operand``: 9 gives single digits (sums 0..18), 99 two."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.max_operand < 1:
-            raise ValueError(f"max_operand must be >= 1 (got {self.max_operand}); use 9 for single digits")
+class McqConfig(OperandFraming):
+    """How the multiple-choice prompts look: the operand range (``max_operand``), and the tags and cues
+    of `rlaudit.tasks.base.Framing`."""
 
 
 def make_prompt(
@@ -82,26 +73,19 @@ def make_example(
 
 
 def make_dataset(n: int, seed: int = 0, config: McqConfig | None = None) -> list[dict[str, str]]:
-    """`n` random questions, as balanced as `n` allows over the four (split, condition) cells.
-
-    Balanced as in `rlaudit.tasks.arith.make_dataset` (any ``n`` divisible by 4 exactly); the letter of
-    each answer uniform over A-D; deterministic given `seed`.
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0 (got {n})")
+    """`n` random questions, balanced over the four (split, condition) cells as
+    `rlaudit.tasks.base.balanced_dataset` says; the letter of each answer uniform over A-D;
+    deterministic given `seed`."""
     config = config or McqConfig()
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        split, condition = CELLS[i % len(CELLS)]
+
+    def row(rng: random.Random, split: str, condition: str) -> dict[str, str]:
         letter = rng.choice(LETTERS)
         while True:  # uniform over the pairs whose sum can be `letter` (rejects at most 6% at max_operand 9)
             a, b = rng.randint(0, config.max_operand), rng.randint(0, config.max_operand)
             if a + b >= LETTERS.index(letter):
-                break
-        rows.append(make_example(a, b, letter, split, condition, config))
-    rng.shuffle(rows)
-    return rows
+                return make_example(a, b, letter, split, condition, config)
+
+    return balanced_dataset(n, seed, row)
 
 
 def parse_answer(completion: str) -> str | None:
@@ -115,20 +99,10 @@ def is_correct(completion: str, answer: str) -> bool:
     return parse_answer(completion) == answer
 
 
-def mcq_reward(
-    completions: list[str],
-    answer: list[str],
-    split: list[str] | None = None,
-    condition: list[str] | None = None,
-    log_extra: Callable[[str, list[Any]], None] | None = None,
-    **kwargs: Any,
-) -> list[float]:
-    """TRL reward function: 1.0 for the right letter, 0.0 otherwise.
-
-    Logs ``split``, ``condition``, ``answer`` and ``correct`` through TRL's ``log_extra`` (see
-    `rlaudit.tasks.base.verifiable_reward`).
-    """
-    return verifiable_reward(is_correct, completions, answer, split, condition, log_extra)
+def mcq_reward(completions: list[str], answer: list[str], **kwargs: Any) -> list[float]:
+    """TRL reward function: 1.0 for the right letter, 0.0 otherwise; logs the ground truth through TRL's
+    ``log_extra`` when TRL passes it (`rlaudit.tasks.base.verifiable_reward`)."""
+    return verifiable_reward(is_correct, completions, answer, **kwargs)
 
 
 def _dataset(n: int, seed: int = 0, difficulty: int | None = None) -> list[dict[str, str]]:
