@@ -59,7 +59,7 @@ def _perf(signals: Signals, run: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _pooled(signals: Signals, run: str, col: str) -> tuple[np.ndarray, np.ndarray]:
     """Performance pooled over splits, weighted by groups."""
-    per = {}
+    per: dict[int, tuple[float, float]] = {}
     for split in signals.splits(run):
         steps, y = signals.series(col, run=run, split=split)
         _, w = signals.series("n_groups", run=run, split=split)

@@ -97,7 +97,7 @@ def detect_length_drift(signals: Signals, cfg: LengthDriftConfig) -> list[Findin
 @detector("reward_component_dominance", config=ComponentDominanceConfig)
 def detect_reward_dominance(signals: Signals, cfg: ComponentDominanceConfig) -> list[Finding]:
     """One reward component carrying the run's reward gain while another stays flat (LOW)."""
-    out = []
+    out: list[Finding] = []
     t = signals.components
     if t.num_rows == 0:
         return out

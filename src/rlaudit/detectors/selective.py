@@ -144,7 +144,7 @@ def _compare(t: Arm, c: Arm, cfg: SelectiveConfig) -> Finding | None:
 def _families(signals: Signals, run: str, cfg: SelectiveConfig) -> list[Finding]:
     """Unlabelled form: a family that stays near zero at low diversity while the rest performs."""
     fams = families(signals, run, min_groups=cfg.family_min_groups)
-    out = []
+    out: list[Finding] = []
     if len(fams) < 2:
         return out
     for fam in fams:

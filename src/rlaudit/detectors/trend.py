@@ -67,14 +67,6 @@ def window_means(y: np.ndarray, frac: float) -> tuple[float, float]:
     return float(y[:n].mean()), float(y[-n:].mean())
 
 
-def step_range(steps: np.ndarray, mask: np.ndarray) -> tuple[int, int] | None:
-    """(first, last) step where mask holds, or None."""
-    if not mask.any():
-        return None
-    s = steps[mask]
-    return int(s.min()), int(s.max())
-
-
 def stretch(steps: np.ndarray, mask: np.ndarray, *, bridge: int = 1) -> tuple[int, int] | None:
     """(first, last) step of the longest stretch where `mask` holds, or None when it never holds.
 
