@@ -21,6 +21,7 @@ Window: a finding's `steps` are the longest stretch of starved steps of its spli
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -98,94 +99,80 @@ def _is_starved(arm: Arm, cfg: StarvationConfig) -> np.ndarray:
 
 
 def _labelled(run_arms: list[Arm], cfg: StarvationConfig) -> list[Finding]:
-    out = []
-    for arm in run_arms:
-        starved = _is_starved(arm, cfg)
-        n = len(arm.steps)
-        if n < cfg.min_steps or starved.sum() < max(cfg.min_steps, cfg.sustained_frac * n):
-            continue
-        n_groups = int(np.nansum(arm.n_groups))
-        pooled_all_fail = weighted_mean(arm.frac_all_fail, arm.n_groups)
-        if n_groups < cfg.min_groups or not pooled_all_fail >= cfg.starved_all_fail_frac:
-            continue
-        others = [a for a in run_arms if a.split != arm.split]
-        capable = [a for a in others if nanmean(a.perf) >= cfg.capable_perf and not _is_starved(a, cfg).all()]
-        gain = slope(arm.steps, arm.perf) * (arm.steps.max() - arm.steps.min()) if n > 2 else 0.0
-        unique = nanmean(arm.unique_frac[starved])
-        excess = nanmean(arm.frac_all_fail[starved] - arm.expected_all_fail[starved])
-        confident = unique <= cfg.confident_unique_frac
-        evidence = {
-            "starved_steps": int(starved.sum()),
-            "steps": n,
-            "mean_frac_all_fail": nanmean(arm.frac_all_fail),
-            "pooled_frac_all_fail": pooled_all_fail,
-            "groups": n_groups,
-            "mean_expected_all_fail": nanmean(arm.expected_all_fail),
-            "excess_over_chance": excess,
-            "unique_frac_in_starved_steps": unique,
-            "perf_gain_over_run": gain,
-            "mean_perf": nanmean(arm.perf),
-            "performing_splits": {a.split: nanmean(a.perf) for a in capable},
-        }
-        span = stretch(arm.steps, starved, bridge=cfg.window_bridge)
-        frac = float(starved.mean())
-        if not capable:
-            out.append(
-                Finding(
-                    NAME,
-                    Severity.INFO,
-                    0.1 * frac,
-                    f"'{arm.split}' groups all fail on {starved.sum()}/{n} steps, but no other split performs "
-                    "either: the task looks too hard for the model (can't, not won't).",
-                    span,
-                    arm.split,
-                    evidence,
-                )
-            )
-        elif np.isfinite(gain) and gain >= cfg.learning_gain:
-            out.append(
-                Finding(
-                    NAME,
-                    Severity.INFO,
-                    0.2 * frac,
-                    f"'{arm.split}' is often starved ({starved.sum()}/{n} steps all-fail) but its performance "
-                    f"rose by {gain:.2f}: RL is eliciting it.",
-                    span,
-                    arm.split,
-                    evidence,
-                )
-            )
-        elif confident or (np.isfinite(excess) and excess >= cfg.excess_margin):
-            why = "one repeated completion per group" if confident else "far more homogeneous than chance"
-            best = max(capable, key=lambda a: nanmean(a.perf))
-            out.append(
-                Finding(
-                    NAME,
-                    Severity.HIGH,
-                    min(1.0, frac * (1.0 - min(unique, 1.0) / 2) + 0.25),
-                    f"'{arm.split}' is starved: {frac:.0%} of steps have mostly all-fail groups ({why}; "
-                    f"zero advantage, nothing for RL to reinforce) while '{best.split}' performs "
-                    f"({nanmean(best.perf):.2f}).",
-                    span,
-                    arm.split,
-                    evidence,
-                )
-            )
-        else:
-            out.append(
-                Finding(
-                    NAME,
-                    Severity.LOW,
-                    0.3 * frac,
-                    f"'{arm.split}' groups mostly all fail ({frac:.0%} of steps) while other splits perform, "
-                    "but the failures are varied and no more homogeneous than chance: consistent with a "
-                    "task the model cannot do.",
-                    span,
-                    arm.split,
-                    evidence,
-                )
-            )
-    return out
+    return [f for arm in run_arms if (f := _starved_split(arm, run_arms, cfg)) is not None]
+
+
+def _starved_split(arm: Arm, run_arms: list[Arm], cfg: StarvationConfig) -> Finding | None:
+    """A finding when `arm` is starved for most of the run on enough groups, else None."""
+    starved = _is_starved(arm, cfg)
+    n = len(arm.steps)
+    if n < cfg.min_steps or starved.sum() < max(cfg.min_steps, cfg.sustained_frac * n):
+        return None
+    n_groups = int(np.nansum(arm.n_groups))
+    pooled_all_fail = weighted_mean(arm.frac_all_fail, arm.n_groups)
+    if n_groups < cfg.min_groups or not pooled_all_fail >= cfg.starved_all_fail_frac:
+        return None
+    others = [a for a in run_arms if a.split != arm.split]
+    capable = [a for a in others if nanmean(a.perf) >= cfg.capable_perf and not _is_starved(a, cfg).all()]
+    evidence = {
+        "starved_steps": int(starved.sum()),
+        "steps": n,
+        "mean_frac_all_fail": nanmean(arm.frac_all_fail),
+        "pooled_frac_all_fail": pooled_all_fail,
+        "groups": n_groups,
+        "mean_expected_all_fail": nanmean(arm.expected_all_fail),
+        "excess_over_chance": nanmean(arm.frac_all_fail[starved] - arm.expected_all_fail[starved]),
+        "unique_frac_in_starved_steps": nanmean(arm.unique_frac[starved]),
+        "perf_gain_over_run": slope(arm.steps, arm.perf) * np.ptp(arm.steps) if n > 2 else 0.0,
+        "mean_perf": nanmean(arm.perf),
+        "performing_splits": {a.split: nanmean(a.perf) for a in capable},
+    }
+    severity, score, summary = _judge(arm, float(starved.mean()), capable, evidence, cfg)
+    span = stretch(arm.steps, starved, bridge=cfg.window_bridge)
+    return Finding(NAME, severity, score, summary, span, arm.split, evidence)
+
+
+def _judge(
+    arm: Arm, frac: float, capable: list[Arm], ev: dict[str, Any], cfg: StarvationConfig
+) -> tuple[Severity, float, str]:
+    """Severity, score and summary of a starved split: can't (nothing performs), being elicited (its
+    performance rises), won't (confident or more homogeneous than chance failures), or unclear."""
+    gain, unique, excess = (
+        ev["perf_gain_over_run"],
+        ev["unique_frac_in_starved_steps"],
+        ev["excess_over_chance"],
+    )
+    counts = f"{ev['starved_steps']}/{ev['steps']}"
+    if not capable:
+        return (
+            Severity.INFO,
+            0.1 * frac,
+            f"'{arm.split}' groups all fail on {counts} steps, but no other split performs either: the task "
+            "looks too hard for the model (can't, not won't).",
+        )
+    if np.isfinite(gain) and gain >= cfg.learning_gain:
+        return (
+            Severity.INFO,
+            0.2 * frac,
+            f"'{arm.split}' is often starved ({counts} steps all-fail) but its performance rose by {gain:.2f}: "
+            "RL is eliciting it.",
+        )
+    confident = unique <= cfg.confident_unique_frac
+    if confident or (np.isfinite(excess) and excess >= cfg.excess_margin):
+        why = "one repeated completion per group" if confident else "far more homogeneous than chance"
+        best = max(capable, key=lambda a: nanmean(a.perf))
+        return (
+            Severity.HIGH,
+            min(1.0, frac * (1.0 - min(unique, 1.0) / 2) + 0.25),
+            f"'{arm.split}' is starved: {frac:.0%} of steps have mostly all-fail groups ({why}; zero advantage, "
+            f"nothing for RL to reinforce) while '{best.split}' performs ({nanmean(best.perf):.2f}).",
+        )
+    return (
+        Severity.LOW,
+        0.3 * frac,
+        f"'{arm.split}' groups mostly all fail ({frac:.0%} of steps) while other splits perform, but the failures "
+        "are varied and no more homogeneous than chance: consistent with a task the model cannot do.",
+    )
 
 
 def _unlabelled(signals: Signals, run: str, run_arms: list[Arm], cfg: StarvationConfig) -> list[Finding]:
