@@ -20,7 +20,7 @@ from rlaudit.findings import Severity
 from rlaudit.ingest import IngestResult, ingest
 from rlaudit.judgement import Judgement, Provenance, describe_input
 from rlaudit.records import RecordError, RolloutStore
-from rlaudit.signals import STEP_COLUMNS, Signals, SignalsConfig, compute_signals
+from rlaudit.signals import Signals, SignalsConfig, compute_signals, signal_columns, step_columns
 
 EXAMPLE_LOG = Path(__file__).parent / "examples" / "locked_tiny_grpo"
 
@@ -102,16 +102,9 @@ def signals_section(signals: Signals) -> dict[str, Any]:
     """`sections.signals` of a judgement: the step signals as `{run: {split: {condition: {"step": [...],
     <column>: [...]}}}}` (sorted by step), reward components per run, prompt families, and what the
     data could support."""
-    try:
-        from rlaudit.signals import signal_columns
-    except ImportError:  # TODO(lead): remove once the signal registry lands
-
-        def signal_columns() -> dict[str, dict[str, Any]]:
-            return {c: {"doc": "", "unit": "", "trl": None} for c in STEP_COLUMNS}
-
     steps: dict[str, Any] = {}
     t = signals.steps
-    columns = [c for c in STEP_COLUMNS if c in t.column_names]
+    columns = [c for c in step_columns() if c in t.column_names]
     if t.num_rows:
         order = [(c, "ascending") for c in ("run", "split", "condition", "step")]
         data = t.sort_by(order).to_pydict()
