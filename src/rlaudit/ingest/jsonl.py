@@ -52,7 +52,7 @@ def ingest_jsonl(path: Path, store: RolloutStore, *, run: str | None = None) -> 
     if end - offset <= 0:
         raise RecordError(f"{path}: empty file (no records)")
     run = run or path.stem
-    kw = {"run": run, "offset": offset, "rows_before": rows_before, "end": end}
+    kw: dict[str, Any] = {"run": run, "offset": offset, "rows_before": rows_before, "end": end}
     try:
         return store.append(_fast(path, **kw), path=path, fmt="jsonl", n_bytes=end), False
     except (pa.ArrowInvalid, pa.ArrowTypeError, RecordError, UnicodeDecodeError, _Fallback):

@@ -53,8 +53,8 @@ class Sample:
 
 
 def sample(
-    model,
-    tokenizer,
+    model: Any,
+    tokenizer: Any,
     prompts: list[str],
     *,
     n: int = 1,
@@ -116,7 +116,9 @@ def sample(
     return samples
 
 
-def _check_arguments(tokenizer, *, n: int, temperature: float, max_new_tokens: int, batch_size: int) -> None:
+def _check_arguments(
+    tokenizer: Any, *, n: int, temperature: float, max_new_tokens: int, batch_size: int
+) -> None:
     if n < 1 or max_new_tokens < 1 or batch_size < 1:
         raise ValueError(
             f"n, max_new_tokens and batch_size must be >= 1 (got n={n}, "
@@ -131,7 +133,9 @@ def _check_arguments(tokenizer, *, n: int, temperature: float, max_new_tokens: i
         )
 
 
-def _generate_kwargs(tokenizer, temperature: float, max_new_tokens: int, eos_ids: set[int]) -> dict[str, Any]:
+def _generate_kwargs(
+    tokenizer: Any, temperature: float, max_new_tokens: int, eos_ids: set[int]
+) -> dict[str, Any]:
     """``generate`` arguments: plain sampling at `temperature` (no top-k/top-p), or greedy at 0."""
     gen_kwargs: dict[str, Any] = {
         "max_new_tokens": max_new_tokens,
@@ -149,7 +153,11 @@ def _generate_kwargs(tokenizer, temperature: float, max_new_tokens: int, eos_ids
 
 
 def _summarize(
-    tokenizer, batch_rows: list[int], completion_ids: torch.Tensor, logits: torch.Tensor, eos_ids: set[int]
+    tokenizer: Any,
+    batch_rows: list[int],
+    completion_ids: torch.Tensor,
+    logits: torch.Tensor,
+    eos_ids: set[int],
 ) -> list[Sample]:
     """One `Sample` per row, from the generated ids (B, S) and the logits they were drawn from (B, S, V)."""
     logp = torch.log_softmax(logits, dim=-1)  # (B, S, V)
@@ -178,7 +186,7 @@ def _summarize(
     return samples
 
 
-def _use_chat(tokenizer, chat: bool | None) -> bool:
+def _use_chat(tokenizer: Any, chat: bool | None) -> bool:
     has_template = bool(getattr(tokenizer, "chat_template", None))
     if chat and not has_template:
         raise ValueError(
@@ -188,7 +196,7 @@ def _use_chat(tokenizer, chat: bool | None) -> bool:
     return has_template if chat is None else chat
 
 
-def render_prompt(tokenizer, prompt: str) -> str:
+def render_prompt(tokenizer: Any, prompt: str) -> str:
     """The text a model is fed for `prompt`: through the chat template when the tokenizer has one."""
     if not getattr(tokenizer, "chat_template", None):
         return prompt
@@ -196,7 +204,7 @@ def render_prompt(tokenizer, prompt: str) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def _eos_ids(model, tokenizer) -> set[int]:
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     """Every token id that ends a completion: the generation config's eos ids and the tokenizer's."""
     configured = model.generation_config.eos_token_id
     ids = set(configured if isinstance(configured, list) else [configured])
@@ -207,6 +215,6 @@ def _eos_ids(model, tokenizer) -> set[int]:
     return ids
 
 
-def _cuda_devices(model) -> list[int]:
+def _cuda_devices(model: Any) -> list[int]:
     """CUDA devices whose RNG `sample` reseeds, so that `fork_rng` restores them afterwards."""
     return list(range(torch.cuda.device_count())) if model.device.type == "cuda" else []

@@ -24,6 +24,7 @@ import importlib.metadata
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 from rlaudit.models.cache import publish_directory, user_cache_dir
 
@@ -77,7 +78,7 @@ def _check_gguf_reader() -> None:
         )
 
 
-def _strip_quantization(model) -> None:
+def _strip_quantization(model: Any) -> None:
     """Remove every mark of "quantized" a GGUF load leaves on a model whose weights are plain floats.
 
     transformers 5.23 sets ``model.hf_quantizer``, ``model.is_quantized``, ``model.quantization_method``,

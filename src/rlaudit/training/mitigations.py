@@ -58,7 +58,14 @@ class DemoInjection:
         eos = tokenizer.eos_token_id
         original = trainer._generate_single_turn
 
-        def generate_with_demos(prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def generate_with_demos(
+            prompt_ids: Any,
+            images: Any,
+            multimodal_fields: Any,
+            num_generations: Any,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
             completion_ids, logprobs = original(
                 prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
             )
