@@ -38,4 +38,3 @@ def test_a_racing_copy_is_used_if_complete_and_refused_if_not(tmp_path):
     ):
         publish_directory(final, _writer("third"), marker="done", what="a complete m", redo="redo")
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-
