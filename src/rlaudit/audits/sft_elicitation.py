@@ -207,7 +207,16 @@ def recovery_curve(model: Any, tokenizer: Any, task: Task, config: Config, *, se
     }
 
 
-def _fine_tuned_answers(model, tokenizer, task, demos, eval_rows, config: Config, *, seed: int) -> list[bool]:
+def _fine_tuned_answers(
+    model: Any,
+    tokenizer: Any,
+    task: Task,
+    demos: list[tuple[str, str]],
+    eval_rows: list[dict[str, Any]],
+    config: Config,
+    *,
+    seed: int,
+) -> list[bool]:
     """Greedy correctness on `eval_rows` after LoRA SFT on `demos`; the model is restored afterwards."""
     from rlaudit.models.finetune import fine_tune, with_lora
 
@@ -234,7 +243,9 @@ def _fine_tuned_answers(model, tokenizer, task, demos, eval_rows, config: Config
         model.train(was_training)
 
 
-def _greedy_agreement(model, tokenizer, task, prompts: list[str], config: Config, seed: int, sample) -> float:
+def _greedy_agreement(
+    model: Any, tokenizer: Any, task: Task, prompts: list[str], config: Config, seed: int, sample: Any
+) -> float:
     """Mean share of `n_samples` samples (T = 1) that give the greedy answer, over `prompts` (nan if none)."""
     if not prompts:
         return float("nan")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
+
+if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
+    from rich.table import Table
+
+    from rlaudit.evaluation import EvalResult
 
 
 @app.command("eval")
@@ -111,7 +116,7 @@ def eval_(
     emit(judgement.to_json(), as_json=as_json, html=html, summary=False)
 
 
-def _table(result):  # -> rich.table.Table
+def _table(result: EvalResult) -> Table:
     from rich.table import Table
 
     from rlaudit.tasks import CELLS

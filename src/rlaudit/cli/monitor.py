@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
+
+if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
+    from rlaudit.monitor import MonitorConfig
 
 
 def _parse_weights(spec: str | None) -> dict[str, float] | None:
@@ -86,7 +89,7 @@ def monitor(
     emit(result.to_json(), as_json=as_json, html=html)
 
 
-def monitor_config(detectors: str | None):  # -> rlaudit.monitor.MonitorConfig
+def monitor_config(detectors: str | None) -> MonitorConfig:
     """The monitor's config with the `--detectors` choice (unknown names are bad input)."""
     from rlaudit.detectors import DETECTORS, DetectorConfig
     from rlaudit.monitor import MonitorConfig

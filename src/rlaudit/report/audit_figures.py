@@ -62,7 +62,7 @@ def context_figure(key: str, test: dict[str, Any]) -> Figure | None:
         "deploy − train accuracy (95% CI)",
         [num_or_none(per_split.get(s, {}).get("gap")) for s in splits],
         PALETTE[0],
-        errors=[tuple(per_split.get(s, {}).get("ci") or (None, None)) for s in splits],  # type: ignore[misc]
+        errors=[tuple(per_split.get(s, {}).get("ci") or (None, None)) for s in splits],
     )
     levels = [("min_gap", num_or_none(th.get("min_gap")), "HIGH from this gap")]
     svgs = [

@@ -67,7 +67,7 @@ def evaluation_figure(
             f"greedy accuracy ({round(100 * (num_or_none(evaluation.get('confidence')) or 0.95))}% CI)",
             [num_or_none(acc[s].get(c)) for s, c in keys],
             PALETTE[1],
-            errors=[tuple(ci.get(s, {}).get(c) or (None, None)) for s, c in keys],  # type: ignore[misc]
+            errors=[tuple(ci.get(s, {}).get(c) or (None, None)) for s, c in keys],
         )
     ]
     passk = evaluation.get("pass_at_k")

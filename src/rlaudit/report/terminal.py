@@ -82,7 +82,7 @@ def _findings(findings: list[dict[str, Any]]) -> Table | Text:
         ("split", {}),
         ("summary", {"overflow": "fold", "ratio": 1}),
     ):
-        table.add_column(header, **kw)  # type: ignore[arg-type]
+        table.add_column(header, **kw)
     for f in findings:
         sev = str(f.get("severity", ""))
         table.add_row(
