@@ -30,7 +30,9 @@ GROUP_COLUMNS = (
 `n`, scored rollouts `n_r`, reward sum `r_sum`, sum of squares `r_sq`, mean `r_mean`, `zero_std`
 (rewards do not vary, at least 2 scored), rollouts with known success `n_s`, successes `c`, success rate
 `s_rate`, `all_fail` (every sample failed, or sits at the run's lowest reward when success is unknown),
-mean token `entropy`, mean `length`, `unique_frac`, `distinct_1`, `distinct_2`, `pairwise_sim`."""
+mean token `entropy`, mean `length`, `unique_frac` (distinct completions / rollouts: one repeated
+completion is `round(unique_frac * n) == 1`), `distinct_1`, `distinct_2`, `pairwise_sim` (the last three
+on a sample of groups only, NULL elsewhere)."""
 
 COMPONENTS = "components"
 """The `signal` of findings about the per-component reward means (`Signals.components`, a judgement's
