@@ -116,12 +116,8 @@ def _run(
     cfg: ElicitConfig,
     provenance: Provenance,
 ) -> Judgement:
-    from datasets import Dataset
-    from transformers import PrinterCallback
-    from trl import GRPOConfig, GRPOTrainer
-
+    """Measure, (warm-start,) run GRPO with the monitor attached, measure again, write the judgement."""
     from rlaudit.evaluation import evaluate
-    from rlaudit.models.sampling import render_prompt
     from rlaudit.report import write_html
     from rlaudit.training.monitor_callback import MonitorCallback, MonitorCallbackConfig
 
@@ -130,29 +126,76 @@ def _run(
         return result.metric("accuracy")
 
     cells_before = accuracy()
+    rows = _rl_rows(task, tokenizer, cfg)
+    if cfg.mitigation == "sft-warmstart":
+        _warm_start(model, tokenizer, task, cfg)
+    trainer = _trainer(model, tokenizer, task, rows, out, cfg)
+    injector = None
+    if cfg.mitigation == "demo-injection":
+        answers = {r["prompt"]: r["answer"] for r in rows}
+        injector = DemoInjection(answers=answers, demonstrate=lambda a: a, is_correct=task.is_correct)
+        injector.install(trainer)
+    monitor = MonitorCallback(
+        trainer,
+        store=out / "store",
+        config=MonitorCallbackConfig(
+            every_steps=cfg.monitor_every, max_overhead=math.inf, run=_run_name(out, model_name, cfg)
+        ),
+    )
+    trainer.add_callback(monitor)
+    trainer.train()
+    model.eval()
+    elicitation = {
+        "task": task.name,
+        "mitigation": cfg.mitigation,
+        "steps": cfg.steps,
+        "before": cells_before,
+        "after": accuracy(),
+        "first_flag_step": monitor.first_flag_step,
+        "demos_injected": injector.injected if injector else 0,
+    }
+    judgement = _judgement(monitor.result, elicitation, provenance)
+    judgement.write(out / "elicit.json")
+    write_html(judgement.to_json(), out / "report.html")
+    return judgement
 
-    # RL on the target split (the capability RL is trying to elicit), with a share of control prompts
-    # for the monitor to compare against, interleaved so every stretch of steps holds both.
+
+def _rl_rows(task: Any, tokenizer: Any, cfg: ElicitConfig) -> list[dict[str, Any]]:
+    """RL prompts: the target split (the capability RL is trying to elicit) with a share of control
+    prompts for the monitor to compare against, interleaved so every stretch of steps holds both."""
+    from rlaudit.models.sampling import render_prompt
+
     pool = task.make_dataset(4 * cfg.steps * cfg.prompts_per_step, seed=cfg.seed)
     target = [r for r in pool if r["split"] == "target"]
     control = [r for r in pool if r["split"] == "control"]
     n_control = round(cfg.control_fraction * len(target) / (1 - cfg.control_fraction))
     # Prompts go in as the model sees them at evaluation (through its chat template, if it has one):
     # TRL feeds plain-string prompts to the model verbatim.
-    rows = [
+    return [
         {**r, "prompt": render_prompt(tokenizer, r["prompt"])}
         for r in _interleave(target, control[:n_control])
     ]
-    answers = {r["prompt"]: r["answer"] for r in rows}
-    if cfg.mitigation == "sft-warmstart":
-        demo_rows = task.make_dataset(8 * cfg.sft.n_demos, seed=cfg.seed + 1)
-        n_control = round(cfg.sft.control_share * cfg.sft.n_demos)
-        by_split = {
-            s: [(r["prompt"], r["answer"]) for r in demo_rows if r["split"] == s]
-            for s in ("target", "control")
-        }
-        demos = by_split["target"][: cfg.sft.n_demos - n_control] + by_split["control"][:n_control]
-        sft_warmstart(model, tokenizer, demos, cfg.sft)
+
+
+def _warm_start(model: Any, tokenizer: Any, task: Any, cfg: ElicitConfig) -> None:
+    """The sft-warmstart mitigation: a few SFT steps on demonstrations, a share of them from control."""
+    demo_rows = task.make_dataset(8 * cfg.sft.n_demos, seed=cfg.seed + 1)
+    n_control = round(cfg.sft.control_share * cfg.sft.n_demos)
+    by_split = {
+        s: [(r["prompt"], r["answer"]) for r in demo_rows if r["split"] == s] for s in ("target", "control")
+    }
+    demos = by_split["target"][: cfg.sft.n_demos - n_control] + by_split["control"][:n_control]
+    sft_warmstart(model, tokenizer, demos, cfg.sft)
+
+
+def _trainer(
+    model: Any, tokenizer: Any, task: Any, rows: list[dict[str, Any]], out: Path, cfg: ElicitConfig
+) -> Any:
+    """TRL's GRPOTrainer over `rows` with a correctness reward, its console printer removed."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
     overrides: dict[str, Any] = (
         cfg.boost.grpo_overrides() if cfg.mitigation == "temperature" else {"temperature": cfg.temperature}
     )
@@ -182,44 +225,20 @@ def _run(
         processing_class=tokenizer,
     )
     trainer.remove_callback(PrinterCallback)
-    injector = None
-    if cfg.mitigation == "demo-injection":
-        injector = DemoInjection(answers=answers, demonstrate=lambda a: a, is_correct=task.is_correct)
-        injector.install(trainer)
-    monitor = MonitorCallback(
-        trainer,
-        store=out / "store",
-        config=MonitorCallbackConfig(
-            every_steps=cfg.monitor_every, max_overhead=math.inf, run=_run_name(out, model_name, cfg)
-        ),
-    )
-    trainer.add_callback(monitor)
-    trainer.train()
-    model.eval()
-    cells_after = accuracy()
+    return trainer
 
-    run = monitor.result
+
+def _judgement(run: Judgement | None, elicitation: dict[str, Any], provenance: Provenance) -> Judgement:
+    """The monitor's last judgement of the RL run (its verdict, findings, signals, samples) plus the
+    elicitation section."""
     findings = list(run.findings) if run is not None else []
     if run is None:
         findings.append(
             Finding("monitor", Severity.INFO, math.nan, "The monitor never judged this run (see the log).")
         )
-    sections = dict(run.sections) if run is not None else {}
-    sections["elicitation"] = {
-        "task": task.name,
-        "mitigation": cfg.mitigation,
-        "steps": cfg.steps,
-        "before": cells_before,
-        "after": cells_after,
-        "first_flag_step": monitor.first_flag_step,
-        "demos_injected": injector.injected if injector else 0,
-    }
+    sections = {**(run.sections if run is not None else {}), "elicitation": elicitation}
     provenance.store = run.provenance.store if run is not None else None
-    judgement = Judgement.judged("elicit", findings, sections, provenance.finish())
-    doc = judgement.to_json()
-    judgement.write(out / "elicit.json")
-    write_html(doc, out / "report.html")
-    return judgement
+    return Judgement.judged("elicit", findings, sections, provenance.finish())
 
 
 def pooled(cells: dict[str, dict[str, float]]) -> dict[str, float]:
