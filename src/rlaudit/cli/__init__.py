@@ -76,6 +76,33 @@ def check_html_path(html: Path | None) -> None:
         raise fail(f"--html: {html} is a directory; name the report file")
 
 
+def at_least(*checks: tuple[str, float | None, float]) -> None:
+    """Each `(option, value, least)`: a value below its least is bad input (None means "default")."""
+    for name, value, least in checks:
+        if value is not None and not value >= least:
+            raise fail(f"{name} must be >= {least} (got {value})")
+
+
+def task_or_fail(name: str) -> Any:  # -> rlaudit.tasks.Task
+    from rlaudit.tasks import get_task
+
+    try:
+        return get_task(name)
+    except ValueError as e:
+        raise fail(f"--task: {e}") from None
+
+
+def load_or_fail(name: str, *, quiet: bool) -> tuple[Any, Any]:
+    """(model, tokenizer) of an organism, embedded name or checkpoint; one that cannot load is bad input."""
+    from rlaudit.organisms import load_model
+
+    try:
+        with quiet_stdout(quiet):
+            return load_model(name)
+    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
+        raise fail(f"cannot load model '{name}': {e}") from None
+
+
 @contextlib.contextmanager
 def quiet_stdout(active: bool) -> Iterator[None]:
     """While `active`, send everything written to stdout (Python's and the process's file descriptor 1,
@@ -118,6 +145,22 @@ def emit(doc: dict[str, Any], *, as_json: bool, html: Path | None, summary: bool
     raise typer.Exit(int(doc["exit_code"]))
 
 
+ModelArgument = Annotated[
+    str,
+    typer.Argument(
+        help="An organism directory, an embedded model ('tiny', 'smollm2') or a local Hugging Face "
+        "checkpoint directory.",
+        show_default=False,
+    ),
+]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        help="torch threads (default: 1 for models under 10M parameters, which a second thread slows "
+        "down; torch's default otherwise).",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object (the judgement) and nothing else.")
 ]

@@ -6,20 +6,27 @@ from typing import Annotated
 
 import typer
 
-from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
+from rlaudit.cli import (
+    HtmlOption,
+    JsonOption,
+    ModelArgument,
+    ThreadsOption,
+    app,
+    at_least,
+    check_html_path,
+    emit,
+    fail,
+    guarded,
+    load_or_fail,
+    quiet_stdout,
+    task_or_fail,
+)
 
 
 @app.command()
 @guarded
 def audit(
-    model: Annotated[
-        str,
-        typer.Argument(
-            help="An organism directory, an embedded model ('tiny', 'smollm2') or a local Hugging Face "
-            "checkpoint directory.",
-            show_default=False,
-        ),
-    ],
+    model: ModelArgument,
     task: Annotated[str, typer.Option(help="Task to audit on: arith or mcq.")] = "arith",
     tests: Annotated[
         str, typer.Option(help="Comma-separated audits: context, noise, sft, passk.")
@@ -44,31 +51,19 @@ def audit(
     ] = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help="torch threads (default: 1 for models under 10M parameters; torch's default otherwise).",
-            show_default=False,
-        ),
-    ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Audit a checkpoint for exploration hacking: verdict, findings, report, exit code."""
     import dataclasses
 
     from rlaudit.audits import AuditConfig, parse_tests
-    from rlaudit.tasks import get_task
 
-    try:
-        chosen = get_task(task)
-    except ValueError as e:
-        raise fail(f"--task: {e}") from None
+    chosen = task_or_fail(task)
     try:
         names = parse_tests(tests)
     except ValueError as e:
         raise fail(f"--tests: {e}") from None
-    for name, value in (("--n", n), ("--threads", threads)):
-        if value is not None and value < 1:
-            raise fail(f"{name} must be >= 1 (got {value})")
+    at_least(("--n", n, 1), ("--threads", threads, 1))
     check_html_path(html)
     if reference is not None and "sft" not in names:
         raise fail("--reference is only used by the sft test; add sft to --tests")
@@ -80,14 +75,9 @@ def audit(
 
     from rlaudit.audits import run_audit
     from rlaudit.models.threads import torch_threads
-    from rlaudit.organisms import load_model
 
-    try:
-        with quiet_stdout(as_json):
-            lm, tokenizer = load_model(model)
-            ref = load_model(reference) if reference is not None else None
-    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
-        raise fail(f"cannot load model: {e}") from None
+    lm, tokenizer = load_or_fail(model, quiet=as_json)
+    ref = load_or_fail(reference, quiet=as_json) if reference is not None else None
     try:
         with torch_threads(lm, threads), quiet_stdout(as_json):
             result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)

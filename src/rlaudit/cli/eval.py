@@ -6,7 +6,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
+from rlaudit.cli import (
+    HtmlOption,
+    JsonOption,
+    ModelArgument,
+    ThreadsOption,
+    app,
+    at_least,
+    check_html_path,
+    emit,
+    fail,
+    guarded,
+    load_or_fail,
+    quiet_stdout,
+    task_or_fail,
+)
 
 if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
     from rich.table import Table
@@ -17,14 +31,7 @@ if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
 @app.command("eval")
 @guarded
 def eval_(
-    model: Annotated[
-        str,
-        typer.Argument(
-            help="An organism directory, an embedded model ('tiny', 'smollm2') or a local Hugging Face "
-            "checkpoint directory.",
-            show_default=False,
-        ),
-    ],
+    model: ModelArgument,
     task: Annotated[str, typer.Option(help="Task to evaluate on: arith or mcq.")] = "arith",
     n: Annotated[int, typer.Option("--n", help="Prompts, balanced over split x condition.")] = 200,
     k: Annotated[int, typer.Option("--k", help="k of pass@k (k samples per prompt).")] = 8,
@@ -37,34 +44,14 @@ def eval_(
         int | None,
         typer.Option(help="Completion budget in tokens (default: the task's).", show_default=False),
     ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help="torch threads (default: 1 for models under 10M parameters, which a second thread slows "
-            "down; torch's default otherwise).",
-            show_default=False,
-        ),
-    ] = None,
+    threads: ThreadsOption = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
     """Evaluate a model on a task: greedy accuracy per split x condition (Wilson 95% CI), pass@k, entropy."""
-    from rlaudit.tasks import get_task
-
-    try:
-        chosen = get_task(task)
-    except ValueError as e:
-        raise fail(f"--task: {e}") from None
-    for name, value, least in (
-        ("--n", n, 1),
-        ("--k", k, 1),
-        ("--max-new-tokens", max_new_tokens, 1),
-        ("--threads", threads, 1),
-    ):
-        if value is not None and value < least:
-            raise fail(f"{name} must be >= {least} (got {value})")
-    if difficulty is not None and difficulty < 1:
-        raise fail(f"--difficulty must be >= 1 (got {difficulty})")
+    chosen = task_or_fail(task)
+    at_least(("--n", n, 1), ("--k", k, 1), ("--max-new-tokens", max_new_tokens, 1), ("--threads", threads, 1))
+    at_least(("--difficulty", difficulty, 1))
     if not temperature >= 0:
         raise fail(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
 
@@ -73,27 +60,11 @@ def eval_(
     from rlaudit.evaluation import evaluate
     from rlaudit.judgement import Judgement, Provenance, describe_model
     from rlaudit.models.threads import torch_threads
-    from rlaudit.organisms import load_model
 
-    provenance = Provenance.begin(
-        configs={
-            "eval": {
-                "task": task,
-                "n": n,
-                "k": k,
-                "temperature": temperature,
-                "difficulty": difficulty,
-                "max_new_tokens": max_new_tokens,
-                "threads": threads,
-            }
-        },
-        seeds={"seed": seed},
-    )
-    try:
-        with quiet_stdout(as_json):
-            lm, tokenizer = load_model(model)
-    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
-        raise fail(f"cannot load model '{model}': {e}") from None
+    options = {"task": task, "n": n, "k": k, "temperature": temperature, "difficulty": difficulty}
+    options |= {"max_new_tokens": max_new_tokens, "threads": threads}
+    provenance = Provenance.begin(configs={"eval": options}, seeds={"seed": seed})
+    lm, tokenizer = load_or_fail(model, quiet=as_json)
     provenance.model = describe_model(model, lm)
     with torch_threads(lm, threads), quiet_stdout(as_json):
         result = evaluate(
