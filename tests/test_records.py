@@ -3,7 +3,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from rlaudit.records import STORE_SCHEMA, RecordError, RolloutStore, normalize
+from rlaudit.records import STORE_SCHEMA, RecordError, RolloutStore, jsonable_row, normalize
 
 
 def _raw(n: int = 4, **cols) -> pa.Table:
@@ -81,3 +81,102 @@ def test_live_parts_are_readable_as_they_land(tmp_path):
     for step in range(3):
         store.append_table(normalize(_raw(2), source="live", first_row=1 + 2 * step, run="r"), name="live")
         assert store.count() == 2 * (step + 1)
+
+
+def _stored(tmp_path, table: pa.Table) -> list[dict]:
+    """`table` normalized, appended to a fresh store and read back through its DuckDB view."""
+    store = RolloutStore(tmp_path / "store")
+    store.append_table(normalize(table, source="f.jsonl", first_row=1, run="r"), name="t")
+    con = store.connect()
+    try:
+        rows = con.sql('SELECT * FROM rollouts ORDER BY "row"').to_arrow_table().to_pylist()
+    finally:
+        con.close()
+    return [jsonable_row(r) for r in rows]
+
+
+def test_extras_named_like_record_fields_keep_their_own_values(tmp_path):
+    # DuckDB matches column names case-insensitively: `STEP` must not be read as `step`.
+    rows = _stored(tmp_path, _raw(2, STEP=[7, 8], Prompt=["x", "y"], Reward=["hi", None]))
+    assert [json.loads(r["extra"]) for r in rows] == [
+        {"STEP": 7, "Prompt": "x", "Reward": "hi"},
+        {"STEP": 8, "Prompt": "y", "Reward": None},
+    ]
+    assert [(r["step"], r["prompt"], r["reward"]) for r in rows] == [(0, "p", 1.0), (1, "p", 1.0)]
+
+
+def test_extras_differing_only_in_case_are_all_kept(tmp_path):
+    rows = _stored(tmp_path, _raw(1, Foo=[1], foo=[2], FOO=["3"]))
+    assert rows[0]["extra"] == '{"Foo":1,"foo":2,"FOO":"3"}'
+
+
+def test_extra_json_text_is_duckdbs_to_json(tmp_path):
+    # The exact text stores already hold (DuckDB's to_json): compact, keys in input order, UTF-8 as is.
+    nested = pa.array(
+        [{"u": [1, 2], "v": None}], pa.struct([("u", pa.list_(pa.int64())), ("v", pa.string())])
+    )
+    table = _raw(1, count=[3], x=[0.1], s=['é "q" \\'], nested=nested, flag=[False], none=pa.nulls(1))
+    rows = _stored(tmp_path, table)
+    assert rows[0]["extra"] == (
+        '{"count":3,"x":0.1,"s":"é \\"q\\" \\\\","nested":{"u":[1,2],"v":null},"flag":false,"none":null}'
+    )
+
+
+HOSTILE_KEYS = ['say "hi"', "it's", "a;b", "x -- y", ") AS x; DROP TABLE batch; --", "ünï 🚀", "", "a\0b"]
+
+
+def test_struct_rewards_become_maps_in_key_order_without_missing_keys(tmp_path):
+    # pyarrow's JSON reader makes `rewards` a struct of every key any row had; absent keys are null.
+    typ = pa.struct([(k, pa.float64()) for k in HOSTILE_KEYS] + [("n", pa.int64())])
+    rewards = pa.array(
+        [
+            {**{k: float(i) for i, k in enumerate(HOSTILE_KEYS)}, "n": 5},
+            {HOSTILE_KEYS[1]: 2.5},
+            None,
+            {},
+        ],
+        typ,
+    )
+    rows = _stored(tmp_path, _raw(4, rewards=rewards))
+    assert [r["rewards"] for r in rows] == [
+        {**{k: float(i) for i, k in enumerate(HOSTILE_KEYS)}, "n": 5.0},
+        {HOSTILE_KEYS[1]: 2.5},
+        None,
+        {},
+    ]
+    assert list(rows[0]["rewards"]) == [*HOSTILE_KEYS, "n"]
+
+
+def test_map_rewards_and_struct_rewards_store_the_same(tmp_path):
+    as_map = pa.array([[("b", 1.0), ("a", 2.0)], None], pa.map_(pa.string(), pa.float64()))
+    as_struct = pa.array([{"b": 1.0, "a": 2.0}, None], pa.struct([("b", pa.float64()), ("a", pa.float64())]))
+    t_map = normalize(_raw(2, rewards=as_map), source="f", first_row=1, run="r")
+    t_struct = normalize(_raw(2, rewards=as_struct), source="f", first_row=1, run="r")
+    assert t_map.equals(t_struct)
+    assert _stored(tmp_path, _raw(2, rewards=as_struct))[0]["rewards"] == {"b": 1.0, "a": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("extras", "message"),
+    [
+        ({"a\0b": ["x"] * 4}, "field name 'a\\\\x00b' contains a NUL character"),
+        ({"": ["x"] * 4}, "empty field name"),
+    ],
+)
+def test_field_names_the_extra_json_cannot_keep_are_rejected(extras, message):
+    with pytest.raises(RecordError, match=message) as e:
+        normalize(_raw(**extras), source="f.jsonl", first_row=3, run="r")
+    assert str(e.value).startswith("f.jsonl: rows from 3: ") and "\n" not in str(e.value)
+
+
+def test_an_empty_field_name_beside_others_is_kept(tmp_path):
+    rows = _stored(tmp_path, _raw(1, **{"": ["e"], "k": ["v"]}))
+    assert json.loads(rows[0]["extra"]) == {"": "e", "k": "v"}
+
+
+@pytest.mark.parametrize("name", HOSTILE_KEYS)
+def test_run_and_source_are_stored_exactly(name):
+    t = normalize(_raw(2, run=[None, "own"]), source=name, first_row=5, run=name)
+    assert t.column("run").to_pylist() == [name, "own"]
+    assert t.column("source").to_pylist() == [name, name]
+    assert t.column("row").to_pylist() == [5, 6]

@@ -9,6 +9,7 @@ columns into the JSON `extra` column, so nothing the user logged is dropped.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -104,6 +105,7 @@ def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, 
     for name, (_, required, kind) in FIELDS.items():
         if name in names:
             _check_column(table.column(name), name, required, kind, where=(source, first_row))
+    _check_extra_names([n for n in table.column_names if n not in FIELDS], where=(source, first_row))
     return _to_store_schema(table, source=source, first_row=first_row, run=run)
 
 
@@ -131,38 +133,81 @@ def _check_column(
             raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is infinite")
 
 
+def _check_extra_names(extras: list[str], *, where: tuple[str, int]) -> None:
+    """A `RecordError` for an unknown field whose name the `extra` JSON could not keep exactly.
+
+    Arrow hands column names to DuckDB as C strings, so a name with a NUL character would arrive cut
+    short; and DuckDB takes a struct whose only field is named "" for an unnamed one and writes it as
+    a JSON list. Reward keys have neither limit: they travel as map data.
+    """
+    source, first_row = where
+    for name in extras:
+        if "\0" in name:
+            raise RecordError(
+                f"{source}: rows from {first_row}: field name {name!r} contains a NUL character"
+            )
+    if extras == [""]:
+        raise RecordError(
+            f'{source}: rows from {first_row}: an empty field name ("") needs a named field beside it'
+        )
+
+
 def _first_index(mask: pa.ChunkedArray | pa.Array) -> int:
     return int(pc.index(mask, True).as_py())
 
 
 def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) -> pa.Table:
-    """Defaults and extras in one DuckDB pass (md5 and to_json are vectorised there)."""
+    """Defaults and extras in one DuckDB pass (md5 and to_json are vectorised there).
+
+    No name or value from the input reaches the SQL text (user-given names never go into SQL): the
+    table DuckDB sees has only column names chosen here (record fields as `c<position>`, the extras
+    packed into one struct column whose field names travel as Arrow data, a struct of rewards turned
+    into a map in Arrow), and `run`, `source` and `first_row` are bound as parameters ($1, $2, $3).
+    """
     names = table.column_names
-    extras = [n for n in names if n not in FIELDS]
+    alias = {name: f"c{i}" for i, name in enumerate(names) if name in FIELDS}
+    cols = {alias[name]: table.column(i) for i, name in enumerate(names) if name in FIELDS}
+    if "rewards" in alias:
+        rewards = _rewards_map(table.column("rewards"))
+        if rewards is None:
+            del cols[alias.pop("rewards")]
+        else:
+            cols[alias["rewards"]] = rewards
+    extras = [i for i, name in enumerate(names) if name not in FIELDS]
+    if extras:
+        cols["extras"] = table.select(extras).to_struct_array()
+    con = duckdb.connect()
+    try:
+        con.register("batch", pa.table(cols))
+        sql = _store_sql(alias, has_extras=bool(extras))
+        out = con.sql(sql, params=[run, source, first_row - 1]).to_arrow_table()
+    finally:
+        con.close()
+    return out.cast(STORE_SCHEMA)
+
+
+def _store_sql(alias: dict[str, str], *, has_extras: bool) -> str:
+    """The SELECT from `batch` into the store's columns; `alias` maps the record fields present to the
+    batch's column names. Parameters: run (the default), source, first_row - 1."""
 
     def col(name: str) -> str:
-        return f'"{name}"' if name in names else "NULL"
+        return alias.get(name, "NULL")
 
-    prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5(prompt), 1, 16))"
-    extra = (
-        "CAST(to_json(struct_pack("
-        + ", ".join(f"{_ident(n)} := {_ident(n)}" for n in extras)
-        + ")) AS VARCHAR)"
-        if extras
-        else "NULL"
-    )
-    sql = f"""
+    prompt, step = col("prompt"), col("step")
+    prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5({prompt}), 1, 16))"
+    extra = "CAST(to_json(extras) AS VARCHAR)" if has_extras else "NULL"
+    return f"""
         SELECT
-            COALESCE(CAST({col("run")} AS VARCHAR), {_q(run)}) AS run,
-            CAST(step AS BIGINT) AS step,
-            CAST(prompt AS VARCHAR) AS prompt,
-            CAST(completion AS VARCHAR) AS completion,
+            COALESCE(CAST({col("run")} AS VARCHAR), $1) AS run,
+            CAST({step} AS BIGINT) AS step,
+            CAST({prompt} AS VARCHAR) AS prompt,
+            CAST({col("completion")} AS VARCHAR) AS completion,
             -- Unscored (null or NaN) is stored as NULL, never NaN: pyarrow leaves NaN out of Parquet
             -- min/max statistics and DuckDB then folds isnan() to false from them.
-            {_nan_to_null("reward")} AS reward,
+            {_nan_to_null(col("reward"))} AS reward,
             {prompt_id} AS prompt_id,
-            COALESCE(CAST({col("group")} AS VARCHAR), CAST(step AS VARCHAR) || ':' || {prompt_id}) AS "group",
-            {_rewards_sql(table)} AS rewards,
+            COALESCE(CAST({col("group")} AS VARCHAR), CAST({step} AS VARCHAR) || ':' || {prompt_id}) AS "group",
+            CAST({col("rewards")} AS MAP(VARCHAR, DOUBLE)) AS rewards,
             CAST({col("split")} AS VARCHAR) AS split,
             CAST({col("condition")} AS VARCHAR) AS condition,
             CAST({col("answer")} AS VARCHAR) AS answer,
@@ -172,46 +217,41 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
             {_nan_to_null(col("logprob"))} AS logprob,
             {_nan_to_null(col("advantage"))} AS advantage,
             {extra} AS extra,
-            {_q(source)} AS source,
-            CAST(row_number() OVER () + {first_row - 1} AS BIGINT) AS "row"
+            CAST($2 AS VARCHAR) AS source,
+            CAST(row_number() OVER () + $3 AS BIGINT) AS "row"
         FROM batch
     """
-    con = duckdb.connect()
-    try:
-        con.register("batch", table)
-        out = con.sql(sql).to_arrow_table()
-    finally:
-        con.close()
-    return out.cast(STORE_SCHEMA)
 
 
-def _rewards_sql(table: pa.Table) -> str:
-    """The SQL expression turning the input's ``rewards`` column (if any) into a name -> number map."""
-    if "rewards" not in table.column_names:
-        return "NULL"
-    typ = table.column("rewards").type
-    if not pa.types.is_struct(typ):
-        return "CAST(rewards AS MAP(VARCHAR, DOUBLE))"
-    keys = [f.name for f in typ]
-    if not keys:
-        return "NULL"
-    # A struct (pyarrow's JSON inference) has every key any row had: a key a row lacks is null there
-    # and is left out of its map; a row without `rewards` stays null.
-    entries = ", ".join(f"{{'key': {_q(k)}, 'value': CAST(rewards.{_ident(k)} AS DOUBLE)}}" for k in keys)
-    return (
-        "CASE WHEN rewards IS NULL THEN NULL ELSE "
-        f"map_from_entries(list_filter([{entries}], lambda e: e.value IS NOT NULL)) END"
-    )
+def _rewards_map(rewards: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """The input's `rewards` column as a name -> number map (None: a struct with no keys at all).
+
+    A map (line-by-line JSONL, TRL) is kept as it is. A struct (pyarrow's JSON inference) has every
+    key any row had: a key a row lacks is null there and is left out of its map, in the struct's key
+    order; a row without `rewards` stays null. Done in Arrow so the keys are data, never SQL.
+    """
+    if not pa.types.is_struct(rewards.type):
+        return rewards
+    if rewards.type.num_fields == 0:
+        return None
+    typ = pa.map_(pa.string(), pa.float64())
+    return pa.chunked_array([_struct_to_map(chunk) for chunk in rewards.chunks], type=typ)
 
 
-def _q(s: str) -> str:
-    """`s` as an SQL string literal."""
-    return "'" + s.replace("'", "''") + "'"
+def _struct_to_map(struct: pa.StructArray) -> pa.MapArray:
+    n, k = len(struct), struct.type.num_fields
+    keys = pa.array([f.name for f in struct.type], pa.string())
+    # flatten() applies the struct's own nulls to its fields: a null row then has no entries.
+    values = pa.concat_arrays([pc.cast(f, pa.float64()) for f in struct.flatten()])  # field by field
+    row_major = (np.arange(n)[:, None] + n * np.arange(k)[None, :]).ravel()  # row by row, keys in order
+    values = values.take(pa.array(row_major))
+    present = pc.is_valid(values)
+    per_row = present.to_numpy(zero_copy_only=False).reshape(n, k).sum(axis=1)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(per_row)]), pa.int32())
+    names = keys.take(pa.array(np.tile(np.arange(k), n))).filter(present)
+    mask = pc.is_null(struct) if struct.null_count else None
+    return pa.MapArray.from_arrays(offsets, names, values.filter(present), mask=mask)
 
 
 def _nan_to_null(expr: str) -> str:
     return f"CASE WHEN isnan(CAST({expr} AS DOUBLE)) THEN NULL ELSE CAST({expr} AS DOUBLE) END"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

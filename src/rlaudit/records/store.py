@@ -192,16 +192,15 @@ class RolloutStore:
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a `rollouts` view over everything stored so far."""
         con = con or duckdb.connect()
+        # The store's path is user-given: it reaches DuckDB through the relation API as a value, never
+        # in SQL text. The view re-expands the glob on every query, so parts landing later are seen.
         if self.is_empty():
             con.register("rollouts_empty", STORE_SCHEMA.empty_table())
             con.execute("CREATE OR REPLACE VIEW rollouts AS SELECT * FROM rollouts_empty")
         else:
-            glob = self.glob.replace("'", "''")
-            con.execute(f"CREATE OR REPLACE VIEW rollouts AS SELECT * FROM read_parquet('{glob}')")
-        metrics = list((self.path / "metrics").glob("*.parquet"))
-        if metrics:
-            mglob = str(self.path / "metrics" / "*.parquet").replace("'", "''")
-            con.execute(f"CREATE OR REPLACE VIEW metrics AS SELECT * FROM read_parquet('{mglob}')")
+            con.read_parquet(self.glob).create_view("rollouts", replace=True)
+        if self.has_metrics():
+            con.read_parquet(str(self.path / "metrics" / "*.parquet")).create_view("metrics", replace=True)
         else:
             con.register("metrics_empty", METRICS_SCHEMA.empty_table())
             con.execute("CREATE OR REPLACE VIEW metrics AS SELECT * FROM metrics_empty")
