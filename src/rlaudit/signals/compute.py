@@ -102,10 +102,9 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
     cfg = cfg or SignalsConfig()
     con = duckdb.connect()
     try:
-        tmp = (store.path / ".duckdb_tmp").as_posix().replace("'", "''")
-        con.execute(f"SET memory_limit='{cfg.memory_limit}'")
+        con.execute("SET memory_limit = ?", [cfg.memory_limit])
         con.execute(f"SET threads={int(cfg.threads)}")
-        con.execute(f"SET temp_directory='{tmp}'")
+        con.execute("SET temp_directory = ?", [(store.path / ".duckdb_tmp").as_posix()])
         con.execute("SET preserve_insertion_order=false")
         store.connect(con)
         if store.is_empty():
