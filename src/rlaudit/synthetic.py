@@ -106,7 +106,6 @@ def write_jsonl(table: pa.Table, path: str) -> None:
     con = duckdb.connect()
     try:
         con.register("t", table)
-        quoted = str(path).replace("'", "''")
-        con.execute(f"COPY t TO '{quoted}' (FORMAT json)")
+        con.execute("COPY t TO ? (FORMAT json)", [str(path)])
     finally:
         con.close()
