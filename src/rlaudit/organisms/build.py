@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rlaudit.jsonsafe import json_safe
 from rlaudit.models.finetune import LoRAConfig, with_lora
 from rlaudit.organisms import bases, conditional, honest, incapable, locked, mimic, stochastic, weak
 from rlaudit.organisms.recipe import (
@@ -233,7 +234,7 @@ def write_organism(out: Path, model: Any, tokenizer: Any, manifest: dict[str, An
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+        (tmp / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n")
         if out.exists():  # appeared while we were building
             raise FileExistsError(f"{out} already exists; remove it or choose another --out")
         tmp.rename(out)
