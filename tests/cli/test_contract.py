@@ -206,6 +206,35 @@ def test_an_internal_error_is_one_line_and_exit_3(monkeypatch):
     assert res.stderr.count("\n") == 1 and "internal error: KeyError" in res.stderr and "report" in res.stderr
 
 
+def test_organism_json_in_process(tmp_path: Path, monkeypatch, tiny_model_builder, small_organism_config):
+    """`organism build --json` (recipes shrunk to seconds: the subprocess run is the slow test below)."""
+    from typer.testing import CliRunner
+
+    import rlaudit.organisms as organisms
+    from rlaudit.cli import app
+
+    real = organisms.build_organism
+
+    def build(kind: str, **kwargs: Any) -> Path:
+        return real(
+            kind, config=small_organism_config(kind), base_loader=lambda: tiny_model_builder(), **kwargs
+        )
+
+    monkeypatch.setattr(organisms, "build_organism", build)
+    res = CliRunner().invoke(
+        app, ["organism", "build", "--kind", "locked", "--out", str(tmp_path / "o"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = one_json_object(res.stdout)
+    assert doc["kind"] == "organism" and doc["sections"]["organism"]["kind"] == "locked"
+    organism = doc["sections"]["organism"]
+    # The manifest's own keys (its values hold timings and per-recipe configs that differ by kind).
+    top = {k: type(v).__name__ for k, v in sorted(organism.items())}
+    check_golden(
+        "organism_skeleton", {**skeleton({**masked(doc), "sections": {}}), "sections": {"organism": top}}
+    )
+
+
 @pytest.mark.slow
 def test_organism_build(tmp_path: Path, checkpoint: Path):
     out = tmp_path / "honest"
