@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 
 from rlaudit import __version__
@@ -56,7 +55,7 @@ def guarded(fn: F) -> F:
         command_line.set(["rlaudit", *sys.argv[1:]])
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
             raise
         except Exception as e:
             if os.environ.get("RLAUDIT_DEBUG"):
