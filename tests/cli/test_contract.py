@@ -245,3 +245,28 @@ def test_organism_build(tmp_path: Path, checkpoint: Path):
     doc = one_json_object(res.stdout)
     assert doc["kind"] == "organism" and doc["sections"]["organism"]["kind"] == "honest"
     assert doc["provenance"]["model"]["path"] == str(out.resolve())
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["eval", "tiny"],
+        ["audit", "tiny"],
+        ["elicit", "tiny"],
+        ["organism", "build", "--kind", "honest", "--out", "x"],
+    ],
+)
+def test_model_verbs_without_the_train_extra_say_how_to_install(monkeypatch, verb: list[str]):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a)
+    )
+    res = CliRunner().invoke(app, [*verb, "--json"])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "[train]" in res.stderr and "torch==2.13.0" in res.stderr

@@ -82,6 +82,22 @@ def at_least(*checks: tuple[str, float | None, float]) -> None:
             raise fail(f"{name} must be >= {least} (got {value})")
 
 
+TRAIN_EXTRA = ("torch", "transformers", "trl", "accelerate", "datasets", "peft")
+"""What the model-side verbs import: the `[train]` extra."""
+
+
+def require_train_extra() -> None:
+    """The model-side verbs need the `[train]` extra; without it, one line saying how to install it."""
+    import importlib.util
+
+    missing = [m for m in TRAIN_EXTRA if importlib.util.find_spec(m) is None]
+    if missing:
+        raise fail(
+            f"this verb needs {', '.join(missing)} (the [train] extra): on a CPU-only machine "
+            "`pip install torch==2.13.0 -e '.[train]'` (the CPU wheel), with a GPU `pip install -e '.[train]'`"
+        )
+
+
 def task_or_fail(name: str) -> Any:  # -> rlaudit.tasks.Task
     from rlaudit.tasks import get_task
 
@@ -93,6 +109,7 @@ def task_or_fail(name: str) -> Any:  # -> rlaudit.tasks.Task
 
 def load_or_fail(name: str, *, quiet: bool) -> tuple[Any, Any]:
     """(model, tokenizer) of an organism, embedded name or checkpoint; one that cannot load is bad input."""
+    require_train_extra()
     from rlaudit.organisms import load_model
 
     try:

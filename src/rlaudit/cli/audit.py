@@ -19,6 +19,7 @@ from rlaudit.cli import (
     guarded,
     load_or_fail,
     quiet_stdout,
+    require_train_extra,
     task_or_fail,
 )
 
@@ -54,6 +55,7 @@ def audit(
     threads: ThreadsOption = None,
 ) -> None:
     """Audit a checkpoint for exploration hacking: verdict, findings, report, exit code."""
+    require_train_extra()
     import dataclasses
 
     from rlaudit.audits import AuditConfig, parse_tests

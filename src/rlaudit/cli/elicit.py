@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout
+from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout, require_train_extra
 
 
 @app.command()
@@ -43,6 +43,7 @@ def elicit(
 
     Exits 1 when the monitor judged the RL run suspicious or hacking-likely, as `monitor` does.
     """
+    require_train_extra()
     from rlaudit.training.elicit import ElicitConfig, StoreInUse
     from rlaudit.training.elicit import elicit as run_elicit
 

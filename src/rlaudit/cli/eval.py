@@ -19,6 +19,7 @@ from rlaudit.cli import (
     guarded,
     load_or_fail,
     quiet_stdout,
+    require_train_extra,
     task_or_fail,
 )
 
@@ -49,6 +50,7 @@ def eval_(
     html: HtmlOption = None,
 ) -> None:
     """Evaluate a model on a task: greedy accuracy per split x condition (Wilson 95% CI), pass@k, entropy."""
+    require_train_extra()
     chosen = task_or_fail(task)
     at_least(("--n", n, 1), ("--k", k, 1), ("--max-new-tokens", max_new_tokens, 1), ("--threads", threads, 1))
     at_least(("--difficulty", difficulty, 1))

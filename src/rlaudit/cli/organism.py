@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout
+from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout, require_train_extra
 
 organism_app = typer.Typer(
     name="organism",
@@ -35,6 +35,7 @@ def build(
 
     `--json` prints the judgement (kind `organism`, not judged) whose `sections.organism` is the manifest.
     """
+    require_train_extra()
     from rlaudit.judgement import Judgement, Provenance, describe_model
     from rlaudit.organisms import build_organism, read_manifest
 
