@@ -93,8 +93,9 @@ def require_train_extra() -> None:
     missing = [m for m in TRAIN_EXTRA if importlib.util.find_spec(m) is None]
     if missing:
         raise fail(
-            f"this verb needs {', '.join(missing)} (the [train] extra): on a CPU-only machine "
-            "`pip install torch==2.13.0 -e '.[train]'` (the CPU wheel), with a GPU `pip install -e '.[train]'`"
+            f"this verb needs {', '.join(missing)} (the [train] extra): CPU only: `pip install torch==2.13.0 "
+            "--index-url https://download.pytorch.org/whl/cpu` then `pip install -e '.[train]'`; "
+            "with a GPU: `pip install -e '.[train]'`"
         )
 
 
