@@ -130,17 +130,17 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
             """
         ).to_arrow_table()
         tokens = None
-        mask = cfg.family_mask.replace("'", "''")
         if len(set(steps.column("run").to_pylist())) > 1:
-            tokens = con.sql(
+            tokens = con.execute(
                 f"""
                 WITH mid AS (SELECT run, (min(step) + max(step)) / 2 AS mid FROM rollouts GROUP BY run),
-                t AS (SELECT ro.run, regexp_replace(unnest(string_split(trim(completion), ' ')), '{mask}', '#', 'g')
+                t AS (SELECT ro.run, regexp_replace(unnest(string_split(trim(completion), ' ')), $mask, '#', 'g')
                              AS token
                       FROM rollouts ro JOIN mid ON ro.run = mid.run WHERE ro.step >= mid.mid)
                 SELECT run, token, count(*) AS n FROM t GROUP BY run, token
                 QUALIFY row_number() OVER (PARTITION BY run ORDER BY n DESC, token) <= {int(cfg.top_tokens)}
-                """
+                """,
+                {"mask": cfg.family_mask},
             ).to_arrow_table()
         labelled = bool(con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0])
         success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
@@ -158,7 +158,6 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
     (chosen by a hash of the group id: the same groups on every re-run); their step means are
     estimates from that sample. Everything else uses every group.
     """
-    mask = cfg.family_mask.replace("'", "''")
     con.execute(
         f"""
         CREATE TEMP TABLE groups AS
@@ -196,12 +195,13 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
                CAST(NULL AS DOUBLE) AS distinct_1,
                CAST(NULL AS DOUBLE) AS distinct_2,
                CAST(NULL AS DOUBLE) AS pairwise_sim,
-               left(regexp_replace(any_value(prompt), '{mask}', '#', 'g'), {int(cfg.family_prefix_chars)})
+               left(regexp_replace(any_value(prompt), $mask, '#', 'g'), {int(cfg.family_prefix_chars)})
                    AS family,
                left(any_value(prompt), 300) AS example_prompt
         FROM r
         GROUP BY run, step, split, condition, "group"
-        """
+        """,
+        {"mask": cfg.family_mask},  # a parameter, never SQL text
     )
     con.execute(
         f"""
