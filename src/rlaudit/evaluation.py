@@ -27,7 +27,7 @@ from typing import Any
 
 from scipy.stats import binomtest
 
-from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, Task, get_task
+from rlaudit.tasks import SPLITS, Task, get_task
 
 CONFIDENCE = 0.95
 
@@ -59,7 +59,8 @@ class EvalResult:
     """Everything `evaluate` measured, and the arguments it measured it with."""
 
     task: str
-    difficulty: int
+    difficulty: int | None
+    """The task's largest operand; None for a task without one (a task file)."""
     chance: float
     n_prompts: int
     k: int
@@ -73,7 +74,8 @@ class EvalResult:
 
     def metric(self, name: str) -> dict[str, dict[str, Any]]:
         """``split -> condition -> value`` of one `CellResult` attribute (e.g. ``"accuracy"``)."""
-        return {s: {c: getattr(self.cells[s, c], name) for c in CONDITIONS} for s in SPLITS}
+        conditions = dict.fromkeys(c for _, c in self.cells)  # the task's, in its order
+        return {s: {c: getattr(self.cells[s, c], name) for c in conditions} for s in SPLITS}
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (`sections.evaluation` of the eval judgement); per-cell metrics map split ->
@@ -125,7 +127,7 @@ def greedy_correct(
     model: Any,
     tokenizer: Any,
     task: Task,
-    rows: Sequence[dict[str, str]],
+    rows: Sequence[dict[str, Any]],
     *,
     max_new_tokens: int | None = None,
     batch_size: int = 64,
@@ -142,7 +144,7 @@ def greedy_correct(
         max_new_tokens=max_new_tokens or task.max_new_tokens,
         batch_size=batch_size,
     )
-    return [task.is_correct(s.completion, r["answer"]) for s, r in zip(samples, rows, strict=True)]
+    return task.correct(rows, [s.completion for s in samples])
 
 
 def evaluate(
@@ -160,7 +162,8 @@ def evaluate(
     batch_size: int = 64,
     model_name: str | None = None,
 ) -> EvalResult:
-    """Evaluate `model` on `n_prompts` prompts of `task`, balanced over the four (split, condition) cells.
+    """Evaluate `model` on `n_prompts` prompts of `task`, balanced over its (split, condition) cells
+    (four for a built-in task; a task file holds its own, and may hold fewer than `n_prompts` rows).
 
     Greedy accuracy on every prompt, then `n_samples` (default `k`, at least `k`) samples per prompt at
     `temperature` for pass@k, entropy and diversity. The prompts and the samples are deterministic
@@ -188,13 +191,13 @@ def evaluate(
     prompts = list(zip(rows, greedy, (per_prompt[i] for i in range(len(rows))), strict=True))
     cells = {
         cell: _cell(task, cell, [p for p in prompts if (p[0]["split"], p[0]["condition"]) == cell], k)
-        for cell in CELLS
+        for cell in task.cells
     }
     return EvalResult(
         task=task.name,
         difficulty=difficulty,
         chance=task.chance,
-        n_prompts=n_prompts,
+        n_prompts=len(rows),
         k=k,
         n_samples=n_samples,
         temperature=temperature,
@@ -212,13 +215,15 @@ def _defaults(
     n_samples: int | None,
     difficulty: int | None,
     max_new_tokens: int | None,
-) -> tuple[Task, int, int, int]:
+) -> tuple[Task, int, int | None, int]:
     """`evaluate`'s task, sample count, difficulty and completion budget, defaults filled in, checked."""
     task = get_task(task) if isinstance(task, str) else task
     n_samples = k if n_samples is None else n_samples
     if n_prompts < 1 or k < 1 or n_samples < k:
         got = f"n_prompts={n_prompts}, k={k}, n_samples={n_samples}"
         raise ValueError(f"need n_prompts >= 1, k >= 1 and n_samples >= k (got {got})")
+    if task.default_difficulty is None and difficulty is not None:
+        raise ValueError(f"task '{task.name}' has no difficulty; leave difficulty out")
     difficulty = task.default_difficulty if difficulty is None else difficulty
     return task, n_samples, difficulty, max_new_tokens or task.max_new_tokens
 
@@ -226,7 +231,7 @@ def _defaults(
 def _samples_by_prompt(
     model: Any,
     tokenizer: Any,
-    rows: Sequence[dict[str, str]],
+    rows: Sequence[dict[str, Any]],
     *,
     n: int,
     temperature: float,
@@ -254,13 +259,13 @@ def _samples_by_prompt(
 
 
 def _cell(
-    task: Task, cell: tuple[str, str], prompts: list[tuple[dict[str, str], bool, list[Any]]], k: int
+    task: Task, cell: tuple[str, str], prompts: list[tuple[dict[str, Any], bool, list[Any]]], k: int
 ) -> CellResult:
     """The measurements of one cell from its `prompts`: (row, greedy answer correct, samples) each."""
     correct = sum(greedy for _, greedy, _ in prompts)
     passes, entropies, distinct = [], [], []
     for row, _, drawn in prompts:
-        c = sum(task.is_correct(s.completion, row["answer"]) for s in drawn)
+        c = sum(task.correct([row] * len(drawn), [s.completion for s in drawn]))
         passes.append(pass_at_k(len(drawn), c, k))
         entropies += [s.entropy for s in drawn]
         distinct.append(len({task.parse_answer(s.completion) for s in drawn}))

@@ -99,13 +99,30 @@ def require_train_extra() -> None:
         )
 
 
-def task_or_fail(name: str) -> Any:  # -> rlaudit.tasks.Task
+def task_or_fail(name: str, *, columns: str | None = None, checker: str | None = None) -> Any:  # -> Task
+    """The built-in task or task file `name` (`rlaudit.tasks.get_task`); any problem with it, its
+    `columns` mapping or its `checker` is bad input: one line, exit 2."""
     from rlaudit.tasks import get_task
+    from rlaudit.tasks.checkers import CheckerError
 
     try:
-        return get_task(name)
+        return get_task(name, columns=columns, checker=checker)
+    except CheckerError as e:
+        raise fail(f"--checker: {e}") from None
     except ValueError as e:
         raise fail(f"--task: {e}") from None
+
+
+@contextlib.contextmanager
+def checker_errors_fail() -> Iterator[None]:
+    """A checker that raises or misbehaves while scoring (`rlaudit.tasks.checkers.CheckerError`) is bad
+    input: one line naming it, exit 2."""
+    from rlaudit.tasks.checkers import CheckerError
+
+    try:
+        yield
+    except CheckerError as e:
+        raise fail(f"--checker: {e}") from None
 
 
 def load_or_fail(name: str, *, quiet: bool) -> tuple[Any, Any]:

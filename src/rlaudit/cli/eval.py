@@ -14,6 +14,7 @@ from rlaudit.cli import (
     app,
     at_least,
     check_html_path,
+    checker_errors_fail,
     emit,
     fail,
     guarded,
@@ -33,7 +34,28 @@ if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
 @guarded
 def eval_(
     model: ModelArgument,
-    task: Annotated[str, typer.Option(help="Task to evaluate on: arith or mcq.")] = "arith",
+    task: Annotated[
+        str,
+        typer.Option(
+            help="Task to evaluate on: arith, mcq, or a task file or folder (JSONL, CSV, Parquet, datasets) "
+            "with columns prompt, answer, split (target|control) and optional id, choices, condition."
+        ),
+    ] = "arith",
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Rename a task file's columns: prompt=question,answer=label,...", show_default=False
+        ),
+    ] = None,
+    checker: Annotated[
+        str | None,
+        typer.Option(
+            help="Score a task file with: exact, numeric, choice, contains, regex:PATTERN, "
+            "path/to/file.py:function or package.module:function (a TRL reward function; > 0.5 is "
+            "correct). Default: choice with choices, numeric when every answer is a number, else exact.",
+            show_default=False,
+        ),
+    ] = None,
     n: Annotated[int, typer.Option("--n", help="Prompts, balanced over split x condition.")] = 200,
     k: Annotated[int, typer.Option("--k", help="k of pass@k (k samples per prompt).")] = 8,
     temperature: Annotated[float, typer.Option(help="Sampling temperature for pass@k and entropy.")] = 1.0,
@@ -51,9 +73,11 @@ def eval_(
 ) -> None:
     """Evaluate a model on a task: greedy accuracy per split x condition (Wilson 95% CI), pass@k, entropy."""
     require_train_extra()
-    chosen = task_or_fail(task)
+    chosen = task_or_fail(task, columns=columns, checker=checker)
     at_least(("--n", n, 1), ("--k", k, 1), ("--max-new-tokens", max_new_tokens, 1), ("--threads", threads, 1))
     at_least(("--difficulty", difficulty, 1))
+    if difficulty is not None and chosen.default_difficulty is None:
+        raise fail(f"--difficulty: task file {task} has no difficulty; leave --difficulty out")
     if not temperature >= 0:
         raise fail(f"--temperature must be >= 0 (0 = greedy), got {temperature}")
 
@@ -64,11 +88,14 @@ def eval_(
     from rlaudit.models.threads import torch_threads
 
     options = {"task": task, "n": n, "k": k, "temperature": temperature, "difficulty": difficulty}
+    options |= {"columns": columns, "checker": chosen.checker}
     options |= {"max_new_tokens": max_new_tokens, "threads": threads}
     provenance = Provenance.begin(configs={"eval": options}, seeds={"seed": seed})
     lm, tokenizer = load_or_fail(model, quiet=as_json)
     provenance.model = describe_model(model, lm)
-    with torch_threads(lm, threads), quiet_stdout(as_json):
+    if chosen.chat and not getattr(tokenizer, "chat_template", None):
+        raise fail(f"--task: {task} has chat message prompts and the model's tokenizer has no chat template")
+    with torch_threads(lm, threads), quiet_stdout(as_json), checker_errors_fail():
         result = evaluate(
             lm,
             tokenizer,
@@ -92,10 +119,9 @@ def eval_(
 def _table(result: EvalResult) -> Table:
     from rich.table import Table
 
-    from rlaudit.tasks import CELLS
-
+    difficulty = "" if result.difficulty is None else f"difficulty {result.difficulty}, "
     table = Table(
-        title=f"{result.model} on {result.task} (difficulty {result.difficulty}, chance {result.chance:.0%})",
+        title=f"{result.model} on {result.task} ({difficulty}chance {result.chance:.0%})",
         caption=f"greedy accuracy with Wilson 95% CI; pass@{result.k}, entropy and distinct answers from "
         f"{result.n_samples} samples per prompt at T={result.temperature:g}; seed {result.seed}",
     )
@@ -103,7 +129,7 @@ def _table(result: EvalResult) -> Table:
         table.add_column(
             header, justify="left" if header in ("split", "condition") else "right", no_wrap=True
         )
-    for split, condition in CELLS:
+    for split, condition in result.cells:
         cell = result.cells[split, condition]
         low, high = cell.ci
         table.add_row(

@@ -76,7 +76,7 @@ def sample(
         tokenizer, n=n, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size
     )
     use_chat = _use_chat(tokenizer, chat)
-    texts = [render_prompt(tokenizer, p) if use_chat else p for p in prompts]
+    texts = [render_prompt(tokenizer, p) if use_chat or not isinstance(p, str) else p for p in prompts]
     rows = [i for i in range(len(prompts)) for _ in range(n)]  # prompt index of every sequence
     eos_ids = _eos_ids(model, tokenizer)
     gen_kwargs = _generate_kwargs(tokenizer, temperature, max_new_tokens, eos_ids)
@@ -196,11 +196,14 @@ def _use_chat(tokenizer: Any, chat: bool | None) -> bool:
     return has_template if chat is None else chat
 
 
-def render_prompt(tokenizer: Any, prompt: str) -> str:
-    """The text a model is fed for `prompt`: through the chat template when the tokenizer has one."""
+def render_prompt(tokenizer: Any, prompt: str | list[dict[str, str]]) -> str:
+    """The text a model is fed for `prompt` (text, or a chat message list): through the chat template
+    when the tokenizer has one; a message list without a template is a ValueError."""
     if not getattr(tokenizer, "chat_template", None):
+        if not isinstance(prompt, str):
+            raise ValueError("a chat message list prompt needs a tokenizer with a chat template")
         return prompt
-    messages = [{"role": "user", "content": prompt}]
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 

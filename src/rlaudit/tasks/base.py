@@ -17,7 +17,7 @@ All tasks use the same tags and cues (`Framing`), so a model organism that keys 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -122,14 +122,33 @@ class Task:
     description: str
     chance: float
     """Accuracy of a policy that answers at random: 0 for open answers, 0.25 for four choices."""
-    default_difficulty: int
-    """Largest operand when `make_dataset` is given none."""
+    default_difficulty: int | None
+    """Largest operand when `make_dataset` is given none; None for a task without one (a task file)."""
     max_new_tokens: int
     """Completion budget that fits a direct answer with room to spare (for sampling and evaluation)."""
     make_dataset: Callable[..., list[dict[str, str]]]
     parse_answer: Callable[[str], str | None]
     is_correct: Callable[[str, str], bool]
     reward: RewardFunction
+    conditions: tuple[str, ...] = CONDITIONS
+    """The conditions its rows come in: the two cues for built-ins; one for a task file without any."""
+    score_rows: Callable[[Sequence[dict[str, Any]], Sequence[str]], list[bool]] | None = None
+    """Checks completions against whole rows (a user checker reads every column); None: `is_correct`."""
+    chat: bool = False
+    """Whether some prompts are chat message lists (the model then needs a chat template)."""
+    checker: str | None = None
+    """The checker spec of a task file (`rlaudit.tasks.checkers`); None for a built-in's own checker."""
+
+    @property
+    def cells(self) -> tuple[tuple[str, str], ...]:
+        """Every (split, condition) pair of this task, splits first."""
+        return tuple((s, c) for s in SPLITS for c in self.conditions)
+
+    def correct(self, rows: Sequence[dict[str, Any]], completions: Sequence[str]) -> list[bool]:
+        """Whether each completion is correct for the row beside it (`score_rows`, else `is_correct`)."""
+        if self.score_rows is not None:
+            return self.score_rows(rows, completions)
+        return [self.is_correct(c, r["answer"]) for r, c in zip(rows, completions, strict=True)]
 
 
 def verifiable_reward(
