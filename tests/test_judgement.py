@@ -106,7 +106,7 @@ def test_write_and_load_round_trip(tmp_path: Path):
     j.write(tmp_path / "result.json")
     assert load(tmp_path / "result.json") == j.to_json()
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(SchemaError, match="bad.json: not JSON"):
+    with pytest.raises(SchemaError, match=r"bad\.json: not JSON"):
         load(tmp_path / "bad.json")
     with pytest.raises(SchemaError, match="no such file"):
         load(tmp_path / "missing.json")
