@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlaudit.audits.base import TestResult
-from rlaudit.audits.registry import AUDITS, Audit, AuditConfig, audit, discover, register_audit
+from rlaudit.audits.registry import AUDITS, Audit, AuditConfig, audit, register_audit
+from rlaudit.discovery import discover
 from rlaudit.judgement import Judgement, Provenance, describe_model
 from rlaudit.tasks import Task, get_task
 

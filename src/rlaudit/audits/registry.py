@@ -12,12 +12,9 @@ each registered CLI name to its config (defaults from the registry).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
-import pkgutil
 import re
 import sys
-import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -83,14 +80,6 @@ def audit(cli: str, *, name: str, config: type) -> Callable[[F], F]:
         return fn
 
     return register
-
-
-def discover(package: types.ModuleType) -> list[str]:
-    """Import every module of `package` (each audit module registers its test on import)."""
-    names = [m.name for m in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
-    for name in names:
-        importlib.import_module(name)
-    return names
 
 
 @dataclass

@@ -30,10 +30,10 @@ from rlaudit.detectors.registry import (
     DetectorConfig,
     NoConfig,
     detector,
-    discover,
     register_detector,
     run_detectors,
 )
+from rlaudit.discovery import discover
 
 discover(sys.modules[__name__])
 

@@ -12,12 +12,9 @@ the detector's first declared signal when the detector did not name one.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
-import pkgutil
 import re
 import sys
-import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -98,15 +95,6 @@ def detector(name: str, *, config: type = NoConfig, signals: Sequence[str] = ())
 
 def _origin(fn: Any) -> tuple[str, str]:
     return (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)))
-
-
-def discover(package: types.ModuleType) -> list[str]:
-    """Import every module of `package` (each detector module registers its detectors on import);
-    returns the module names, in order."""
-    names = [m.name for m in pkgutil.iter_modules(package.__path__, package.__name__ + ".")]
-    for name in names:
-        importlib.import_module(name)
-    return names
 
 
 @dataclass
