@@ -3,7 +3,7 @@
     @audit("noise", name=NAME, config=Config)
     def run(model, tokenizer, task, config, *, seed=0) -> TestResult: ...
 
-`rlaudit.audits` imports every module of its package (`discover`), so a new test is one module (and its
+`rlaudit.audits` imports every module of its package (`rlaudit.discovery.discover`), so a new test is one module (and its
 test): no list to edit. `cli` is the name `--tests` takes; `name` is its `TestResult.name`, the
 `detector` of its findings and its key in a judgement's `sections.audit.tests`. `AuditConfig` maps
 each registered CLI name to its config (defaults from the registry).

@@ -3,7 +3,7 @@
     @detector("exploration_starvation", config=StarvationConfig, signals=("frac_all_fail", ...))
     def detect_starvation(signals: Signals, cfg: StarvationConfig) -> list[Finding]: ...
 
-`rlaudit.detectors` imports every module of its package (`discover`), so a new detector is one module
+`rlaudit.detectors` imports every module of its package (`rlaudit.discovery.discover`), so a new detector is one module
 (and its test): no list to edit. `DetectorConfig` maps each registered name to its config (defaults from
 the registry); `run_detectors` runs the enabled ones, fail-open, and fills each finding's `signal` from
 the detector's first declared signal when the detector did not name one.
