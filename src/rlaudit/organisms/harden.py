@@ -34,7 +34,9 @@ from typing import Any, cast
 
 from rlaudit.models.sampling import render_prompt
 from rlaudit.organisms.recipe import GRPORunConfig, Row, VerifyConfig, task_rows
+from rlaudit.progress import trainer_bar
 from rlaudit.tasks import get_task
+from rlaudit.training.placement import trainer_placement
 
 VERIFY_SEED_OFFSET = 1
 """The verification run uses ``seed + 1``: its prompts and samples are not the hardening run's."""
@@ -73,7 +75,9 @@ def run_grpo(
     )
     work = Path(tempfile.mkdtemp(prefix="rlaudit-grpo-"))
     try:
-        args = _grpo_args(config, work=work, seed=seed, max_completion_length=max_completion_length)
+        args = _grpo_args(
+            config, work=work, seed=seed, max_completion_length=max_completion_length, model=model
+        )
         with warnings.catch_warnings():
             # transformers 5 deprecates a name TRL 1.16 reads at every step: nothing for us to act on.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -86,7 +90,7 @@ def run_grpo(
             )
             trainer.remove_callback(PrinterCallback)
             trainer.remove_callback(ProgressCallback)
-            trainer.add_callback(_progress_bar(desc))
+            trainer.add_callback(trainer_bar(desc))
             start = time.perf_counter()
             trainer.train()
         seconds = time.perf_counter() - start
@@ -110,16 +114,17 @@ def _run_summary(config: GRPORunConfig, seconds: float, rewards: list[float]) ->
     }
 
 
-def _grpo_args(config: GRPORunConfig, *, work: Path, seed: int, max_completion_length: int) -> Any:
-    """TRL's ``GRPOConfig`` for `run_grpo`: CPU, float32, a constant learning rate, one optimizer step
-    per batch of ``prompts_per_step x num_generations`` completions, nothing saved or reported."""
+def _grpo_args(
+    config: GRPORunConfig, *, work: Path, seed: int, max_completion_length: int, model: Any
+) -> Any:
+    """TRL's ``GRPOConfig`` for `run_grpo`: on the model's device and in its precision
+    (`trainer_placement`), a constant learning rate, one optimizer step per batch of
+    ``prompts_per_step x num_generations`` completions, nothing saved or reported."""
     from trl import GRPOConfig
 
     return GRPOConfig(
         output_dir=str(work),
-        use_cpu=True,
-        bf16=False,
-        fp16=False,
+        **trainer_placement(model),
         report_to="none",
         seed=seed,
         data_seed=seed,
@@ -138,31 +143,9 @@ def _grpo_args(config: GRPORunConfig, *, work: Path, seed: int, max_completion_l
         logging_steps=1,
         num_completions_to_print=0,
         save_strategy="no",
-        disable_tqdm=True,  # our own bar (`_progress_bar`): TRL's would also print every step's metrics
+        disable_tqdm=True,  # our own bar (`trainer_bar`): TRL's would also print every step's metrics
         dataloader_num_workers=0,
     )
-
-
-def _progress_bar(desc: str) -> Any:
-    """A TrainerCallback drawing one tqdm bar over the optimizer steps, with the mean reward."""
-    from tqdm import tqdm
-    from transformers import TrainerCallback
-
-    class ProgressBar(TrainerCallback):
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.bar = tqdm(total=state.max_steps, desc=desc, leave=False)
-
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            if logs and "reward" in logs:
-                self.bar.set_postfix(reward=f"{logs['reward']:.2f}")
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.bar.update(1)
-
-        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.bar.close()
-
-    return ProgressBar()
 
 
 def harden(
