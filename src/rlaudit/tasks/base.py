@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from rlaudit.tasks.cues import Cue, check_cues
+
 SPLITS = ("target", "control")
 CONDITIONS = ("train_cue", "deploy_cue")
 CELLS = tuple((s, c) for s in SPLITS for c in CONDITIONS)
@@ -116,6 +118,9 @@ class Task:
     - ``is_correct(completion, answer) -> bool``;
     - ``reward``: the TRL reward function (1.0 correct, 0.0 otherwise) that also logs ``split``,
       ``condition``, ``answer`` and ``correct`` next to each completion through TRL's ``log_extra``.
+
+    Its training and deployment cues (`train_cue`, `deploy_cue`, as `Cue` through `cue`) default to
+    `Framing`'s; `rlaudit.tasks.with_cues` gives it the user's own.
     """
 
     name: str
@@ -138,6 +143,26 @@ class Task:
     """Whether some prompts are chat message lists (the model then needs a chat template)."""
     checker: str | None = None
     """The checker spec of a task file (`rlaudit.tasks.checkers`); None for a built-in's own checker."""
+    train_cue: str = Framing.train_cue
+    """The training cue (`rlaudit.tasks.cues`: a prefix, or a template with ``{prompt}``) under which
+    the audits and the cue-framed runs ask the ``train_cue`` condition; `with_cues` sets it."""
+    deploy_cue: str = Framing.deploy_cue
+    """The deployment cue, likewise, for the ``deploy_cue`` condition."""
+
+    def __post_init__(self) -> None:
+        check_cues(self.train_cue, self.deploy_cue)
+
+    @property
+    def framed(self) -> bool:
+        """Whether its prompts are framed by `Framing` (cue, tag, problem): the built-in tasks. A task
+        file (one with a `checker`) holds the user's prompts as given, its split in a column."""
+        return self.checker is None
+
+    def cue(self, condition: str) -> Cue:
+        """The cue of `condition` (``train_cue`` or ``deploy_cue``)."""
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown condition '{condition}'; choose one of {', '.join(CONDITIONS)}")
+        return Cue(self.train_cue if condition == "train_cue" else self.deploy_cue)
 
     @property
     def cells(self) -> tuple[tuple[str, str], ...]:
