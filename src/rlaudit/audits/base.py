@@ -3,15 +3,21 @@
 An audit asks a checkpoint questions and compares the answers. The comparisons need *matched* prompts:
 the same problem under the training cue and the deployment cue (context gap), or under the target tag
 and the control tag (pass@k, noise, SFT), so that a difference between two arms cannot come from
-different problems. `crossed_rows` builds them from any task whose prompts carry the shared framing
-(`rlaudit.tasks.base.Framing`): it strips a row's cue and tag and frames the bare problem again in
-every requested (split, condition) cell.
+different problems. `crossed_rows` builds them. A built-in task's prompts carry the shared framing
+(`rlaudit.tasks.base.Framing`): it strips a row's cue and tag and asks the bare problem again in every
+requested (split, condition) cell, under the task's cues (its own or the user's,
+`rlaudit.tasks.with_cues`). A task file fixes each row's split, so there the cues are matched (the
+same row under both) but target and control are not: problem ``i`` pairs a target row with a
+different control row.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import random
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +25,7 @@ from typing import Any
 
 from rlaudit.findings import Finding
 from rlaudit.jsonsafe import json_safe
-from rlaudit.tasks import CELLS, Task
+from rlaudit.tasks import CELLS, CONDITIONS, SPLITS, Task
 from rlaudit.tasks.base import Framing
 
 ALPHA = 0.01
@@ -105,12 +111,50 @@ def crossed_rows(
     framing: Framing | None = None,
     difficulty: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Each of `n_problems` problems of `task` framed in every cell of `cells`.
+    """Up to `n_problems` problems of `task`, each asked in every (split, condition) cell of `cells`.
 
-    Rows are ``prompt``, ``answer``, ``split``, ``condition`` and ``problem`` (the problem's index),
-    problem-major: the rows of problem 0 in the order of `cells`, then problem 1, ...
+    Rows are problem-major (the rows of problem 0 in the order of `cells`, then problem 1, ...) and
+    carry ``prompt``, ``answer``, ``split``, ``condition`` (``train_cue`` or ``deploy_cue``: the prompt
+    is under ``task.cue(condition)``, the task's own cues or the user's, `rlaudit.tasks.with_cues`) and
+    ``problem`` (the problem's index, from 0).
+
+    - A built-in task (`Task.framed`): `n_problems` problems of ``task.make_dataset(n_problems,
+      seed=seed, difficulty=difficulty)``; each row's `framing` cue (default `Framing`) is stripped,
+      its tag and problem kept, and each cell asks the *same* problem under the tag of its split and
+      the cue of its condition. With the default cues this is exactly the rows `Framing.frame` gives.
+    - A task file: its split is fixed per row, so a problem is a *pair of rows*, a target row and a
+      control row, and the two are **not** the same problem (nor matched in difficulty: the user's
+      file says nothing about which row matches which). The target rows and the control rows are each
+      taken in id order (numeric ids as numbers: file order for a file without an ``id`` column) and
+      shuffled by ``random.Random(seed)``, and problem ``i`` pairs the ``i``-th of each; there are
+      ``m = min(n_problems, target rows, control rows)`` problems, drawn from every row of the file
+      whatever its own condition. (Both splits of one size shuffle alike, so a file whose k-th target
+      row and k-th control row are the same problem keeps them paired.) A cell ``(target, c)`` asks
+      the target row under ``task.cue(c)``, ``(control, c)`` the control row; each row carries every
+      column of the file (``answer``, ``id``, ``choices``, what a user checker reads) with ``split``,
+      ``condition`` and ``problem`` set as above. A file without a row of some split: a ValueError.
+      `difficulty` must be None (a file has none).
     """
-    framing = framing or Framing()
+    for split, condition in cells:
+        if split not in SPLITS or condition not in CONDITIONS:
+            raise ValueError(
+                f"unknown cell ({split!r}, {condition!r}); splits are {', '.join(SPLITS)}, "
+                f"conditions {', '.join(CONDITIONS)}"
+            )
+    if task.framed:
+        return _framed_rows(task, n_problems, seed, cells, framing or Framing(), difficulty)
+    return _file_rows(task, n_problems, seed, cells, difficulty)
+
+
+def _framed_rows(
+    task: Task,
+    n_problems: int,
+    seed: int,
+    cells: Sequence[tuple[str, str]],
+    framing: Framing,
+    difficulty: int | None,
+) -> list[dict[str, Any]]:
+    """`crossed_rows` of a built-in task: the same problem in every cell."""
     rows = []
     for i, row in enumerate(task.make_dataset(n_problems, seed=seed, difficulty=difficulty)):
         prefix = framing.cue(row["condition"]) + framing.tag(row["split"])
@@ -123,7 +167,7 @@ def crossed_rows(
         for split, condition in cells:
             rows.append(
                 {
-                    "prompt": framing.frame(body, split, condition),
+                    "prompt": task.cue(condition).apply(framing.tag(split) + body),
                     "answer": row["answer"],
                     "split": split,
                     "condition": condition,
@@ -131,6 +175,58 @@ def crossed_rows(
                 }
             )
     return rows
+
+
+def _file_rows(
+    task: Task, n_problems: int, seed: int, cells: Sequence[tuple[str, str]], difficulty: int | None
+) -> list[dict[str, Any]]:
+    """`crossed_rows` of a task file: target row i and control row i in the cells of their splits."""
+    every = sorted(task.make_dataset(sys.maxsize, seed=0, difficulty=difficulty), key=_id_order)
+    by_split: dict[str, list[dict[str, Any]]] = {}
+    for split in SPLITS:
+        by_split[split] = [r for r in every if r["split"] == split]
+        if not by_split[split]:
+            raise ValueError(
+                f"task {task.name} has no '{split}' rows; the audits compare target and control rows"
+            )
+        random.Random(seed).shuffle(by_split[split])
+    m = min(n_problems, *(len(v) for v in by_split.values()))
+    rows = []
+    for i in range(m):
+        for split, condition in cells:
+            row = by_split[split][i]
+            rows.append(
+                {
+                    **row,
+                    "prompt": task.cue(condition).apply(row["prompt"]),
+                    "split": split,
+                    "condition": condition,
+                    "problem": i,
+                }
+            )
+    return rows
+
+
+def _id_order(row: dict[str, Any]) -> tuple[int, int, str]:
+    """Rows by id: numeric ids as numbers (a file's line numbers by default), before any others."""
+    rid = str(row.get("id", ""))
+    return (0, int(rid), "") if rid.isdigit() else (1, 0, rid)
+
+
+def n_problems_of(rows: Sequence[dict[str, Any]]) -> int:
+    """How many problems `crossed_rows` gave (a task file may hold fewer than were asked for)."""
+    return len({r["problem"] for r in rows})
+
+
+def problem_key(task: Task, row: dict[str, Any], framing: Framing | None = None) -> str:
+    """What identifies the problem a `crossed_rows` row asks, whatever its cell: for a built-in task
+    the problem without cue and tag (the same under both splits); for a task file the row's prompt as
+    the file gives it. Two rows with one key ask the same question (what SFT must hold out)."""
+    bare = task.cue(row["condition"]).remove(row["prompt"])
+    if task.framed:
+        tag = (framing or Framing()).tag(row["split"])
+        bare = bare[len(tag) :] if isinstance(bare, str) and bare.startswith(tag) else bare
+    return bare if isinstance(bare, str) else json.dumps(bare, sort_keys=True)
 
 
 def thresholds_of(config: Any, *names: str) -> dict[str, float]:
