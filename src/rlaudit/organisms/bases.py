@@ -39,6 +39,7 @@ import torch
 from rlaudit import __version__
 from rlaudit.evaluation import greedy_correct
 from rlaudit.models.cache import publish_directory, user_cache_dir
+from rlaudit.models.device import resolve_device, resolve_dtype
 from rlaudit.models.finetune import fine_tune
 from rlaudit.models.loading import load_model as load_checkpoint
 from rlaudit.models.loading import prepare_for_generation
@@ -114,41 +115,76 @@ def tiny_base_dir(cache_dir: str | Path | None = None, config: TinyBaseConfig | 
 
 
 def load_tiny(
-    cache_dir: str | Path | None = None, config: TinyBaseConfig | None = None, *, progress: bool = True
+    cache_dir: str | Path | None = None,
+    config: TinyBaseConfig | None = None,
+    *,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype = torch.float32,
 ) -> tuple[Any, Any]:
     """The tiny base ``(model, tokenizer)``, trained and cached on the first call (see the module doc).
 
     `config` overrides the recipe (the tests train a small one in seconds); `progress` shows a progress
-    bar on stderr while training. The model is float32, in eval mode; the tokenizer pads on the left.
+    bar on stderr while training (always on the CPU). The model is loaded float32 and then moved to
+    `device` / `dtype` (`rlaudit.models.device.resolve_device` / `resolve_dtype`; default: the CPU,
+    float32), in eval mode; the tokenizer pads on the left.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = ensure_tiny_base(cache_dir, config, progress=progress)
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = _to(model, device, dtype)
     model.eval()
     return model, tokenizer
 
 
-def load_model(name_or_path: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
-    """A causal LM and its tokenizer, ready to sample from: ``"tiny"`` (`load_tiny`), ``"smollm2"`` or
-    a local checkpoint directory (`rlaudit.models.loading.load_model`, which this adds ``tiny`` to)."""
+def _to(model: Any, device: str | torch.device, dtype: str | torch.dtype) -> Any:
+    """`model` on the resolved `device` and `dtype`."""
+    target = resolve_device(device)
+    return model.to(device=target, dtype=resolve_dtype(dtype, target))
+
+
+def load_model(
+    name_or_path: str | Path,
+    *,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "auto",
+    trust_remote_code: bool = False,
+) -> tuple[Any, Any]:
+    """A causal LM and its tokenizer, ready to sample from: ``"tiny"`` (`load_tiny`), ``"smollm2"``, a
+    local checkpoint (an organism folder is one) or a PEFT adapter folder
+    (`rlaudit.models.loading.load_model`, which this adds ``tiny`` to). `device`, `dtype` and
+    `trust_remote_code` are that function's (``auto``: the first GPU, else the CPU; bfloat16 on a
+    recent GPU, float32 on the CPU); the tiny base is moved there after loading."""
     if name_or_path != "tiny":
-        return load_checkpoint(name_or_path, dtype=dtype)
+        return load_checkpoint(name_or_path, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
     model, tokenizer = load_tiny()
-    model = model.to(dtype)
+    model = _to(model, device, dtype)
     prepare_for_generation(model, tokenizer)
     return model, tokenizer
 
 
-def base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
+def base_loader(
+    base: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype = torch.float32,
+    trust_remote_code: bool = False,
+) -> Callable[[], tuple[Any, Any]]:
     """A function returning a fresh ``(model, tokenizer)`` of `base` at every call (a recipe may need
-    two); a ValueError for a base that is neither a name `load_model` knows nor a directory."""
+    two); a ValueError for a base that is neither a name `load_model` knows nor a directory.
+
+    The default is the CPU in float32, unlike `load_model`'s ``auto``: the recipes fine-tune the base,
+    and their training loops (`rlaudit.models.finetune`) run on the CPU, in full precision."""
     if base == "tiny":
-        return lambda: load_tiny(progress=True)
+        return lambda: load_tiny(progress=True, device=device, dtype=dtype)
     if base == "smollm2" or Path(base).is_dir():
-        return lambda: load_checkpoint(base)
-    raise ValueError(f"unknown base '{base}': pass tiny, smollm2 or the path of a local checkpoint directory")
+        return lambda: load_checkpoint(base, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    raise ValueError(
+        f"unknown base '{base}': pass tiny, smollm2, the path of a local checkpoint directory or of a "
+        "PEFT adapter folder"
+    )
 
 
 def ensure_tiny_base(
