@@ -4,6 +4,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from rlaudit.models import sampling  # noqa: E402
+from rlaudit.models.device import generation_batch_size  # noqa: E402
 from rlaudit.models.sampling import Sample, sample  # noqa: E402
 
 PROMPTS = ["1+2=", "a longer prompt: 3+4=", "x"]  # different lengths: batches are left-padded
@@ -145,12 +147,19 @@ def test_restores_training_mode(model_and_tok):
     assert model.training
 
 
-def test_progress_bar_only_for_many_batches(model_and_tok, capsys):
+def test_progress_bar_only_for_many_batches(model_and_tok, capsys, monkeypatch):
+    from rlaudit import progress
+
     model, tok = model_and_tok
+    monkeypatch.setattr(progress, "disable_flag", lambda: False)  # as on a terminal
     sample(model, tok, PROMPTS, max_new_tokens=1, batch_size=len(PROMPTS))
     assert "sampling" not in capsys.readouterr().err
     sample(model, tok, ["q"] * 4, max_new_tokens=1, batch_size=1)
     assert "sampling" in capsys.readouterr().err
+    monkeypatch.undo()
+    with progress.quiet():  # what the CLI enters under --json
+        sample(model, tok, ["q"] * 4, max_new_tokens=1, batch_size=1)
+    assert "sampling" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -174,3 +183,118 @@ def test_needs_a_pad_token(model_and_tok):
     tok.pad_token = None
     with pytest.raises(ValueError, match="no pad token"):
         sample(model, tok, PROMPTS)
+
+
+def _generate_spy(model, *, oom_above: int | None = None, draw_first: bool = False):
+    """Wrap ``model.generate``: record each call's batch size; with `oom_above`, raise
+    ``torch.OutOfMemoryError`` for a larger batch (after drawing from the RNG, with `draw_first`, as a
+    real run may before it fails)."""
+    real = model.generate
+    sizes: list[int] = []
+
+    def generate(**kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        sizes.append(rows)
+        if oom_above is not None and rows > oom_above:
+            if draw_first:
+                torch.rand(100)
+            raise torch.OutOfMemoryError(f"CUDA out of memory (simulated, {rows} rows)")
+        return real(**kwargs)
+
+    model.generate = generate
+    return sizes
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_out_of_memory_backs_off_to_the_same_results(model_and_tok, temperature):
+    model, tok = model_and_tok
+    prompts = [f"{i}+{i}=" for i in range(7)]
+    kwargs = {"n": 2, "temperature": temperature, "max_new_tokens": 5, "seed": 1}
+    expected = sample(model, tok, prompts, batch_size=3, **kwargs)
+    sizes = _generate_spy(model, oom_above=3, draw_first=True)
+    with pytest.warns(UserWarning, match="out of memory generating 12 sequences"):
+        out = sample(model, tok, prompts, batch_size=12, **kwargs)
+    assert out == expected  # in order, and the failed attempts left the RNG as it was
+    assert sizes[:3] == [12, 6, 3] and max(sizes[3:]) <= 3
+
+
+def test_out_of_memory_at_batch_one_is_raised(model_and_tok):
+    model, tok = model_and_tok
+    _generate_spy(model, oom_above=0)
+    with pytest.raises(torch.OutOfMemoryError):
+        sample(model, tok, PROMPTS, batch_size=1, max_new_tokens=2)
+    rng = torch.get_rng_state()
+    with pytest.warns(UserWarning), pytest.raises(torch.OutOfMemoryError):
+        sample(model, tok, PROMPTS, batch_size=3, max_new_tokens=2)
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_the_cli_batch_size_overrides_every_caller(model_and_tok):
+    model, tok = model_and_tok
+    sizes = _generate_spy(model)
+    with generation_batch_size(2):
+        sample(model, tok, PROMPTS, n=2, max_new_tokens=2, batch_size=5)
+        sample(model, tok, PROMPTS, max_new_tokens=2)
+    assert sizes == [2, 2, 2, 2, 1]
+    sizes.clear()
+    sample(model, tok, PROMPTS, n=2, max_new_tokens=2, batch_size=5)  # outside the block: the caller's
+    assert sizes == [5, 1]
+
+
+def test_no_batch_size_asks_auto_batch_size(model_and_tok, monkeypatch):
+    model, tok = model_and_tok
+    asked = []
+
+    def auto(m, *, max_new_tokens, prompt_tokens):
+        asked.append((max_new_tokens, prompt_tokens))
+        return 2
+
+    monkeypatch.setattr(sampling, "auto_batch_size", auto)
+    sizes = _generate_spy(model)
+    sample(model, tok, PROMPTS, max_new_tokens=3)
+    longest = max(len(tok(p)["input_ids"]) for p in PROMPTS)
+    assert asked == [(3, longest)] and sizes == [2, 1]
+
+
+def test_bfloat16_model_on_the_cpu(model_and_tok):
+    model, tok = model_and_tok
+    model = model.to(torch.bfloat16)
+    out = sample(model, tok, PROMPTS, n=2, max_new_tokens=4, temperature=0)
+    assert len(out) == 6 and all(s.n_tokens >= 1 and math.isfinite(s.entropy) for s in out)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu(tmp_path, tiny_model_builder):
+    """The GPU path end to end: device "cuda", dtype auto (bfloat16 on a recent GPU) at an automatic
+    batch size, batched greedy decoding that matches one-by-one, and the back-off on a real CUDA
+    out-of-memory error."""
+    from rlaudit.models.loading import load_model
+
+    model, tok = tiny_model_builder()
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    model, tok = load_model(tmp_path, device="cuda")
+    assert model.device.type == "cuda"
+    assert model.dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported(False) else torch.float16)
+    out = sample(model, tok, PROMPTS * 20, n=2, max_new_tokens=4)  # auto batch size
+    assert [s.prompt_index for s in out] == [i for i in range(60) for _ in range(2)]
+    assert all(math.isfinite(s.entropy) and s.logprob <= 0 for s in out)
+
+    # Left padding on the GPU (float32: a random model's near-uniform logits tie in bfloat16).
+    model, tok = load_model(tmp_path, device="cuda:0", dtype="float32")
+    batched = sample(model, tok, PROMPTS, n=2, temperature=0, max_new_tokens=6, batch_size=6)
+    one_by_one = sample(model, tok, PROMPTS, n=2, temperature=0, max_new_tokens=6, batch_size=1)
+    assert [s.completion for s in batched] == [s.completion for s in one_by_one]
+
+    real = model.generate
+
+    def generate(**kwargs):
+        if kwargs["input_ids"].shape[0] > 2:  # a real allocation far beyond any GPU's memory
+            torch.empty(2**50, dtype=torch.uint8, device=model.device)
+        return real(**kwargs)
+
+    expected = sample(model, tok, PROMPTS * 2, temperature=1.0, max_new_tokens=4, batch_size=2, seed=5)
+    model.generate = generate
+    with pytest.warns(UserWarning, match="out of memory"):
+        out = sample(model, tok, PROMPTS * 2, temperature=1.0, max_new_tokens=4, batch_size=6, seed=5)
+    assert out == expected

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
+from rlaudit import progress as progress_bars
 from rlaudit.models.sampling import render_prompt
+
+PROGRESS_MIN_STEPS = 20
+"""With ``progress=None``, a bar only from this many steps up; fewer finish too soon for one to help."""
 
 
 def encode_examples(
@@ -64,8 +67,9 @@ def fine_tune(
     decay to a tenth of `lr`; gradients clipped at norm 1. Each step takes `batch_size` examples drawn
     with replacement by a generator seeded with `seed`, or all of them (``None``: the few-demonstration
     case), or, with `in_order`, the next `batch_size` of them: a stream of fresh examples, each seen
-    once, which needs ``steps * batch_size`` of them (the tiny base's pre-training). `progress` shows a
-    bar on stderr (default: for 20 steps or more). Leaves the model in eval mode.
+    once, which needs ``steps * batch_size`` of them (the tiny base's pre-training). `progress` False
+    shows no bar; True or None (None: from `PROGRESS_MIN_STEPS` steps up) one on stderr, where
+    `rlaudit.progress` allows bars (a terminal, not ``--json``). Leaves the model in eval mode.
     """
     if steps == 0:
         return []
@@ -83,11 +87,11 @@ def fine_tune(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(steps, warmup_steps))
     losses: list[float] = []
     model.train()
-    bar = tqdm(
-        range(steps), desc=desc, leave=False, disable=not (steps >= 20 if progress is None else progress)
-    )
+    show = steps >= PROGRESS_MIN_STEPS if progress is None else progress
+    with progress_bars.quiet(not show):
+        bar = progress_bars.bar_total(steps, desc)
     try:
-        for step in bar:
+        for step in range(steps):
             ids, mask, lab = _batch((input_ids, attention_mask, labels), step, batch_size, in_order, gen)
             out = model(input_ids=ids, attention_mask=mask, labels=lab)
             optimizer.zero_grad(set_to_none=True)
@@ -96,6 +100,7 @@ def fine_tune(
             optimizer.step()
             scheduler.step()
             losses.append(out.loss.item())
+            bar.update(1)
             if step % 20 == 0 or step == steps - 1:
                 bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
     finally:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import track
+
+from rlaudit import progress
+from rlaudit.models.device import auto_batch_size, batch_size_override, run_with_backoff
 
 PROGRESS_MIN_BATCHES = 4
 """Show a progress bar only from this many batches up; fewer finish too soon for a bar to help."""
@@ -60,66 +61,94 @@ def sample(
     n: int = 1,
     temperature: float = 1.0,
     max_new_tokens: int = 32,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     seed: int = 0,
     chat: bool | None = None,
 ) -> list[Sample]:
-    """Sample `n` completions for each prompt, `batch_size` sequences per ``generate`` call.
+    """Sample `n` completions for each prompt, a batch of sequences per ``generate`` call.
+
+    The batch is the one an enclosing `rlaudit.models.device.generation_batch_size` block sets (the
+    CLI's ``--batch-size``), else `batch_size`, else `rlaudit.models.device.auto_batch_size` (from the
+    model's shape and the free memory). A batch that runs out of memory is split in half and retried
+    (`rlaudit.models.device.run_with_backoff`, with a warning), the rest of the call at the smaller
+    batch; the failed attempt leaves no trace in the results.
 
     `temperature` 0 is greedy decoding (the `n` copies are then identical). `chat` renders each prompt
     as one user message through the tokenizer's chat template; ``None`` does so when the tokenizer has a
-    template and feeds the raw text otherwise. Results are in prompt order, `n` per prompt, and the
-    same for the same `seed` and `batch_size`; the global torch RNG and the model's train/eval mode are
-    left as they were.
+    template and feeds the raw text otherwise. Results are in prompt order, `n` per prompt. Greedy
+    results do not depend on the batch; sampled ones are the same for the same `seed` and effective
+    batch size (pass `batch_size` to pin it: the automatic one depends on the machine). The global
+    torch RNG and the model's train/eval mode are left as they were.
     """
     _check_arguments(
         tokenizer, n=n, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size
     )
     use_chat = _use_chat(tokenizer, chat)
     texts = [render_prompt(tokenizer, p) if use_chat or not isinstance(p, str) else p for p in prompts]
+    # Each prompt is encoded once (not once per batch and copy); batches are padded from these ids.
+    # A chat template writes its own special tokens; raw text gets the tokenizer's (tiny: BOS).
+    encoded = tokenizer(texts, add_special_tokens=not use_chat)["input_ids"] if texts else []
     rows = [i for i in range(len(prompts)) for _ in range(n)]  # prompt index of every sequence
     eos_ids = _eos_ids(model, tokenizer)
     gen_kwargs = _generate_kwargs(tokenizer, temperature, max_new_tokens, eos_ids)
     # Temperature of the distribution the statistics describe (see the module docstring for T = 0).
     stats_temperature = temperature if temperature > 0 else 1.0
+    size = batch_size_override() or batch_size
+    if size is None:
+        longest = max((len(ids) for ids in encoded), default=1)
+        size = auto_batch_size(model, max_new_tokens=max_new_tokens, prompt_tokens=longest)
 
-    starts = range(0, len(rows), batch_size)
-    samples: list[Sample] = []
+    def generate(start: int, stop: int) -> list[Sample]:
+        batch_rows = rows[start:stop]
+        rng = _rng_state(model)
+        try:
+            enc = tokenizer.pad(
+                {"input_ids": [encoded[i] for i in batch_rows]},
+                padding=True,
+                padding_side="left",
+                return_tensors="pt",
+            ).to(model.device)
+            out = model.generate(**enc, **gen_kwargs)
+            completion_ids = out.sequences[:, enc["input_ids"].shape[1] :]  # (B, S)
+            logits = torch.stack(out.logits, dim=1).float()  # (B, S, V)
+            return _summarize(tokenizer, batch_rows, completion_ids, logits / stats_temperature, eos_ids)
+        except BaseException:
+            _set_rng_state(model, rng)  # a retry at a smaller batch draws what this attempt would have
+            raise
+
+    n_batches = -(-len(rows) // size)
+    bar = progress.bar_total(len(rows), "sampling") if n_batches >= PROGRESS_MIN_BATCHES else None
     was_training = model.training
     model.eval()
     try:
         with torch.random.fork_rng(devices=_cuda_devices(model)), torch.no_grad():
             torch.manual_seed(seed)
-            progress = track(
-                starts,
-                description="sampling",
-                disable=len(starts) < PROGRESS_MIN_BATCHES,
-                console=Console(stderr=True),
+            return run_with_backoff(
+                generate, len(rows), size, on_chunk=bar.update if bar is not None else None
             )
-            for start in progress:
-                batch_rows = rows[start : start + batch_size]
-                enc = tokenizer(
-                    [texts[i] for i in batch_rows],
-                    return_tensors="pt",
-                    padding=True,
-                    padding_side="left",
-                    add_special_tokens=not use_chat,  # a chat template writes its own special tokens
-                ).to(model.device)
-                out = model.generate(**enc, **gen_kwargs)
-                completion_ids = out.sequences[:, enc["input_ids"].shape[1] :]  # (B, S)
-                logits = torch.stack(out.logits, dim=1).float()  # (B, S, V)
-                samples += _summarize(
-                    tokenizer, batch_rows, completion_ids, logits / stats_temperature, eos_ids
-                )
     finally:
+        if bar is not None:
+            bar.close()
         model.train(was_training)
-    return samples
+
+
+def _rng_state(model: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The CPU RNG state and, for a model on a GPU, every GPU's (what ``generate`` may draw from)."""
+    gpus = torch.cuda.get_rng_state_all() if _cuda_devices(model) else []
+    return torch.get_rng_state(), gpus
+
+
+def _set_rng_state(model: Any, state: tuple[torch.Tensor, list[torch.Tensor]]) -> None:
+    cpu, gpus = state
+    torch.set_rng_state(cpu)
+    if gpus:
+        torch.cuda.set_rng_state_all(gpus)
 
 
 def _check_arguments(
-    tokenizer: Any, *, n: int, temperature: float, max_new_tokens: int, batch_size: int
+    tokenizer: Any, *, n: int, temperature: float, max_new_tokens: int, batch_size: int | None
 ) -> None:
-    if n < 1 or max_new_tokens < 1 or batch_size < 1:
+    if n < 1 or max_new_tokens < 1 or (batch_size is not None and batch_size < 1):
         raise ValueError(
             f"n, max_new_tokens and batch_size must be >= 1 (got n={n}, "
             f"max_new_tokens={max_new_tokens}, batch_size={batch_size})"
