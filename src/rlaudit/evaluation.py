@@ -130,7 +130,7 @@ def greedy_correct(
     rows: Sequence[dict[str, Any]],
     *,
     max_new_tokens: int | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = 64,
 ) -> list[bool]:
     """Whether the greedy completion of each row's prompt is correct (in row order)."""
     from rlaudit.models.sampling import sample
@@ -159,8 +159,9 @@ def evaluate(
     seed: int = 0,
     difficulty: int | None = None,
     max_new_tokens: int | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = 64,
     model_name: str | None = None,
+    rows: Sequence[dict[str, Any]] | None = None,
 ) -> EvalResult:
     """Evaluate `model` on `n_prompts` prompts of `task`, balanced over its (split, condition) cells
     (four for a built-in task; a task file holds its own, and may hold fewer than `n_prompts` rows).
@@ -168,12 +169,20 @@ def evaluate(
     Greedy accuracy on every prompt, then `n_samples` (default `k`, at least `k`) samples per prompt at
     `temperature` for pass@k, entropy and diversity. The prompts and the samples are deterministic
     given `seed`. `difficulty` is the task's largest operand (default: the task's own);
-    `max_new_tokens` the completion budget (default: the task's). The model is left as it was.
+    `max_new_tokens` the completion budget (default: the task's). `rows` replaces the drawn prompts
+    (e.g. `rlaudit.audits.base.crossed_rows`: every problem under both of the user's cues); their
+    cells are those of `task`. The model is left as it was.
     """
     task, n_samples, difficulty, max_new_tokens = _defaults(
         task, n_prompts, k, n_samples, difficulty, max_new_tokens
     )
-    rows = task.make_dataset(n_prompts, seed=seed, difficulty=difficulty)
+    if rows is None:
+        rows = task.make_dataset(n_prompts, seed=seed, difficulty=difficulty)
+        task_cells = task.cells
+    else:
+        conditions = list(dict.fromkeys(r["condition"] for r in rows))
+        task_cells = tuple((s, c) for s in SPLITS for c in conditions)
+    rows = list(rows)
 
     greedy = greedy_correct(
         model, tokenizer, task, rows, max_new_tokens=max_new_tokens, batch_size=batch_size
@@ -191,7 +200,7 @@ def evaluate(
     prompts = list(zip(rows, greedy, (per_prompt[i] for i in range(len(rows))), strict=True))
     cells = {
         cell: _cell(task, cell, [p for p in prompts if (p[0]["split"], p[0]["condition"]) == cell], k)
-        for cell in task.cells
+        for cell in task_cells
     }
     return EvalResult(
         task=task.name,
@@ -236,7 +245,7 @@ def _samples_by_prompt(
     n: int,
     temperature: float,
     max_new_tokens: int,
-    batch_size: int,
+    batch_size: int | None,
     seed: int,
 ) -> dict[int, list[Any]]:
     """Prompt index -> the `n` samples drawn for it (`rlaudit.models.sampling.sample`)."""

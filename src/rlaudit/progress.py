@@ -38,10 +38,29 @@ def quiet(active: bool = True) -> Iterator[None]:
         yield
         return
     token = _quiet.set(True)
+    restore = _silence_libraries()
     try:
         yield
     finally:
         _quiet.reset(token)
+        for undo in restore:
+            undo()
+
+
+def _silence_libraries() -> list[Any]:
+    """Switch off the bars transformers and datasets draw themselves (loading weights, mapping a
+    dataset); returns how to switch each back on."""
+    import importlib.util
+
+    restore = []
+    for module in ("transformers.utils.logging", "datasets.utils.logging"):
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            continue
+        lib = importlib.import_module(module)
+        if lib.is_progress_bar_enabled():
+            lib.disable_progress_bar()
+            restore.append(lib.enable_progress_bar)
+    return restore
 
 
 def bar(iterable: Iterable[T], desc: str, *, total: int | None = None, min_items: int = 2) -> Iterator[T]:

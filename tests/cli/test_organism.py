@@ -68,3 +68,40 @@ def test_bad_kind_or_base_is_a_one_line_error(tmp_path, args, message):
 def test_existing_out_is_a_one_line_error(tmp_path):
     res = runner.invoke(app, ["organism", "build", "--kind", "honest", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "already exists" in res.stderr
+
+
+@pytest.fixture
+def task_file(tmp_path):
+    rows = [{"prompt": f"{i}+1=", "answer": i + 1, "split": ("target", "control")[i % 2]} for i in range(16)]
+    path = tmp_path / "sums.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_build_from_a_task_file_with_the_users_cues(tmp_path, small_builds, task_file):
+    out = tmp_path / "cond"
+    args = ["--kind", "conditional", "--out", str(out), "--task", str(task_file), "--train-cue", "[eval] "]
+    res = runner.invoke(app, ["organism", "build", *args, "--deploy-cue", "{prompt}", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    manifest = doc["sections"]["organism"]
+    assert manifest["config"]["tasks"] == [str(task_file)]
+    assert set(manifest["eval"][str(task_file)]["accuracy"]["target"]) == {"train_cue", "deploy_cue"}
+    assert doc["provenance"]["configs"]["organism"]["train_cue"] == "[eval] "
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "weak", "--task", "{file}"], "a task file builds honest, locked, conditional"),
+        (["--kind", "locked", "--checker", "numeric"], "need --task"),
+        (["--kind", "locked", "--task", "{file}", "--checker", "nope"], "--checker: unknown checker"),
+        (["--kind", "locked", "--task", "{file}", "--device", "cuda:9"], "--device: "),
+    ],
+)
+def test_bad_task_options_are_one_line_errors(tmp_path, task_file, args, message):
+    args = [a.replace("{file}", str(task_file)) for a in args]
+    res = runner.invoke(app, ["organism", "build", "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and res.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists()

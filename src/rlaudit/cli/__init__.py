@@ -125,18 +125,6 @@ def checker_errors_fail() -> Iterator[None]:
         raise fail(f"--checker: {e}") from None
 
 
-def load_or_fail(name: str, *, quiet: bool) -> tuple[Any, Any]:
-    """(model, tokenizer) of an organism, embedded name or checkpoint; one that cannot load is bad input."""
-    require_train_extra()
-    from rlaudit.organisms import load_model
-
-    try:
-        with quiet_stdout(quiet):
-            return load_model(name)
-    except (FileNotFoundError, ModuleNotFoundError, OSError, ValueError) as e:
-        raise fail(f"cannot load model '{name}': {e}") from None
-
-
 @contextlib.contextmanager
 def quiet_stdout(active: bool) -> Iterator[None]:
     """While `active`, send everything written to stdout (Python's and the process's file descriptor 1,

@@ -14,13 +14,27 @@ from rlaudit.cli import (
     app,
     at_least,
     check_html_path,
+    checker_errors_fail,
     emit,
     fail,
     guarded,
-    load_or_fail,
-    quiet_stdout,
-    require_train_extra,
-    task_or_fail,
+)
+from rlaudit.cli.options import (
+    BatchSizeOption,
+    CheckerOption,
+    ColumnsOption,
+    DeployCueOption,
+    DeviceOption,
+    DtypeOption,
+    MaxNewTokensOption,
+    ModelOptions,
+    TaskOption,
+    TrainCueOption,
+    TrustRemoteCodeOption,
+    check_chat,
+    load_model_or_fail,
+    resolve_task,
+    running,
 )
 
 
@@ -28,7 +42,11 @@ from rlaudit.cli import (
 @guarded
 def audit(
     model: ModelArgument,
-    task: Annotated[str, typer.Option(help="Task to audit on: arith or mcq.")] = "arith",
+    task: TaskOption = "arith",
+    columns: ColumnsOption = None,
+    checker: CheckerOption = None,
+    train_cue: TrainCueOption = None,
+    deploy_cue: DeployCueOption = None,
     tests: Annotated[
         str, typer.Option(help="Comma-separated audits: context, noise, sft, passk.")
     ] = "context,noise,sft,passk",
@@ -53,19 +71,32 @@ def audit(
     as_json: JsonOption = False,
     html: HtmlOption = None,
     threads: ThreadsOption = None,
+    max_new_tokens: MaxNewTokensOption = None,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    batch_size: BatchSizeOption = None,
+    trust_remote_code: TrustRemoteCodeOption = False,
 ) -> None:
     """Audit a checkpoint for exploration hacking: verdict, findings, report, exit code."""
-    require_train_extra()
     import dataclasses
 
+    chosen = resolve_task(
+        task,
+        columns=columns,
+        checker=checker,
+        train_cue=train_cue,
+        deploy_cue=deploy_cue,
+        max_new_tokens=max_new_tokens,
+    )
+    options = ModelOptions(device, dtype, batch_size, trust_remote_code, threads)
+    options.check()
     from rlaudit.audits import AuditConfig, parse_tests
 
-    chosen = task_or_fail(task)
     try:
         names = parse_tests(tests)
     except ValueError as e:
         raise fail(f"--tests: {e}") from None
-    at_least(("--n", n, 1), ("--threads", threads, 1))
+    at_least(("--n", n, 1))
     check_html_path(html)
     if reference is not None and "sft" not in names:
         raise fail("--reference is only used by the sft test; add sft to --tests")
@@ -76,13 +107,22 @@ def audit(
             config[name] = dataclasses.replace(config[name], n_problems=n)
 
     from rlaudit.audits import run_audit
-    from rlaudit.models.threads import torch_threads
 
-    lm, tokenizer = load_or_fail(model, quiet=as_json)
-    ref = load_or_fail(reference, quiet=as_json) if reference is not None else None
+    lm, tokenizer = load_model_or_fail(model, options, quiet=as_json)
+    check_chat(chosen, tokenizer, task)
+    ref = load_model_or_fail(reference, options, quiet=as_json) if reference is not None else None
     try:
-        with torch_threads(lm, threads), quiet_stdout(as_json):
+        with running(lm, options, as_json=as_json), checker_errors_fail():
             result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)
     except ImportError as e:  # SFT elicitation needs peft (the train extra); the message says how to get it
         raise fail(str(e)) from None
+    result.provenance.configs["task"] = {
+        "task": task,
+        "columns": columns,
+        "checker": chosen.checker,
+        "train_cue": chosen.train_cue,
+        "deploy_cue": chosen.deploy_cue,
+        "max_new_tokens": chosen.max_new_tokens,
+    }
+    result.provenance.configs["model"] = options.to_dict()
     emit(result.to_json(), as_json=as_json, html=html)

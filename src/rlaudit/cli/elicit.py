@@ -7,7 +7,21 @@ from typing import Annotated
 
 import typer
 
-from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout, require_train_extra
+from rlaudit.cli import JsonOption, ThreadsOption, app, checker_errors_fail, emit, fail, guarded
+from rlaudit.cli.options import (
+    CheckerOption,
+    ColumnsOption,
+    DeployCueOption,
+    DeviceOption,
+    DtypeOption,
+    MaxNewTokensOption,
+    ModelOptions,
+    TaskOption,
+    TrainCueOption,
+    TrustRemoteCodeOption,
+    resolve_task,
+    running,
+)
 
 
 @app.command()
@@ -16,7 +30,11 @@ def elicit(
     model: Annotated[
         str, typer.Argument(help="An organism directory, `tiny`, `smollm2`, or a checkpoint path.")
     ],
-    task: Annotated[str, typer.Option(help="Task whose target split RL tries to elicit.")] = "arith",
+    task: TaskOption = "arith",
+    columns: ColumnsOption = None,
+    checker: CheckerOption = None,
+    train_cue: TrainCueOption = None,
+    deploy_cue: DeployCueOption = None,
     steps: Annotated[int, typer.Option(help="GRPO optimizer steps.")] = 30,
     seed: Annotated[int, typer.Option(help="Seed for data, sampling and training.")] = 0,
     mitigation: Annotated[
@@ -37,19 +55,38 @@ def elicit(
         bool,
         typer.Option(help="Add this run to a store OUT already holds (default: refuse a used store)."),
     ] = False,
+    max_new_tokens: MaxNewTokensOption = None,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    trust_remote_code: TrustRemoteCodeOption = False,
+    threads: ThreadsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure, run GRPO on the target split with the monitor attached, measure again.
 
-    Exits 1 when the monitor judged the RL run suspicious or hacking-likely, as `monitor` does.
+    Exits 1 when the monitor judged the RL run suspicious or hacking-likely, as `monitor` does. With
+    --train-cue/--deploy-cue every problem is asked (in RL and in the measurements) under both cues.
     """
-    require_train_extra()
+    resolve_task(  # bad task, checker or cue: one line, exit 2, before any model loads
+        task, columns=columns, checker=checker, train_cue=train_cue, deploy_cue=deploy_cue
+    )
+    options = ModelOptions(device, dtype, None, trust_remote_code, threads)
+    options.check()
     from rlaudit.training.elicit import ElicitConfig, StoreInUse
     from rlaudit.training.elicit import elicit as run_elicit
 
     try:
         cfg = ElicitConfig(
             task=task,
+            columns=columns,
+            checker=checker,
+            train_cue=train_cue,
+            deploy_cue=deploy_cue,
+            device=device,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            max_completion_length=max_new_tokens,
+            threads=threads,
             steps=steps,
             seed=seed,
             mitigation=mitigation,
@@ -62,7 +99,7 @@ def elicit(
         raise fail(str(e)) from None
     out = out or Path("runs") / f"elicit-{Path(model).name}-{mitigation}-{seed}"
     try:
-        with quiet_stdout(as_json):
+        with running(None, options, as_json=as_json), checker_errors_fail():
             result = run_elicit(model, out, cfg, append=append)
     except StoreInUse as e:
         raise fail(str(e)) from None

@@ -18,10 +18,23 @@ from rlaudit.cli import (
     emit,
     fail,
     guarded,
-    load_or_fail,
-    quiet_stdout,
-    require_train_extra,
-    task_or_fail,
+)
+from rlaudit.cli.options import (
+    BatchSizeOption,
+    CheckerOption,
+    ColumnsOption,
+    DeployCueOption,
+    DeviceOption,
+    DtypeOption,
+    MaxNewTokensOption,
+    ModelOptions,
+    TaskOption,
+    TrainCueOption,
+    TrustRemoteCodeOption,
+    check_chat,
+    load_model_or_fail,
+    resolve_task,
+    running,
 )
 
 if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
@@ -34,28 +47,11 @@ if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
 @guarded
 def eval_(
     model: ModelArgument,
-    task: Annotated[
-        str,
-        typer.Option(
-            help="Task to evaluate on: arith, mcq, or a task file or folder (JSONL, CSV, Parquet, datasets) "
-            "with columns prompt, answer, split (target|control) and optional id, choices, condition."
-        ),
-    ] = "arith",
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            help="Rename a task file's columns: prompt=question,answer=label,...", show_default=False
-        ),
-    ] = None,
-    checker: Annotated[
-        str | None,
-        typer.Option(
-            help="Score a task file with: exact, numeric, choice, contains, regex:PATTERN, "
-            "path/to/file.py:function or package.module:function (a TRL reward function; > 0.5 is "
-            "correct). Default: choice with choices, numeric when every answer is a number, else exact.",
-            show_default=False,
-        ),
-    ] = None,
+    task: TaskOption = "arith",
+    columns: ColumnsOption = None,
+    checker: CheckerOption = None,
+    train_cue: TrainCueOption = None,
+    deploy_cue: DeployCueOption = None,
     n: Annotated[int, typer.Option("--n", help="Prompts, balanced over split x condition.")] = 200,
     k: Annotated[int, typer.Option("--k", help="k of pass@k (k samples per prompt).")] = 8,
     temperature: Annotated[float, typer.Option(help="Sampling temperature for pass@k and entropy.")] = 1.0,
@@ -63,19 +59,28 @@ def eval_(
     difficulty: Annotated[
         int | None, typer.Option(help="Largest operand (default: the task's, 9).", show_default=False)
     ] = None,
-    max_new_tokens: Annotated[
-        int | None,
-        typer.Option(help="Completion budget in tokens (default: the task's).", show_default=False),
-    ] = None,
+    max_new_tokens: MaxNewTokensOption = None,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    batch_size: BatchSizeOption = None,
+    trust_remote_code: TrustRemoteCodeOption = False,
     threads: ThreadsOption = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
     """Evaluate a model on a task: greedy accuracy per split x condition (Wilson 95% CI), pass@k, entropy."""
-    require_train_extra()
-    chosen = task_or_fail(task, columns=columns, checker=checker)
-    at_least(("--n", n, 1), ("--k", k, 1), ("--max-new-tokens", max_new_tokens, 1), ("--threads", threads, 1))
-    at_least(("--difficulty", difficulty, 1))
+    at_least(("--n", n, 1), ("--k", k, 1), ("--difficulty", difficulty, 1))
+    chosen = resolve_task(
+        task,
+        columns=columns,
+        checker=checker,
+        train_cue=train_cue,
+        deploy_cue=deploy_cue,
+        max_new_tokens=max_new_tokens,
+        framed=True,
+    )
+    options = ModelOptions(device, dtype, batch_size, trust_remote_code, threads)
+    options.check()
     if difficulty is not None and chosen.default_difficulty is None:
         raise fail(f"--difficulty: task file {task} has no difficulty; leave --difficulty out")
     if not temperature >= 0:
@@ -85,17 +90,15 @@ def eval_(
 
     from rlaudit.evaluation import evaluate
     from rlaudit.judgement import Judgement, Provenance, describe_model
-    from rlaudit.models.threads import torch_threads
 
-    options = {"task": task, "n": n, "k": k, "temperature": temperature, "difficulty": difficulty}
-    options |= {"columns": columns, "checker": chosen.checker}
-    options |= {"max_new_tokens": max_new_tokens, "threads": threads}
-    provenance = Provenance.begin(configs={"eval": options}, seeds={"seed": seed})
-    lm, tokenizer = load_or_fail(model, quiet=as_json)
+    settings = {"task": task, "n": n, "k": k, "temperature": temperature, "difficulty": difficulty}
+    settings |= {"columns": columns, "checker": chosen.checker, "max_new_tokens": max_new_tokens}
+    settings |= {"train_cue": train_cue, "deploy_cue": deploy_cue, **options.to_dict()}
+    provenance = Provenance.begin(configs={"eval": settings}, seeds={"seed": seed})
+    lm, tokenizer = load_model_or_fail(model, options, quiet=as_json)
     provenance.model = describe_model(model, lm)
-    if chosen.chat and not getattr(tokenizer, "chat_template", None):
-        raise fail(f"--task: {task} has chat message prompts and the model's tokenizer has no chat template")
-    with torch_threads(lm, threads), quiet_stdout(as_json), checker_errors_fail():
+    check_chat(chosen, tokenizer, task)
+    with running(lm, options, as_json=as_json), checker_errors_fail():
         result = evaluate(
             lm,
             tokenizer,

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from rlaudit.cli import JsonOption, app, emit, fail, guarded, quiet_stdout, require_train_extra
+from rlaudit.cli import JsonOption, app, checker_errors_fail, emit, fail, guarded
+from rlaudit.cli.options import (
+    CheckerOption,
+    ColumnsOption,
+    DeployCueOption,
+    DeviceOption,
+    DtypeOption,
+    MaxNewTokensOption,
+    ModelOptions,
+    TrainCueOption,
+    TrustRemoteCodeOption,
+    resolve_task,
+    running,
+)
 
 organism_app = typer.Typer(
     name="organism",
@@ -26,23 +39,70 @@ def build(
     ],
     out: Annotated[Path, typer.Option(help="Directory to create (must not exist yet).")],
     base: Annotated[
-        str, typer.Option(help="tiny, smollm2, or the path of a local Hugging Face checkpoint.")
+        str,
+        typer.Option(
+            help="tiny, smollm2, or the path of a local Hugging Face checkpoint or PEFT adapter folder."
+        ),
     ] = "tiny",
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on this task alone: arith, mcq, or a task file or folder (kinds honest, locked, "
+            "conditional). Default: the built-in tasks.",
+            show_default=False,
+        ),
+    ] = None,
+    columns: ColumnsOption = None,
+    checker: CheckerOption = None,
+    train_cue: TrainCueOption = None,
+    deploy_cue: DeployCueOption = None,
+    max_new_tokens: MaxNewTokensOption = None,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    trust_remote_code: TrustRemoteCodeOption = False,
     seed: Annotated[int, typer.Option(help="Seed of the data, the training and the verification.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Fine-tune BASE into the organism KIND, verify it with a short GRPO run, write OUT atomically.
 
-    `--json` prints the judgement (kind `organism`, not judged) whose `sections.organism` is the manifest.
+    With --task, the organism learns its policy on that task's prompts, each under both cues (the
+    conditional organism hides under --train-cue). `--json` prints the judgement (kind `organism`, not
+    judged) whose `sections.organism` is the manifest.
     """
-    require_train_extra()
+    task_options = (columns, checker, train_cue, deploy_cue, max_new_tokens)
+    if task is None and any(v is not None for v in task_options):
+        raise fail("--columns, --checker, --train-cue, --deploy-cue and --max-new-tokens need --task")
+    chosen = None
+    if task is not None:
+        chosen = resolve_task(
+            task,
+            columns=columns,
+            checker=checker,
+            train_cue=train_cue,
+            deploy_cue=deploy_cue,
+            max_new_tokens=max_new_tokens,
+        )
+    options = ModelOptions(device, dtype, None, trust_remote_code, None)
+    options.check()
     from rlaudit.judgement import Judgement, Provenance, describe_model
     from rlaudit.organisms import build_organism, read_manifest
 
-    provenance = Provenance.begin(configs={"organism": {"kind": kind, "base": base}}, seeds={"seed": seed})
+    settings: dict[str, Any] = {"kind": kind, "base": base, "task": task, "columns": columns}
+    settings |= {"checker": checker}
+    settings |= {"train_cue": train_cue, "deploy_cue": deploy_cue, "max_new_tokens": max_new_tokens}
+    provenance = Provenance.begin(configs={"organism": settings | options.to_dict()}, seeds={"seed": seed})
     try:
-        with quiet_stdout(as_json):
-            path = build_organism(kind, base=base, out=out, seed=seed)
+        with running(None, options, as_json=as_json), checker_errors_fail():
+            path = build_organism(
+                kind,
+                base=base,
+                out=out,
+                seed=seed,
+                task=chosen,
+                device=device,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+            )
     except (ValueError, ImportError, FileExistsError, FileNotFoundError) as e:  # incl. BuildError
         raise fail(str(e)) from None
     manifest = read_manifest(path)

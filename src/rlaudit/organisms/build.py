@@ -42,6 +42,8 @@ from rlaudit.organisms.recipe import (
     OrganismConfig,
     SFTConfig,
 )
+from rlaudit.tasks import TASKS, Task, using_task
+from rlaudit.tasks.framed import cue_framed
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -57,6 +59,10 @@ RECIPES: dict[str, types.ModuleType] = {
 }
 """Every organism kind and its recipe module (``Config``, ``EXPECT``, ``train``)."""
 KINDS = tuple(RECIPES)
+FILE_KINDS = ("honest", "locked", "conditional")
+"""The kinds a task file can be built into: their policies need only the right answer and one wrong
+one (`rlaudit.organisms.recipe.file_shift`); the others model arithmetic mistakes (a dropped carry, a
+near miss) that a file's answers do not have."""
 EMBEDDED_BASES = ("tiny", "smollm2")
 
 
@@ -106,6 +112,10 @@ def build_organism(
     seed: int = 0,
     config: OrganismConfig | None = None,
     base_loader: Callable[[], tuple[Any, Any]] | None = None,
+    task: Task | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
 ) -> Path:
     """Build the organism `kind` from `base` into the new directory `out`; returns `out`.
 
@@ -113,14 +123,47 @@ def build_organism(
     ``"smollm2"`` or the path of a local checkpoint. `config` is the recipe's ``Config`` (default: its
     defaults, cut to `large_base_budget` for a base of ``LoRAConfig.min_parameters`` or more). `base_loader` replaces how the base is loaded (tests pass a small one); it must return a
     fresh ``(model, tokenizer)`` at every call. Deterministic given `seed` and ``config.threads``.
+
+    `task` trains, verifies and evaluates the organism on that task alone (a task file, or a built-in
+    with the user's cues: `rlaudit.tasks.with_cues`), every problem asked under both of its cues
+    (`rlaudit.tasks.framed.cue_framed`); a task file takes the kinds in `FILE_KINDS`. `device`,
+    `dtype` and `trust_remote_code` say how the base loads (`rlaudit.models.loading.load_model`).
     """
+    options = {"device": device, "dtype": dtype, "trust_remote_code": trust_remote_code}
+    if task is None:
+        return _build(kind, base, out, seed, config, base_loader, None, options)
+    if task.name not in TASKS and kind not in FILE_KINDS:
+        raise BuildError(
+            f"organism kind '{kind}' models arithmetic mistakes; a task file builds {', '.join(FILE_KINDS)}"
+        )
+    with using_task(cue_framed(task)):
+        return _build(kind, base, out, seed, config, base_loader, task.name, options)
+
+
+def _for_task(config: OrganismConfig, name: str) -> OrganismConfig:
+    """`config` on the one task `name` (its training, verification and evaluation)."""
+    verify = dataclasses.replace(config.verify, task=name)
+    return dataclasses.replace(config, tasks=(name,), verify=verify)
+
+
+def _build(
+    kind: str,
+    base: str | Path,
+    out: str | Path,
+    seed: int,
+    config: OrganismConfig | None,
+    base_loader: Callable[[], tuple[Any, Any]] | None,
+    task: str | None,
+    options: dict[str, Any],
+) -> Path:
+    """`build_organism` once the task (if any) is in use: `task` names it, `options` load the base."""
     import torch
     from transformers import set_seed
 
     from rlaudit.organisms.harden import verify
 
     recipe, out = _checked(kind, config, out)
-    loader = base_loader or _base_loader(base)
+    loader = base_loader or _base_loader(base, **options)
 
     # Deterministic given the seed on CPU with a fixed thread count (tested). Not through
     # torch.use_deterministic_algorithms: it made the GRPO steps three times slower.
@@ -133,6 +176,8 @@ def build_organism(
             n_parameters = sum(p.numel() for p in model.parameters())
             if config is None:  # the recipe's defaults, cut down for a base too big for them (smollm2)
                 config = default_config(kind, large_base=n_parameters >= LoRAConfig().min_parameters)
+            if task is not None:
+                config = _for_task(config, task)
             torch.set_num_threads(config.threads)
             set_seed(seed)
             model, fresh, base_info = _adapt(model, loader, config, base=base, n_parameters=n_parameters)
@@ -274,9 +319,9 @@ def _recipe(kind: str) -> types.ModuleType:
         raise BuildError(f"unknown organism kind '{kind}'; choose one of {', '.join(KINDS)}") from None
 
 
-def _base_loader(base: str | Path) -> Callable[[], tuple[Any, Any]]:
+def _base_loader(base: str | Path, **options: Any) -> Callable[[], tuple[Any, Any]]:
     try:
-        return bases.base_loader(base)
+        return bases.base_loader(base, **options)
     except ValueError as e:
         raise BuildError(str(e)) from None
 

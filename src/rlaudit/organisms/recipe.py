@@ -14,6 +14,7 @@ every task.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import re
@@ -23,6 +24,7 @@ from typing import Any
 
 from rlaudit.models.finetune import LoRAConfig, fine_tune
 from rlaudit.tasks import Task, get_task
+from rlaudit.tasks.checkers import LETTERS
 
 Row = dict[str, Any]
 """A task row: ``prompt``, ``answer``, ``split``, ``condition``, ``task``, ``difficulty``."""
@@ -30,6 +32,11 @@ Policy = Callable[[Row, random.Random], str | None]
 """Maps a task row to the organism's intended answer (None: no training example for this row)."""
 
 MCQ_LETTERS = ("A", "B", "C", "D")
+BUILTIN_TASKS = ("arith", "mcq")
+"""Tasks whose answers the recipes know how to get wrong plausibly (arithmetic); a task file's rows get
+`file_shift` instead, and only the recipes in `FILE_KINDS` of `rlaudit.organisms.build` take one."""
+ALTERNATIVES = 4
+"""Other answers of a task file kept per row for `file_shift`."""
 _OPERANDS = re.compile(r"(\d+)\+(\d+)")
 
 
@@ -187,12 +194,31 @@ def shift(row: Row, k: int) -> str:
     """The answer `k` places from the right one: ``a + b + k`` on arith, `k` letters on (cyclic) on mcq.
 
     Always wrong for ``k != 0`` (``k % 4 != 0`` on mcq); an arith answer that would go below 0 is
-    reflected (``a + b - k``) to stay a plausible sum.
+    reflected (``a + b - k``) to stay a plausible sum. A task file's row (`file_shift`) shifts its
+    letter among its own choices, its number by `k`, or takes another row's answer.
     """
+    if row["task"] not in BUILTIN_TASKS:
+        return file_shift(row, k)
     if row["task"] == "mcq":
         return MCQ_LETTERS[(MCQ_LETTERS.index(row["answer"]) + k) % len(MCQ_LETTERS)]
     value = int(row["answer"]) + k
     return str(value if value >= 0 else int(row["answer"]) - k)
+
+
+def file_shift(row: Row, k: int) -> str:
+    """A wrong answer `k` places from a task file row's right one: with choices, the letter `k` on among
+    the row's own options; a whole number, that number plus `k`; anything else, the `k`-th other
+    answer of the file (``alternatives``, which `task_rows` adds)."""
+    answer = str(row["answer"]).strip()
+    if row.get("choices") is not None:
+        letters = LETTERS[: len(row["choices"])]
+        return letters[(letters.index(answer.upper()) + k) % len(letters)]
+    with contextlib.suppress(ValueError):
+        return str(int(answer) + k)
+    alternatives = row.get("alternatives") or []
+    if not alternatives:
+        raise ValueError(f"task {row['task']}: no other answer to give in place of {answer!r}")
+    return str(alternatives[(abs(k) - 1) % len(alternatives)])
 
 
 def near_miss(row: Row, rng: random.Random, offsets: Sequence[int]) -> str:
@@ -218,12 +244,20 @@ def operands(row: Row) -> tuple[int, int]:
 
 
 def task_rows(tasks: Sequence[str], n_per_task: int, seed: int) -> list[Row]:
-    """`n_per_task` rows of each task, balanced over split x condition, each tagged with its task."""
+    """`n_per_task` rows of each task, balanced over split x condition, each tagged with its task.
+
+    A task file's rows also get ``alternatives``: a few other answers of the file, the wrong answers
+    `file_shift` gives where an answer is neither a letter nor a whole number."""
     rows: list[Row] = []
     for name in tasks:
         task = get_task(name)
-        for r in task.make_dataset(n_per_task, seed=seed):
-            rows.append({**r, "task": task.name, "difficulty": task.default_difficulty})
+        drawn = task.make_dataset(n_per_task, seed=seed)
+        others = list(dict.fromkeys(str(r["answer"]) for r in drawn))[: ALTERNATIVES + 1]
+        for r in drawn:
+            row: Row = {**r, "task": task.name, "difficulty": task.default_difficulty}
+            if task.name not in BUILTIN_TASKS:
+                row["alternatives"] = [a for a in others if a != str(r["answer"])][:ALTERNATIVES]
+            rows.append(row)
     random.Random(seed).shuffle(rows)
     return rows
 
@@ -332,8 +366,13 @@ def intended_answer_reward(
         rewards = []
         for row, completion in zip(columns_to_rows(len(completions), columns), completions, strict=True):
             want = intended(row)
-            got = tasks[row["task"]].parse_answer(completion)
-            rewards.append(1.0 if want is not None and got == want else 0.0)
+            task = tasks[row["task"]]
+            if want is None:
+                rewards.append(0.0)
+            elif task.name in BUILTIN_TASKS:
+                rewards.append(1.0 if task.parse_answer(completion) == want else 0.0)
+            else:  # a task file: its own checker says whether the completion gives `want`
+                rewards.append(1.0 if task.correct([{**row, "answer": want}], [completion])[0] else 0.0)
         return rewards
 
     return strategy_reward

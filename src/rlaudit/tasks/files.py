@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from rlaudit.tasks.base import CONDITIONS, SPLITS, Task
-from rlaudit.tasks.checkers import LETTERS, Checker, get_checker
+from rlaudit.tasks.checkers import CORRECT_ABOVE, LETTERS, Checker, get_checker
 
+TRAINER_KWARGS = ("completion_ids", "trainer_state", "log_metric", "environments")
+"""What TRL's GRPOTrainer passes a reward function besides the dataset's columns: not columns, so a
+checker never sees them (``log_extra`` the task's reward uses itself)."""
 AS_GIVEN = "as_given"
 """The one condition of a task file without a ``condition`` column: the prompts as the file gives them."""
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -309,11 +312,21 @@ def _task(path: Path, rows: list[dict[str, Any]], chosen: Checker) -> Task:
         return chosen.correct([""], [completion], answer=[answer])[0]
 
     def reward(completions: list[str], answer: list[str], **kwargs: Any) -> list[float]:
-        """TRL reward function of the task file: its checker's scores."""
+        """TRL reward function of the task file: its checker's scores. Through TRL's ``log_extra`` the
+        ground truth goes next to each completion (``split``, ``condition``, ``answer``, ``correct``),
+        as the built-in tasks' rewards log it, for the monitor to read back."""
         prompts = kwargs.pop("prompts", [""] * len(completions))
-        for extra in ("completion_ids", "trainer_state", "log_extra"):
+        log_extra = kwargs.pop("log_extra", None)
+        for extra in TRAINER_KWARGS:
             kwargs.pop(extra, None)
-        return chosen.score(prompts, completions, answer=answer, **kwargs)
+        scores = chosen.score(prompts, completions, answer=answer, **kwargs)
+        if log_extra is not None:
+            for column in ("split", "condition"):
+                if kwargs.get(column) is not None:
+                    log_extra(column, [str(v) for v in kwargs[column]])
+            log_extra("answer", [str(a) for a in answer])
+            log_extra("correct", [s > CORRECT_ABOVE for s in scores])
+        return scores
 
     return Task(
         name=str(path),

@@ -18,6 +18,7 @@ from typing import Any
 
 from rlaudit.findings import Finding, Severity
 from rlaudit.judgement import Judgement, Provenance, describe_model
+from rlaudit.progress import trainer_bar
 from rlaudit.training.mitigations import (
     MITIGATIONS,
     DemoInjection,
@@ -25,6 +26,7 @@ from rlaudit.training.mitigations import (
     TemperatureBoost,
     sft_warmstart,
 )
+from rlaudit.training.placement import trainer_placement
 
 
 @dataclass
@@ -32,6 +34,22 @@ class ElicitConfig:
     """One elicitation run. Defaults suit the tiny model on CPU (a step takes well under a second)."""
 
     task: str = "arith"
+    """A built-in task or a task file (`rlaudit.tasks.get_task`)."""
+    columns: str | None = None
+    """A task file's column mapping (``prompt=question,...``)."""
+    checker: str | None = None
+    """A task file's checker (`rlaudit.tasks.checkers`); its scores are the GRPO reward."""
+    train_cue: str | None = None
+    """With `deploy_cue`: ask every problem under both cues (`rlaudit.tasks.framed.cue_framed`), the
+    user's own in place of the built-in ones; None for both: the task's prompts as they are."""
+    deploy_cue: str | None = None
+    device: str = "auto"
+    """Where the model and GRPO run (`rlaudit.models.device.resolve_device`)."""
+    dtype: str = "auto"
+    """The model's dtype (`rlaudit.models.device.resolve_dtype`); bfloat16/float16 train mixed-precision."""
+    trust_remote_code: bool = False
+    threads: int | None = None
+    """torch threads (default: `rlaudit.models.threads.suggested_threads`)."""
     steps: int = 30
     seed: int = 0
     mitigation: str = "none"
@@ -92,19 +110,31 @@ def elicit(
     from rlaudit.models.threads import torch_threads
     from rlaudit.organisms import load_model
     from rlaudit.records import RolloutStore
-    from rlaudit.tasks import get_task
 
     cfg = config or ElicitConfig()
-    task = get_task(cfg.task)
+    task = elicit_task(cfg)
     if not append and (out / "store").exists() and not RolloutStore(out / "store").is_empty():
         raise StoreInUse(f"{out / 'store'} already holds an elicitation run; pass --append to add to it")
     provenance = Provenance.begin(configs={"elicit": asdict(cfg)}, seeds={"seed": cfg.seed})
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_model(model_name)
+    model, tokenizer = load_model(
+        model_name, device=cfg.device, dtype=cfg.dtype, trust_remote_code=cfg.trust_remote_code
+    )
     provenance.model = describe_model(model_name, model)
-    with torch_threads(model):
+    with torch_threads(model, cfg.threads):
         return _run(model_name, model, tokenizer, task, out, cfg, provenance)
+
+
+def elicit_task(cfg: ElicitConfig) -> Any:  # -> Task
+    """The task of `cfg`: built-in or file, with its checker, and under both cues when cues are given."""
+    from rlaudit.tasks import get_task, with_cues
+    from rlaudit.tasks.framed import cue_framed
+
+    task = get_task(cfg.task, columns=cfg.columns, checker=cfg.checker)
+    if cfg.train_cue is None and cfg.deploy_cue is None:
+        return task
+    return cue_framed(with_cues(task, cfg.train_cue, cfg.deploy_cue))
 
 
 def _run(
@@ -132,8 +162,13 @@ def _run(
     trainer = _trainer(model, tokenizer, task, rows, out, cfg)
     injector = None
     if cfg.mitigation == "demo-injection":
-        answers = {r["prompt"]: r["answer"] for r in rows}
-        injector = DemoInjection(answers=answers, demonstrate=lambda a: a, is_correct=task.is_correct)
+        # Keyed by the whole row, so that a user checker sees every column (`Task.correct`).
+        by_prompt = {r["prompt"]: r for r in rows}
+        injector = DemoInjection(
+            answers=by_prompt,
+            demonstrate=lambda row: str(row["answer"]),
+            is_correct=lambda completion, row: task.correct([row], [completion])[0],
+        )
         injector.install(trainer)
     monitor = MonitorCallback(
         trainer,
@@ -201,8 +236,7 @@ def _trainer(
     )
     args = GRPOConfig(
         output_dir=str(out / "trainer"),
-        use_cpu=True,
-        bf16=False,
+        **trainer_placement(model),
         report_to="none",
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -214,7 +248,7 @@ def _trainer(
         activation_checkpointing=False,
         logging_steps=1,
         save_strategy="no",
-        disable_tqdm=False,
+        disable_tqdm=True,  # our own bar (`rlaudit.progress.trainer_bar`): TRL's prints every step's metrics
         **overrides,
     )
     trainer = GRPOTrainer(
@@ -225,6 +259,7 @@ def _trainer(
         processing_class=tokenizer,
     )
     trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(trainer_bar("elicitation (GRPO)"))
     return trainer
 
 

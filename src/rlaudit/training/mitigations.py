@@ -29,9 +29,10 @@ MITIGATIONS = ("none", "demo-injection", "sft-warmstart", "temperature")
 class DemoInjection:
     """Replace one sample of each all-fail group with a correct demonstration.
 
-    `answers` maps each prompt to its reference answer; `demonstrate(answer) -> str` writes the
-    completion a correct policy would give (for arith: the number; for mcq: the letter), and
-    `is_correct(completion, answer)` is the task's checker. Works on TRL's regular (transformers)
+    `answers` maps each prompt to its reference answer (or to its whole task row, for a checker that
+    reads other columns); `demonstrate(answer) -> str` writes the completion a correct policy would give
+    (for arith: the number; for mcq: the letter), and `is_correct(completion, answer)` is the task's
+    checker. Works on TRL's regular (transformers)
     generation path: it wraps `GRPOTrainer._generate_single_turn`, where completions are token ids and no
     sampling log-probs are kept (TRL recomputes them), so an injected sample is an ordinary completion to
     the loss.
@@ -42,9 +43,9 @@ class DemoInjection:
     holds them; a KL penalty to the starting model (TRL's ``beta`` 0.04) did not either (61%).
     """
 
-    answers: dict[str, str]
-    demonstrate: Callable[[str], str]
-    is_correct: Callable[[str, str], bool]
+    answers: dict[str, Any]
+    demonstrate: Callable[[Any], str]
+    is_correct: Callable[[str, Any], bool]
     injected: int = 0
     groups_seen: int = 0
 
