@@ -130,7 +130,7 @@ def greedy_correct(
     rows: Sequence[dict[str, Any]],
     *,
     max_new_tokens: int | None = None,
-    batch_size: int | None = 64,
+    batch_size: int | None = None,
 ) -> list[bool]:
     """Whether the greedy completion of each row's prompt is correct (in row order)."""
     from rlaudit.models.sampling import sample
@@ -159,7 +159,7 @@ def evaluate(
     seed: int = 0,
     difficulty: int | None = None,
     max_new_tokens: int | None = None,
-    batch_size: int | None = 64,
+    batch_size: int | None = None,
     model_name: str | None = None,
     rows: Sequence[dict[str, Any]] | None = None,
 ) -> EvalResult:
@@ -171,7 +171,8 @@ def evaluate(
     given `seed`. `difficulty` is the task's largest operand (default: the task's own);
     `max_new_tokens` the completion budget (default: the task's). `rows` replaces the drawn prompts
     (e.g. `rlaudit.audits.base.crossed_rows`: every problem under both of the user's cues); their
-    cells are those of `task`. The model is left as it was.
+    cells are those of `task`. `batch_size` None: chosen from the model and free memory
+    (`rlaudit.models.device.auto_batch_size`). The model is left as it was.
     """
     task, n_samples, difficulty, max_new_tokens = _defaults(
         task, n_prompts, k, n_samples, difficulty, max_new_tokens
