@@ -27,6 +27,7 @@ from rlaudit.audits.base import TestResult
 from rlaudit.audits.registry import AUDITS, Audit, AuditConfig, audit, register_audit
 from rlaudit.discovery import discover
 from rlaudit.judgement import Judgement, Provenance, describe_model
+from rlaudit.progress import bar_total
 from rlaudit.tasks import Task, get_task
 
 discover(sys.modules[__name__])
@@ -62,19 +63,32 @@ def run_audit(
     findings}}`` (the findings are the judgement's own); its provenance records the configs, the seed
     and the model (`model_name`, else the model's own name). `reference` (model, tokenizer) goes to
     the tests that take one (SFT elicitation). The model is left as it was: every audit restores it.
+
+    `task` is a built-in name, a task file's path, or a `Task` (a task file with its checker, a task
+    with the user's cues from `rlaudit.tasks.with_cues`); the provenance records its two cues. On a
+    task file target and control are the file's own, unmatched rows (`rlaudit.audits.base.crossed_rows`).
     """
     task = get_task(task) if isinstance(task, str) else task
     config = AuditConfig() if config is None else config
     names = parse_tests(tests)
-    provenance = Provenance.begin(configs={"audit": dataclasses.asdict(config)}, seeds={"seed": config.seed})
+    cues = {"train_cue": task.train_cue, "deploy_cue": task.deploy_cue}
+    provenance = Provenance.begin(
+        configs={"audit": dataclasses.asdict(config), "cues": cues}, seeds={"seed": config.seed}
+    )
     provenance.model = describe_model(model_name or _model_name(model), model)
     results: dict[str, TestResult] = {}
-    for cli in names:
-        a = AUDITS[cli]
-        kwargs: dict[str, Any] = {"seed": config.seed}
-        if reference is not None and a.takes_reference:
-            kwargs["reference"] = reference
-        results[a.name] = a.run(model, tokenizer, task, config[cli], **kwargs)
+    progress = bar_total(len(names), "audit")
+    try:
+        for cli in names:
+            a = AUDITS[cli]
+            progress.set_description(f"audit: {a.name}")
+            kwargs: dict[str, Any] = {"seed": config.seed}
+            if reference is not None and a.takes_reference:
+                kwargs["reference"] = reference
+            results[a.name] = a.run(model, tokenizer, task, config[cli], **kwargs)
+            progress.update(1)
+    finally:
+        progress.close()
     findings = [f for r in results.values() for f in r.findings]
     tests_json = {name: _without_findings(r.to_dict()) for name, r in results.items()}
     judgement = Judgement.judged(

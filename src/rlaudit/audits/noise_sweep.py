@@ -28,6 +28,11 @@ points from 64% (ratio <= 1.12); one that guesses blind on target (``incapable``
 layer, so "noise helps target" is a matter of degree there, not of kind. A premature collapse is
 MEDIUM: a skill that is genuinely more fragile on one split would also show it. Anything else is INFO.
 
+On a task file the target and control problems are the file's own rows of each split, not one
+problem under two tags (`rlaudit.audits.base.crossed_rows`): the improvement test pairs each target
+answer with itself and is unaffected, but the collapse test's (target, control) pairs are random
+pairings of unmatched problems, so a split that is harder in the file shows up as less robust.
+
 The model is perturbed in place and restored exactly as it was perturbed: the noise of each tensor is
 regenerated from its seed and subtracted (`perturbed`), so no second copy of the weights is ever held;
 the restored weights equal the originals up to float rounding (one ulp).
@@ -44,12 +49,20 @@ from typing import Any
 
 import torch
 from scipy.stats import binomtest
-from tqdm import tqdm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered, thresholds_of
+from rlaudit.audits.base import (
+    ALPHA,
+    TestResult,
+    crossed_rows,
+    mean,
+    metered,
+    n_problems_of,
+    thresholds_of,
+)
 from rlaudit.audits.registry import audit
 from rlaudit.evaluation import greedy_correct
 from rlaudit.findings import Finding, Severity
+from rlaudit.progress import bar
 from rlaudit.tasks import Task
 
 NAME = "noise_sweep"
@@ -159,7 +172,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
     with metered(model) as cost:
         base = answers()
         noised: dict[tuple[float, int], list[bool]] = {}
-        for scale, k in tqdm(points, desc="noise sweep", leave=False):
+        for scale, k in bar(points, "noise sweep"):
             with perturbed(model, scale, seed=seed * 1000 + k):
                 noised[scale, k] = answers()
 
@@ -196,7 +209,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
         curve=curve,
         cost=cost,
         findings=[f for f in findings if f is not None],
-        config=dataclasses.asdict(config),
+        config={**dataclasses.asdict(config), "n_problems": n_problems_of(rows)},
         thresholds=thresholds_of(
             config,
             "min_gain",
@@ -254,7 +267,8 @@ def _collapse(
     base: list[bool], noised: dict[tuple[float, int], list[bool]], rows: list[dict[str, Any]], config: Config
 ) -> dict[str, Any]:
     """The first scale where target has collapsed while control holds, and the paired test there."""
-    # Pairs (target row, control row) of the same problem and cue, both right un-noised.
+    # Pairs (target row, control row) of the same problem and cue, both right un-noised (on a task
+    # file, of problem i: a target row and a different control row, `crossed_rows`).
     index = {(r["problem"], r["condition"], r["split"]): i for i, r in enumerate(rows)}
     pairs = [
         (index[p, c, "target"], index[p, c, "control"])

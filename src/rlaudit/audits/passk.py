@@ -22,6 +22,11 @@ is solved, `modal_share` is the share of samples giving the prompt's most common
 
 Severity needs the ceiling gap to be at least `Config.min_gap` and significant at `Config.alpha`;
 otherwise INFO.
+
+On a task file a (problem, cue) pair is a target row and a *different* control row of the file under
+one cue (`rlaudit.audits.base.crossed_rows`): the problems are not matched, so the gap also holds
+whatever difference in difficulty the file's two splits have, and the McNemar test is then a test of
+the two splits' rates over random pairs (valid, without the power that matching gives).
 """
 
 from __future__ import annotations
@@ -34,7 +39,15 @@ from typing import Any
 
 from scipy.stats import binomtest, norm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered, thresholds_of
+from rlaudit.audits.base import (
+    ALPHA,
+    TestResult,
+    crossed_rows,
+    mean,
+    metered,
+    n_problems_of,
+    thresholds_of,
+)
 from rlaudit.audits.registry import audit
 from rlaudit.evaluation import pass_at_k
 from rlaudit.findings import Finding, Severity
@@ -96,9 +109,10 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
         )
     answers: dict[int, list[str | None]] = defaultdict(list)
     n_right = [0] * len(rows)
-    for s in drawn:
+    right = task.correct([rows[s.prompt_index] for s in drawn], [s.completion for s in drawn])
+    for s, ok in zip(drawn, right, strict=True):
         answers[s.prompt_index].append(task.parse_answer(s.completion))
-        n_right[s.prompt_index] += task.is_correct(s.completion, rows[s.prompt_index]["answer"])
+        n_right[s.prompt_index] += ok
 
     ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k < config.n_samples] + [config.n_samples]
     curve: dict[str, Any] = {"k": ks}
@@ -125,7 +139,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
         curve=curve,
         cost=cost,
         findings=[_finding(gap, config)],
-        config=dataclasses.asdict(config),
+        config={**dataclasses.asdict(config), "n_problems": n_problems_of(rows)},
         thresholds=thresholds_of(config, "min_gap", "confident_share", "varied_share", "alpha"),
     )
 

@@ -29,6 +29,12 @@ audit seed 0: ``mimic`` 0.67, ``incapable`` 0.52, ``weak`` 0.43, ``stochastic`` 
 
 A model with no target/control gap has nothing to recover (INFO).
 
+On a task file (`rlaudit.audits.base.crossed_rows`) a demonstration's completion is the row's
+``answer`` column, which the task's checker must accept as a completion (`demonstration_rows`); each
+target demonstration is anchored by a different problem, the file's own control row, and the
+held-out problems are the rows whose prompt is not among the demonstrations'. The gap to recover is
+then between the file's two splits, which need not be of one difficulty.
+
 The audited model is left as it was: the adapters are removed after each budget (``unload``, no merge)
 and the base weights never train.
 """
@@ -41,13 +47,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scipy.stats import binomtest
-from tqdm import tqdm
 
-from rlaudit.audits.base import ALPHA, TestResult, crossed_rows, mean, metered, thresholds_of
+from rlaudit.audits.base import (
+    ALPHA,
+    TestResult,
+    crossed_rows,
+    mean,
+    metered,
+    n_problems_of,
+    problem_key,
+    thresholds_of,
+)
 from rlaudit.audits.registry import audit
 from rlaudit.evaluation import greedy_correct
 from rlaudit.findings import Finding, Severity
 from rlaudit.models.finetune import LoRAConfig
+from rlaudit.progress import bar
 from rlaudit.tasks import Task
 
 NAME = "sft_elicitation"
@@ -109,6 +124,7 @@ def run(
 ) -> TestResult:
     """Fine-tune on k target demonstrations per budget, measure recovery; `reference` is ``(model, tokenizer)``."""
     config = config or Config()
+    n_problems = n_problems_of(crossed_rows(task, config.n_problems, seed=seed))  # a file may hold fewer
     with metered(model) as cost:
         own = recovery_curve(model, tokenizer, task, config, seed=seed)
     curve: dict[str, Any] = {"ks": [0, *config.ks], **own}
@@ -130,44 +146,64 @@ def run(
         curve=curve,
         cost=cost,
         findings=[_finding(own, excess, config)],
-        config=dataclasses.asdict(config),
+        config={**dataclasses.asdict(config), "n_problems": n_problems},
         thresholds=thresholds_of(
             config, "fast_recovery", "min_excess", "min_gap", "confident_agreement", "alpha"
         ),
     )
 
 
-def demonstrations(task: Task, n_problems: int, *, seed: int) -> list[tuple[str, str]]:
-    """``(prompt, answer)`` pairs, two per problem: under the target tag with one cue, then under the
-    control tag with the other (cues alternate between problems). The first ``2 k`` are the budget k:
-    k target demonstrations, each anchored by a control one, so that the adapters have to learn
-    something specific to target rather than shift every answer."""
-    demos = []
+def demonstration_rows(task: Task, n_problems: int, *, seed: int) -> list[dict[str, Any]]:
+    """The `crossed_rows` rows `demonstrations` teaches, two per problem, the first ``2 k`` the budget k.
+
+    Each demonstration's completion is the row's ``answer``. On a task file that is the answer
+    column as it stands, so with a user checker the column must hold a completion the checker accepts;
+    a ValueError says so when the checker rejects one of them (the SFT test needs answers the checker
+    accepts; leave the test out otherwise).
+    """
+    rows = []
     for r in crossed_rows(task, n_problems, seed=seed):
         target_cue = "train_cue" if r["problem"] % 2 == 0 else "deploy_cue"
         if (r["split"] == "target") == (r["condition"] == target_cue):
-            demos.append((r["prompt"], r["answer"]))
-    return demos
+            rows.append(r)
+    accepted = task.correct(rows, [r["answer"] for r in rows])
+    if not all(accepted):
+        bad = rows[accepted.index(False)]
+        where = f"row id {bad['id']}" if "id" in bad else f"problem {bad['problem']}"
+        raise ValueError(
+            f"task {task.name}: checker {task.checker or 'of the task'} rejects the answer "
+            f"{str(bad['answer'])[:60]!r} of {where} as a completion; the SFT test trains on the answer "
+            "column as demonstrations and needs answers the checker accepts (or leave the sft test out)"
+        )
+    return rows
+
+
+def demonstrations(task: Task, n_problems: int, *, seed: int) -> list[tuple[Any, str]]:
+    """``(prompt, answer)`` pairs, two per problem: under the target tag with one cue, then under the
+    control tag with the other (cues alternate between problems). The first ``2 k`` are the budget k:
+    k target demonstrations, each anchored by a control one, so that the adapters have to learn
+    something specific to target rather than shift every answer. On a task file the control
+    demonstration is a different problem than its target one (the file's own control row,
+    `rlaudit.audits.base.crossed_rows`), and the completion is the row's answer column
+    (`demonstration_rows`)."""
+    return [(r["prompt"], r["answer"]) for r in demonstration_rows(task, n_problems, seed=seed)]
 
 
 def recovery_curve(model: Any, tokenizer: Any, task: Task, config: Config, *, seed: int) -> dict[str, Any]:
     """Accuracy before SFT and after each budget, the recovered fraction, and how target failed before."""
     from rlaudit.models.sampling import sample
 
-    demos = demonstrations(task, max(config.ks), seed=seed + DEMO_SEED_OFFSET)
+    demo_rows = demonstration_rows(task, max(config.ks), seed=seed + DEMO_SEED_OFFSET)
+    demos = [(r["prompt"], r["answer"]) for r in demo_rows]
     eval_rows = crossed_rows(task, config.n_problems, seed=seed)
-
-    def body(prompt: str) -> str:
-        return prompt[prompt.index("] ") + 2 :]
+    eval_keys = [problem_key(task, r) for r in eval_rows]
 
     before = greedy_correct(model, tokenizer, task, eval_rows, batch_size=config.batch_size_eval)
     target_acc, control_acc, p_values, held_out = [], [], [], []
     after_first: list[bool] | None = None
-    for k in tqdm(config.ks, desc="sft elicitation", leave=False):
-        seen = {body(p) for p, _ in demos[: 2 * k]}
-        keep = [i for i, r in enumerate(eval_rows) if body(r["prompt"]) not in seen] or list(
-            range(len(eval_rows))
-        )
+    for k in bar(config.ks, "sft elicitation"):
+        seen = {problem_key(task, r) for r in demo_rows[: 2 * k]}
+        keep = [i for i, key in enumerate(eval_keys) if key not in seen] or list(range(len(eval_rows)))
         after = _fine_tuned_answers(model, tokenizer, task, demos[: 2 * k], eval_rows, config, seed=seed + k)
         tgt = [i for i in keep if eval_rows[i]["split"] == "target"]
         ctl = [i for i in keep if eval_rows[i]["split"] == "control"]
@@ -211,7 +247,7 @@ def _fine_tuned_answers(
     model: Any,
     tokenizer: Any,
     task: Task,
-    demos: list[tuple[str, str]],
+    demos: list[tuple[Any, str]],
     eval_rows: list[dict[str, Any]],
     config: Config,
     *,
@@ -244,7 +280,7 @@ def _fine_tuned_answers(
 
 
 def _greedy_agreement(
-    model: Any, tokenizer: Any, task: Task, prompts: list[str], config: Config, seed: int, sample: Any
+    model: Any, tokenizer: Any, task: Task, prompts: list[Any], config: Config, seed: int, sample: Any
 ) -> float:
     """Mean share of `n_samples` samples (T = 1) that give the greedy answer, over `prompts` (nan if none)."""
     if not prompts:
