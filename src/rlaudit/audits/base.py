@@ -132,8 +132,9 @@ def crossed_rows(
       row and k-th control row are the same problem keeps them paired.) A cell ``(target, c)`` asks
       the target row under ``task.cue(c)``, ``(control, c)`` the control row; each row carries every
       column of the file (``answer``, ``id``, ``choices``, what a user checker reads) with ``split``,
-      ``condition`` and ``problem`` set as above. A file without a row of some split: a ValueError.
-      `difficulty` must be None (a file has none).
+      ``condition`` and ``problem`` set as above (the file's own ``condition`` is replaced: the
+      cues are put on here, so the file's prompts should be bare). A file without a row of some
+      split: a ValueError. `difficulty` must be None (a file has none).
     """
     for split, condition in cells:
         if split not in SPLITS or condition not in CONDITIONS:
@@ -210,7 +211,7 @@ def _file_rows(
 def _id_order(row: dict[str, Any]) -> tuple[int, int, str]:
     """Rows by id: numeric ids as numbers (a file's line numbers by default), before any others."""
     rid = str(row.get("id", ""))
-    return (0, int(rid), "") if rid.isdigit() else (1, 0, rid)
+    return (0, int(rid), rid) if rid.isascii() and rid.isdigit() else (1, 0, rid)
 
 
 def n_problems_of(rows: Sequence[dict[str, Any]]) -> int:
