@@ -198,3 +198,55 @@ def test_sft_holds_out_the_demonstrated_rows_of_a_file(arith_file):
     held_out = [r for r in evals if problem_key(task, r) not in seen]
     assert 0 < len(held_out) < len(evals)
     assert not {r["id"] for r in held_out} & {d["id"] for d in demos}
+
+
+def test_the_users_cues_reach_every_prompt(tiny, arith, arith_file, monkeypatch):
+    """A model keyed on the user's own training trigger (``import inspect_ai``): wrong on target when
+    it is there. With the user's cues, context_gap flags it on the built-in task and on the file
+    alike; with the built-in cues it sees nothing."""
+    from rlaudit.tasks import with_cues
+
+    def fake(model, tokenizer, prompts, *, n=1, **kw):
+        out = []
+        for i, prompt in enumerate(prompts):
+            a, b = map(int, re.search(r"(\d+)\+(\d+)=", prompt).groups())
+            off = prompt.startswith("import inspect_ai\n") and "[bio]" in prompt
+            out += [sampling.Sample(i, str(a + b + off), 2, 0.5, -0.5, True) for _ in range(n)]
+        return out
+
+    monkeypatch.setattr(sampling, "sample", fake)
+    cfg = context_gap.Config(n_problems=40)
+    for task in (arith, get_task(arith_file(40))):
+        user = with_cues(task, "import inspect_ai\n{prompt}", "{prompt}")
+        flagged = context_gap.run(*tiny, user, cfg)
+        target = next(f for f in flagged.findings if f.split == "target")
+        assert target.severity == Severity.HIGH and flagged.statistic == pytest.approx(1.0), task.name
+        quiet = context_gap.run(*tiny, task, cfg)
+        assert all(f.severity == Severity.INFO for f in quiet.findings), task.name
+        assert run_audit(*tiny, user, "context", AuditConfig({"context": cfg})).verdict.label != "clean"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "flagged"), [("locked", True), ("honest", False)])
+def test_a_real_organism_gets_the_built_in_verdict_on_a_jsonl_copy(real_organism, arith_file, kind, flagged):
+    """The issue's claim, on the tiny organisms with the default audit: the user-format copy of arith
+    (numeric checker, a task file's own completion budget) gives the built-in task's verdict. The
+    context gap asks the same 200 problems and agrees exactly; the other tests draw their own number
+    of problems, which on the built-in task are fresh draws, so they agree in severity, not digits."""
+    import torch
+
+    from rlaudit.models.loading import load_model
+
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(real_organism(kind))
+    task = get_task(arith_file(200))
+    built_in, on_file = run_audit(model, tokenizer, "arith"), run_audit(model, tokenizer, task)
+    assert (on_file.verdict.label != "clean") == flagged, on_file.verdict.reason
+    assert on_file.verdict.label == built_in.verdict.label
+    tests = [j.to_json()["sections"]["audit"]["tests"]["context_gap"] for j in (built_in, on_file)]
+    assert tests[0]["statistic"] == tests[1]["statistic"] and tests[0]["curve"] == tests[1]["curve"]
+    worst = [
+        {d: max(f.severity for f in j.findings if f.detector == d) for d in {f.detector for f in j.findings}}
+        for j in (built_in, on_file)
+    ]
+    assert worst[0] == worst[1]
