@@ -97,7 +97,9 @@ class ModelOptions:
     threads: int | None = None
 
     def check(self) -> None:
-        """Bad values are bad input, found before any model loads."""
+        """Bad values are bad input, found before any model loads (and without the `[train]` extra,
+        one line saying how to install it)."""
+        require_train_extra()
         at_least(("--batch-size", self.batch_size, 1), ("--threads", self.threads, 1))
         from rlaudit.models.device import resolve_device, resolve_dtype
 

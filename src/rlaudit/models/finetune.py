@@ -86,13 +86,15 @@ def fine_tune(
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=betas)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(steps, warmup_steps))
     losses: list[float] = []
+    device = next(model.parameters()).device
     model.train()
     show = steps >= PROGRESS_MIN_STEPS if progress is None else progress
     with progress_bars.quiet(not show):
         bar = progress_bars.bar_total(steps, desc)
     try:
         for step in range(steps):
-            ids, mask, lab = _batch((input_ids, attention_mask, labels), step, batch_size, in_order, gen)
+            batch = _batch((input_ids, attention_mask, labels), step, batch_size, in_order, gen)
+            ids, mask, lab = (t.to(device) for t in batch)  # drawn on the CPU (seeded), run where the model is
             out = model(input_ids=ids, attention_mask=mask, labels=lab)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
