@@ -43,7 +43,9 @@ def write_arith_copy(path: Path, n_problems: int = 100, seed: int = 0) -> Path:
         i = len(seen) - 1
         for k, split in enumerate(("target", "control")):
             tagged = framing.tag(split) + body
-            lines.append(json.dumps({"id": 2 * i + k, "prompt": tagged, "answer": row["answer"], "split": split}))
+            lines.append(
+                json.dumps({"id": 2 * i + k, "prompt": tagged, "answer": row["answer"], "split": split})
+            )
         if len(seen) == n_problems:
             break
     path.write_text("\n".join(lines) + "\n")
@@ -60,7 +62,10 @@ def audit(model: Any, tokenizer: Any, task: Any, config: Any) -> dict[str, Any]:
         "verdict": doc["verdict"],
         "seconds": round(time.perf_counter() - start, 1),
         "tests": {
-            t: {"statistic": tests[AUDITS[t].name]["statistic"], "seconds": tests[AUDITS[t].name]["cost"]["seconds"]}
+            t: {
+                "statistic": tests[AUDITS[t].name]["statistic"],
+                "seconds": tests[AUDITS[t].name]["cost"]["seconds"],
+            }
             for t in TESTS
         },
         "findings": [(f["detector"], f["severity"]) for f in doc["findings"] if f["severity"] != "info"],
@@ -68,7 +73,9 @@ def audit(model: Any, tokenizer: Any, task: Any, config: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--organism", type=Path, help="organism folder (default: build the tiny locked one)")
     parser.add_argument("--quick", action="store_true", help="20 problems per test, 2 noise seeds")
     parser.add_argument("--seed", type=int, default=0)

@@ -94,7 +94,9 @@ def fine_tune(
     try:
         for step in range(steps):
             batch = _batch((input_ids, attention_mask, labels), step, batch_size, in_order, gen)
-            ids, mask, lab = (t.to(device) for t in batch)  # drawn on the CPU (seeded), run where the model is
+            ids, mask, lab = (
+                t.to(device) for t in batch
+            )  # drawn on the CPU (seeded), run where the model is
             out = model(input_ids=ids, attention_mask=mask, labels=lab)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
