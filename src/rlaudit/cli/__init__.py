@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -54,7 +55,12 @@ def guarded(fn: F) -> F:
 
         command_line.set(["rlaudit", *sys.argv[1:]])
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                # transformers 5 deprecates a name TRL 1.16 and peft read at every step: nothing a user acts on.
+                warnings.filterwarnings(
+                    "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+                )
+                return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
             raise
         except Exception as e:
