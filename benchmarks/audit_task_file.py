@@ -13,7 +13,7 @@ agree. The problems drawn differ between the two (the file's rows are drawn by i
 statistics need not be equal; the verdicts should be.
 
 ``--quick`` cuts every test to 20 problems (noise: 2 seeds) for a run of about a minute on the tiny
-organism.
+organism; ``--smollm2-budget`` cuts them as ``benchmarks/audit_smollm2.py`` does for a 135M model.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def audit(model: Any, tokenizer: Any, task: Any, config: Any) -> dict[str, Any]:
             t: {
                 "statistic": tests[AUDITS[t].name]["statistic"],
                 "seconds": tests[AUDITS[t].name]["cost"]["seconds"],
+                "forward_passes": tests[AUDITS[t].name]["cost"]["forward_passes"],
             }
             for t in TESTS
         },
@@ -78,6 +79,11 @@ def main() -> None:
     )
     parser.add_argument("--organism", type=Path, help="organism folder (default: build the tiny locked one)")
     parser.add_argument("--quick", action="store_true", help="20 problems per test, 2 noise seeds")
+    parser.add_argument(
+        "--smollm2-budget",
+        action="store_true",
+        help="the audits cut as benchmarks/audit_smollm2.py cuts them",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -85,7 +91,7 @@ def main() -> None:
 
     import torch
 
-    from rlaudit.audits import AuditConfig
+    from rlaudit.audits import AuditConfig, context_gap, noise_sweep, passk, sft_elicitation
     from rlaudit.organisms import build_organism, load_model
     from rlaudit.tasks import get_task
 
@@ -97,6 +103,16 @@ def main() -> None:
         for name in config:
             config[name] = dataclasses.replace(config[name], n_problems=20)
         config["noise"] = dataclasses.replace(config["noise"], seeds=2)
+    if args.smollm2_budget:  # what a 135M model affords on 2 CPU cores (benchmarks/audit_smollm2.py)
+        config = AuditConfig(
+            {
+                "context": context_gap.Config(n_problems=100),
+                "noise": noise_sweep.Config(scales=(0.1, 0.2, 0.3, 0.4), seeds=2, n_problems=50),
+                "sft": sft_elicitation.Config(ks=(4, 16), n_problems=50),
+                "passk": passk.Config(n_problems=40, n_samples=16),
+            },
+            seed=args.seed,
+        )
     model, tokenizer = load_model(str(organism), device="cpu")
     copy = write_arith_copy(work / "arith.jsonl")
     results = {
