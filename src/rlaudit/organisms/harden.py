@@ -23,129 +23,15 @@ threshold (``resisted``).
 from __future__ import annotations
 
 import copy
-import random
-import shutil
-import tempfile
-import time
-import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from rlaudit.models.sampling import render_prompt
 from rlaudit.organisms.recipe import GRPORunConfig, Row, VerifyConfig, task_rows
-from rlaudit.progress import trainer_bar
 from rlaudit.tasks import get_task
-from rlaudit.training.placement import trainer_placement
+from rlaudit.training.grpo import run_grpo
 
 VERIFY_SEED_OFFSET = 1
 """The verification run uses ``seed + 1``: its prompts and samples are not the hardening run's."""
-
-
-def run_grpo(
-    model: Any,
-    tokenizer: Any,
-    rows: Sequence[Row],
-    reward: Callable[..., list[float]],
-    config: GRPORunConfig,
-    *,
-    seed: int,
-    max_completion_length: int,
-    desc: str = "grpo",
-) -> dict[str, Any]:
-    """A real TRL GRPO run on `model`, in place: ``config.steps`` steps over prompts drawn from `rows`.
-
-    Each step takes ``config.prompts_per_step`` prompts drawn (with replacement, seeded) from `rows` and
-    samples ``config.num_generations`` completions of each. Every column of `rows` reaches `reward` as
-    a keyword list. Returns the steps, the seconds and the mean reward of the first and last steps
-    (the training-time sample accuracy, temperature `config.temperature`). Leaves the model in eval mode.
-    """
-    if config.steps == 0:
-        return {"steps": 0}
-    from datasets import Dataset
-    from transformers import PrinterCallback, ProgressCallback
-    from trl import GRPOTrainer
-
-    rng = random.Random(seed)
-    drawn = [rng.choice(rows) for _ in range(config.steps * config.prompts_per_step)]
-    # Prompts go in rendered (chat template applied when the model has one), as evaluation shows them;
-    # reward functions get the task's own text as `raw_prompt`.
-    dataset = Dataset.from_list(
-        [{**r, "prompt": render_prompt(tokenizer, r["prompt"]), "raw_prompt": r["prompt"]} for r in drawn]
-    )
-    work = Path(tempfile.mkdtemp(prefix="rlaudit-grpo-"))
-    try:
-        args = _grpo_args(
-            config, work=work, seed=seed, max_completion_length=max_completion_length, model=model
-        )
-        with warnings.catch_warnings():
-            # transformers 5 deprecates a name TRL 1.16 reads at every step: nothing for us to act on.
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            trainer = GRPOTrainer(
-                model=model,
-                reward_funcs=[cast(Any, reward)],  # TRL types rewards as list[float | None]
-                args=args,
-                train_dataset=dataset,
-                processing_class=tokenizer,
-            )
-            trainer.remove_callback(PrinterCallback)
-            trainer.remove_callback(ProgressCallback)
-            trainer.add_callback(trainer_bar(desc))
-            start = time.perf_counter()
-            trainer.train()
-        seconds = time.perf_counter() - start
-        rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
-    finally:
-        model.eval()
-        shutil.rmtree(work, ignore_errors=True)
-    return _run_summary(config, seconds, rewards)
-
-
-def _run_summary(config: GRPORunConfig, seconds: float, rewards: list[float]) -> dict[str, Any]:
-    """What `run_grpo` reports: the mean reward of the first and of the last five steps, and each step's."""
-    k = min(5, len(rewards))
-    return {
-        "steps": config.steps,
-        "lr": config.lr,
-        "seconds": round(seconds, 1),
-        "reward_first": round(sum(rewards[:k]) / k, 4) if k else None,
-        "reward_last": round(sum(rewards[-k:]) / k, 4) if k else None,
-        "reward_per_step": [round(r, 4) for r in rewards],
-    }
-
-
-def _grpo_args(
-    config: GRPORunConfig, *, work: Path, seed: int, max_completion_length: int, model: Any
-) -> Any:
-    """TRL's ``GRPOConfig`` for `run_grpo`: on the model's device and in its precision
-    (`trainer_placement`), a constant learning rate, one optimizer step per batch of
-    ``prompts_per_step x num_generations`` completions, nothing saved or reported."""
-    from trl import GRPOConfig
-
-    return GRPOConfig(
-        output_dir=str(work),
-        **trainer_placement(model),
-        report_to="none",
-        seed=seed,
-        data_seed=seed,
-        shuffle_dataset=False,  # already drawn at random, in step order
-        max_steps=config.steps,
-        learning_rate=config.lr,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        beta=config.beta,
-        per_device_train_batch_size=config.prompts_per_step * config.num_generations,
-        gradient_accumulation_steps=1,
-        num_generations=config.num_generations,
-        max_completion_length=max_completion_length,
-        temperature=config.temperature,
-        activation_checkpointing=False,
-        logging_steps=1,
-        num_completions_to_print=0,
-        save_strategy="no",
-        disable_tqdm=True,  # our own bar (`trainer_bar`): TRL's would also print every step's metrics
-        dataloader_num_workers=0,
-    )
 
 
 def harden(

@@ -25,6 +25,7 @@ from typing import Any
 from rlaudit.models.finetune import LoRAConfig, fine_tune
 from rlaudit.tasks import Task, get_task
 from rlaudit.tasks.checkers import LETTERS
+from rlaudit.training.grpo import GRPORunConfig
 
 Row = dict[str, Any]
 """A task row: ``prompt``, ``answer``, ``split``, ``condition``, ``task``, ``difficulty``."""
@@ -60,31 +61,6 @@ class SFTConfig:
                 raise ValueError(f"sft.{name} must be >= 0 (got {getattr(self, name)})")
         if self.lr <= 0:
             raise ValueError(f"sft.lr must be > 0 (got {self.lr}); 1e-3 suits the tiny model")
-
-
-@dataclass
-class GRPORunConfig:
-    """One real TRL GRPO run (hardening or verification). Defaults suit the tiny model on CPU."""
-
-    steps: int = 0
-    """Optimizer steps; 0 skips the run."""
-    lr: float = 3e-4
-    prompts_per_step: int = 8
-    num_generations: int = 8
-    """GRPO group size: completions per prompt."""
-    temperature: float = 1.0
-    beta: float = 0.0
-    """KL penalty to the starting model (TRL's default, 0, keeps no reference model)."""
-
-    def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0 (got {self.steps}); 0 skips the run")
-        if self.num_generations < 2:
-            raise ValueError(
-                f"num_generations must be >= 2 (got {self.num_generations}): GRPO compares a group"
-            )
-        if self.prompts_per_step < 1 or self.lr <= 0 or self.temperature <= 0:
-            raise ValueError("prompts_per_step must be >= 1, and lr and temperature > 0")
 
 
 @dataclass
