@@ -4,9 +4,9 @@ import pytest
 
 pytest.importorskip("trl")
 
-from rlaudit.organisms.recipe import task_rows  # noqa: E402
-from rlaudit.tasks import get_task  # noqa: E402
-from rlaudit.training.grpo import GRPORunConfig, run_grpo  # noqa: E402
+from rlaudit.organisms.recipe import task_rows
+from rlaudit.tasks import get_task
+from rlaudit.training.grpo import GRPORunConfig, run_grpo
 
 RUN = {"prompts_per_step": 2, "num_generations": 2}
 
