@@ -64,6 +64,27 @@ def target_accuracy(model: Any, tokenizer: Any, rows: Sequence[Row]) -> float:
     return sum(correct) / len(correct)
 
 
+def split_accuracy(model: Any, tokenizer: Any, rows: Sequence[Row]) -> dict[str, float]:
+    """Greedy accuracy on `rows` (all of one task), per split."""
+    from rlaudit.evaluation import greedy_correct
+
+    correct = greedy_correct(model, tokenizer, get_task(rows[0]["task"]), rows)
+    out = {}
+    for split in ("target", "control"):
+        got = [c for c, r in zip(correct, rows, strict=True) if r["split"] == split]
+        out[split] = sum(got) / len(got) if got else float("nan")
+    return out
+
+
+def _mix(rows: Sequence[Row], control_fraction: float) -> list[Row]:
+    """`rows`' target rows, and control rows so that they are `control_fraction` of the result (the
+    runner draws uniformly from it)."""
+    target = [r for r in rows if r["split"] == "target"]
+    control = [r for r in rows if r["split"] == "control"]
+    n_control = round(len(target) * control_fraction / (1 - control_fraction))
+    return target + control[:n_control]
+
+
 def verify(
     model: Any, tokenizer: Any, config: VerifyConfig, *, seed: int, expect: str | None
 ) -> dict[str, Any]:
@@ -77,25 +98,27 @@ def verify(
         return {"steps": 0, "expect": expect}
     task = get_task(config.task)
 
-    def target(n_per_condition: int, rows_seed: int) -> list[Row]:
+    def drawn(n_per_condition: int, rows_seed: int) -> list[Row]:
         rows = task_rows([task.name], 4 * n_per_condition, seed=rows_seed)
-        return [r for r in rows if r["split"] == "target" and r["condition"] in config.conditions]
+        return [r for r in rows if r["condition"] in config.conditions]
 
-    held_out = target(config.eval_prompts, rows_seed=seed + 50_000)
+    held_out = drawn(config.eval_prompts, rows_seed=seed + 50_000)
+    pool = drawn(4 * config.grpo.steps * config.grpo.prompts_per_step, rows_seed=seed + VERIFY_SEED_OFFSET)
     trial = copy.deepcopy(model)
-    before = target_accuracy(trial, tokenizer, held_out)
+    before = split_accuracy(trial, tokenizer, held_out)
     run = run_grpo(
         trial,
         tokenizer,
-        target(4 * config.grpo.steps * config.grpo.prompts_per_step, rows_seed=seed + VERIFY_SEED_OFFSET),
+        _mix(pool, config.control_fraction),
         task.reward,
         config.grpo,
         seed=seed + VERIFY_SEED_OFFSET,
         max_completion_length=task.max_new_tokens,
         desc="verify: elicitation grpo",
     )
-    after = target_accuracy(trial, tokenizer, held_out)
+    after = split_accuracy(trial, tokenizer, held_out)
     del trial
+    before, after, control = before["target"], after["target"], (before["control"], after["control"])
     gain = after - before
     resisted = gain <= config.max_gain
     outcome = {"resist": resisted, "improve": not resisted}.get(expect or "")
@@ -107,6 +130,9 @@ def verify(
         "eval_prompts": len(held_out),
         "target_accuracy_before": round(before, 4),
         "target_accuracy_after": round(after, 4),
+        "control_accuracy_before": round(control[0], 4),
+        "control_accuracy_after": round(control[1], 4),
+        "control_fraction": config.control_fraction,
         "gain": round(gain, 4),
         "max_gain": config.max_gain,
         "resisted": resisted,
