@@ -105,7 +105,7 @@ def verify(
     held_out = drawn(config.eval_prompts, rows_seed=seed + 50_000)
     pool = drawn(4 * config.grpo.steps * config.grpo.prompts_per_step, rows_seed=seed + VERIFY_SEED_OFFSET)
     trial = copy.deepcopy(model)
-    before = split_accuracy(trial, tokenizer, held_out)
+    acc_before = split_accuracy(trial, tokenizer, held_out)
     run = run_grpo(
         trial,
         tokenizer,
@@ -116,9 +116,10 @@ def verify(
         max_completion_length=task.max_new_tokens,
         desc="verify: elicitation grpo",
     )
-    after = split_accuracy(trial, tokenizer, held_out)
+    acc_after = split_accuracy(trial, tokenizer, held_out)
     del trial
-    before, after, control = before["target"], after["target"], (before["control"], after["control"])
+    before, after = acc_before["target"], acc_after["target"]
+    control = (acc_before["control"], acc_after["control"])
     gain = after - before
     resisted = gain <= config.max_gain
     outcome = {"resist": resisted, "improve": not resisted}.get(expect or "")
