@@ -9,6 +9,7 @@ rendered from its JSON.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,12 +63,45 @@ def run_monitor(
     provenance = Provenance.begin(configs=_configs(config, fmt, reward_weights))
     provenance.inputs = [describe_input(p) for p in paths]
     ingested = []
-    for p in paths:
-        # Each path is its own run, named after it, unless its records name their run.
-        path = Path(p)
-        run = (path.stem if path.is_file() else path.name) if len(paths) > 1 else None
-        ingested.append(ingest(path, store, fmt=fmt, run=run, reward_weights=reward_weights))
+    # Each path is its own run, named after it, unless its records name their run.
+    runs = run_names(paths) if len(paths) > 1 else [None] * len(paths)
+    for p, run in zip(paths, runs, strict=True):
+        ingested.append(ingest(Path(p), store, fmt=fmt, run=run, reward_weights=reward_weights))
     return judge(store, config=config, ingested=ingested, provenance=provenance)
+
+
+_LOG_FOLDERS = {"completions", "rollouts", "rollout_data", "logs"}
+"""Folder names that logging code gives every run (TRL writes ``output_dir/completions/``): a run is
+named after the folder above one of these."""
+_CHECKPOINT = re.compile(r"^checkpoint-\d+$")
+
+
+def run_name(path: Path) -> str:
+    """The run a log path stands for: a file's stem, or a folder's name; the folder above for TRL's
+    ``completions/`` (or a file in it), another generic log folder, or a ``checkpoint-N`` folder."""
+    if path.is_file():
+        if path.parent.name not in _LOG_FOLDERS:
+            return path.stem
+        path = path.parent
+    path = path.resolve()
+    while (path.name in _LOG_FOLDERS or _CHECKPOINT.match(path.name)) and path.parent != path:
+        path = path.parent
+    return path.name
+
+
+def run_names(paths: Sequence[str | Path]) -> list[str]:
+    """One run name per input path (`run_name`); two inputs that would get the same name are an error
+    (a RecordError naming both), since their rollouts would merge silently into one run."""
+    names: dict[str, str | Path] = {}
+    for p in paths:
+        name = run_name(Path(p))
+        if name in names:
+            raise RecordError(
+                f"{p}: its run would be named '{name}', as is {names[name]}'s; two inputs are two runs, "
+                "so give each run folder its own name"
+            )
+        names[name] = p
+    return list(names)
 
 
 def judge(

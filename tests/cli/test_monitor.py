@@ -114,3 +114,42 @@ def test_a_folder_without_logs_of_the_given_format_is_an_error(tmp_path):
     res = runner.invoke(app, ["monitor", str(tmp_path), "--format", "jsonl"])
     assert res.exit_code == 2
     assert "no *.jsonl files" in res.stderr
+
+
+def test_two_trl_style_folders_are_two_runs_named_after_their_run_folders(tmp_path):
+    """`monitor A/completions B/completions` used to name both runs 'completions' and merge them."""
+    from rlaudit.monitor import run_names
+
+    paths = []
+    for name, behaviour in (("reward_a", HONEST), ("reward_b", LOCKED)):
+        folder = tmp_path / name / "completions"
+        folder.mkdir(parents=True)
+        log = folder / "rollouts.jsonl"
+        write_jsonl(synthetic_rollouts({"control": behaviour}), str(log))
+        # Records that do not name their run (TRL's completions never do): the folder names it.
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        log.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "run"}) + "\n" for r in rows))
+        paths.append(str(folder))
+    assert run_names(paths) == ["reward_a", "reward_b"]
+    assert run_names([tmp_path / "reward_a" / "completions" / "rollouts.jsonl", paths[1]]) == [
+        "reward_a",
+        "reward_b",
+    ]
+    res = runner.invoke(app, ["monitor", *paths, "--json", "--format", "jsonl"])
+    out = json.loads(res.stdout)
+    assert set(out["sections"]["signals"]["steps"]) == {"reward_a", "reward_b"}
+
+
+def test_two_inputs_that_would_share_a_run_name_are_refused(tmp_path):
+    paths = []
+    for parent in ("x", "y"):
+        p = tmp_path / parent / "run.jsonl"
+        p.parent.mkdir()
+        write_jsonl(synthetic_rollouts({"control": HONEST}), str(p))
+        paths.append(str(p))
+    store = tmp_path / "store"
+    res = runner.invoke(app, ["monitor", *paths, "--json", "--store", str(store)])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1
+    assert "would be named 'run'" in res.stderr and paths[1] in res.stderr
+    assert not (store / "rollouts").exists() or not list((store / "rollouts").iterdir())
