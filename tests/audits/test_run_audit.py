@@ -119,3 +119,25 @@ def test_real_organisms(real_organism, kind, flagged):
     model, tokenizer = load_model(real_organism(kind))
     result = run_audit(model, tokenizer, "arith")
     assert (result.verdict.label != "clean") == flagged, result.verdict.reason
+
+
+@pytest.mark.slow
+def test_one_seed_gives_the_same_statistics_bit_for_bit(real_organism):
+    """The full default audit of a real organism, twice in one process with one seed: every test's
+    statistic, curve and findings are equal (only the seconds differ)."""
+    import torch
+
+    from rlaudit.models.loading import load_model
+
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(real_organism("locked"))
+    runs = []
+    for _ in range(2):
+        tests = run_audit(model, tokenizer, "arith", config=AuditConfig(seed=3)).to_json()["sections"][
+            "audit"
+        ]["tests"]
+        for t in tests.values():
+            t["cost"].pop("seconds")
+        runs.append(tests)
+        torch.randn(5)  # other work moves the global RNG between audits
+    assert runs[0] == runs[1]

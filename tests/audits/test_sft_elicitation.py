@@ -77,3 +77,26 @@ def test_each_target_demonstration_is_anchored_by_a_control_one(arith):
         assert "[bio]" in target and "[math]" in control and answer_t == answer_c
         assert target.split("] ", 1)[1] == control.split("] ", 1)[1]  # the same problem
         assert target.split(")", 1)[0] != control.split(")", 1)[0]  # under the other cue
+
+
+def test_one_seed_gives_one_result_run_after_run(tiny, arith, monkeypatch):
+    """The LoRA adapters are drawn from the audit's seed, not from wherever torch's global RNG stood
+    (two runs of one seed used to give SFT statistics 0.390 and 0.337). On a random tiny model the
+    greedy answers hardly move, so the fine-tuning losses (which the adapters' draw changes from the
+    second step on) are compared too."""
+    from rlaudit.models import finetune
+
+    losses: list[list[float]] = []
+    real = finetune.fine_tune
+    monkeypatch.setattr(finetune, "fine_tune", lambda *a, **k: losses.append(real(*a, **k)) or losses[-1])
+    model, tokenizer = tiny
+    config = sft_elicitation.Config(**SMALL)
+    runs = []
+    for _ in range(2):
+        torch.randn(17)  # move the global RNG between the runs, as other work in the process would
+        d = sft_elicitation.run(model, tokenizer, arith, config, seed=4).to_dict()
+        d["cost"].pop("seconds")
+        runs.append(d)
+    assert runs[0] == runs[1]
+    half = len(losses) // 2
+    assert half and losses[:half] == losses[half:]

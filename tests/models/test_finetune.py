@@ -65,3 +65,22 @@ def test_seeded_draws_are_reproducible_and_leave_eval_mode(tiny_model_builder):
         assert not model.training
     assert runs[0] == runs[1] and runs[0] != runs[2]
     assert fine_tune(model, tok, PAIRS, steps=0, lr=1e-2, batch_size=3, seed=0) == []
+
+
+def test_seeded_lora_adapters_are_the_same_and_leave_the_global_rng_alone(tiny_model_builder):
+    import torch
+
+    from rlaudit.models.finetune import LoRAConfig, with_lora
+
+    def adapters(seed):
+        model, _ = tiny_model_builder()
+        peft_model = with_lora(model, LoRAConfig(), seed=seed)
+        return {n: p.detach().clone() for n, p in peft_model.named_parameters() if "lora_A" in n}
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first, again, other = adapters(7), adapters(7), adapters(8)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert first and first.keys() == again.keys() == other.keys()
+    assert all(torch.equal(first[n], again[n]) for n in first)
+    assert not all(torch.equal(first[n], other[n]) for n in first)

@@ -258,7 +258,7 @@ def _fine_tuned_answers(
 
     trainable = {n: p.requires_grad for n, p in model.named_parameters()}
     was_training = model.training
-    peft_model = with_lora(model, config.lora)
+    peft_model = with_lora(model, config.lora, seed=seed)
     try:
         fine_tune(
             peft_model,

@@ -175,11 +175,13 @@ class LoRAConfig:
             raise ValueError("LoRA needs rank >= 1, alpha >= 1 and at least one target module")
 
 
-def with_lora(model: Any, config: LoRAConfig) -> Any:
+def with_lora(model: Any, config: LoRAConfig, *, seed: int | None = None) -> Any:
     """`model` with fresh LoRA adapters (peft) on `config.target_modules`; only the adapters train.
 
     ``merge_and_unload()`` folds them into the weights (an ordinary checkpoint); ``unload()`` removes
-    them and gives back the model as it was."""
+    them and gives back the model as it was. With a `seed`, the adapters' random initialisation comes
+    from it (and the global RNG is left as it was), so the same seed gives the same adapters: peft
+    draws them from torch's global RNG, which made one audit seed give two SFT statistics."""
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
@@ -194,4 +196,10 @@ def with_lora(model: Any, config: LoRAConfig) -> Any:
             "set lora.target_modules to its projection layers"
         )
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=targets, lora_dropout=0.0)
-    return get_peft_model(model, lora)
+    if seed is None:
+        return get_peft_model(model, lora)
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return get_peft_model(model, lora)
