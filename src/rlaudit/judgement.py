@@ -39,7 +39,7 @@ from rlaudit.jsonsafe import json_safe
 
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).parent / "schema" / "judgement.schema.json"
-KINDS = ("monitor", "audit", "elicit", "eval", "organism", "show")
+KINDS = ("monitor", "audit", "elicit", "eval", "organism", "show", "bench")
 PACKAGES = (
     "duckdb",
     "pyarrow",

@@ -99,8 +99,10 @@ def evaluation_figure(
 
 
 def measure_figures(doc: dict[str, Any]) -> list[Figure]:
-    """Audit, elicitation, evaluation and organism-evaluation figures, in page order."""
-    out = audit_figures(doc)
+    """Audit, elicitation, evaluation, organism-evaluation and benchmark figures, in page order."""
+    from rlaudit.report.bench_figures import bench_figures
+
+    out = audit_figures(doc) + bench_figures(doc)
     sections = doc.get("sections", {})
     for fig in (elicitation_figure(doc), evaluation_figure(sections.get("evaluation") or {})):
         if fig is not None:
