@@ -108,7 +108,7 @@ def test_reference_feeds_sft_elicitation(checkpoint):
 def test_sft_without_peft_is_a_one_line_error(checkpoint, monkeypatch):
     import rlaudit.models.finetune as finetune
 
-    def no_peft(model, config):
+    def no_peft(model, config, **kwargs):
         raise ImportError(
             "fine-tuning through LoRA needs peft: pip install 'rlaudit[train]' (or peft==0.21.2)"
         )
