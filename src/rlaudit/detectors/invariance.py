@@ -78,7 +78,7 @@ def _token_dist(signals: Signals, run: str) -> dict[str, int]:
     return {r["token"]: r["n"] for r in rows}
 
 
-@detector(NAME, config=InvarianceConfig, signals=("pass_rate", "reward_mean", "n_groups"))
+@detector(NAME, config=InvarianceConfig, signals=("pass_rate", "reward_mean", "n_groups"), windowed=False)
 def detect_reward_config_invariance(signals: Signals, cfg: InvarianceConfig) -> list[Finding]:
     """Pairs of runs (differing in reward configuration) with the same completions and the same flat
     score."""

@@ -17,8 +17,10 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
+from rlaudit.detectors.windows import WindowConfig, windowed_findings
 from rlaudit.findings import Finding, Severity
 from rlaudit.signals import SIGNALS, Signals
 
@@ -47,6 +49,9 @@ class Detector:
     signals: tuple[str, ...] = ()
     doc: str = ""
     module: str = ""
+    windowed: bool = True
+    """Also run on windows of steps (`rlaudit.detectors.windows`); off for detectors that compare runs
+    as wholes or search windows themselves."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -79,15 +84,18 @@ def register_detector(d: Detector) -> Detector:
     return d
 
 
-def detector(name: str, *, config: type = NoConfig, signals: Sequence[str] = ()) -> Callable[[F], F]:
+def detector(
+    name: str, *, config: type = NoConfig, signals: Sequence[str] = (), windowed: bool = True
+) -> Callable[[F], F]:
     """Register the decorated `detect(signals, config) -> list[Finding]` as detector `name`; its `doc`
-    is the first paragraph of the function's docstring, else of its module's."""
+    is the first paragraph of the function's docstring, else of its module's. `windowed=False` keeps it
+    off the windowed views (see `Detector.windowed`)."""
 
     def register(fn: F) -> F:
         module = sys.modules.get(fn.__module__)
         text = fn.__doc__ or (module.__doc__ if module else None) or ""
         doc = " ".join(text.strip().split("\n\n", 1)[0].split())
-        register_detector(Detector(name, fn, config, tuple(signals), doc, fn.__module__))
+        register_detector(Detector(name, fn, config, tuple(signals), doc, fn.__module__, windowed))
         return fn
 
     return register
@@ -108,10 +116,14 @@ class DetectorConfig(Mapping[str, Any]):
 
     configs: dict[str, Any] = field(default_factory=dict)
     enabled: tuple[str, ...] | None = None
+    windows: WindowConfig = field(default_factory=WindowConfig)
+    """The windows of steps the windowed detectors also run on (`rlaudit.detectors.windows`)."""
 
     def __post_init__(self) -> None:
         if self.enabled is not None:
             self.enabled = tuple(self.enabled)
+        if isinstance(self.windows, dict):  # from JSON
+            self.windows = WindowConfig(**self.windows)
         unknown = (set(self.configs) | set(self.enabled or ())) - set(DETECTORS)
         if unknown:
             raise ValueError(f"unknown detector(s) {sorted(unknown)}; choose from {sorted(DETECTORS)}")
@@ -155,10 +167,13 @@ def run_detectors(signals: Signals, cfg: DetectorConfig | None = None) -> list[F
     """All enabled detectors over `signals`, most severe findings first.
 
     A detector that raises becomes an INFO finding saying so (a monitor must never die of its own bug);
-    metrics-only inputs get a `coverage` finding listing what was not checked.
+    metrics-only inputs get a `coverage` finding listing what was not checked. Windowed detectors also
+    run on windows of steps (`cfg.windows`); a window adds a finding only where it outranks the
+    detector's finding over the whole run (`rlaudit.detectors.windows`).
     """
     cfg = DetectorConfig() if cfg is None else cfg
     findings: list[Finding] = []
+    windowed: dict[str, Callable[[Signals], list[Finding]]] = {}
     for name, d in list(DETECTORS.items()):
         if not cfg.is_enabled(name):
             continue
@@ -170,6 +185,9 @@ def run_detectors(signals: Signals, cfg: DetectorConfig | None = None) -> list[F
             continue
         primary = d.primary_signal
         findings += [dataclasses.replace(f, signal=primary) if f.signal is None else f for f in found]
+        if d.windowed:
+            windowed[name] = partial(_with_signal, d.detect, cfg[name], primary)
+    findings += windowed_findings(signals, windowed, findings, cfg.windows)
     if signals.metrics_only:
         findings.append(
             Finding(
@@ -183,3 +201,9 @@ def run_detectors(signals: Signals, cfg: DetectorConfig | None = None) -> list[F
             )
         )
     return sorted(findings, key=lambda f: (-f.severity, -(0 if math.isnan(f.score) else f.score)))
+
+
+def _with_signal(detect: DetectFn, config: Any, primary: str | None, signals: Signals) -> list[Finding]:
+    return [
+        dataclasses.replace(f, signal=primary) if f.signal is None else f for f in detect(signals, config)
+    ]

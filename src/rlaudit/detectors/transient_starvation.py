@@ -95,6 +95,7 @@ class TransientStarvationConfig:
     NAME,
     config=TransientStarvationConfig,
     signals=("frac_all_fail_repeated", "n_groups", "n_rollouts", "pass_rate", "reward_mean"),
+    windowed=False,  # it searches windows itself
 )
 def detect_transient_starvation(signals: Signals, cfg: TransientStarvationConfig) -> list[Finding]:
     """A window of steps in which the target split's groups all fail with one repeated completion while
