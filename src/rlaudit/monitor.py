@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaudit.detectors import DetectorConfig, run_detectors
+from rlaudit.detectors.unlabelled import unlabelled_findings
 from rlaudit.findings import Severity
 from rlaudit.ingest import IngestResult, ingest
 from rlaudit.judgement import Judgement, Provenance, describe_input
@@ -40,6 +41,9 @@ class MonitorConfig:
     """Rollouts shown per flagged group (a starved group repeats one answer: a few show it)."""
     max_text_chars: int = 2000
     """Prompts and completions in the samples are cut to this many characters (the JSON stays small)."""
+    unlabelled_view: bool = True
+    """Judge a store with split labels also as if it had none, and keep what that view finds above the
+    labelled one (`rlaudit.detectors.unlabelled`): labels never lower the verdict."""
 
 
 def run_monitor(
@@ -120,6 +124,9 @@ def judge(
         raise RecordError(f"{store.path}: the store holds no rollouts and no metrics: nothing to judge")
     signals = compute_signals(store, config.signals)
     findings = run_detectors(signals, config.detectors)
+    if config.unlabelled_view and signals.labelled:
+        plain = compute_signals(store, dataclasses.replace(config.signals, ignore_splits=True))
+        findings += unlabelled_findings(findings, run_detectors(plain, config.detectors))
     sections: dict[str, Any] = {
         "signals": signals_section(signals),
         "ingested": [_ingested(r) for r in ingested or []],

@@ -47,6 +47,12 @@ def quiet(active: bool = True) -> Iterator[None]:
             undo()
 
 
+def quiet_process() -> None:
+    """No progress bars in this process from now on (a worker process: its parent draws the bar)."""
+    os.environ["RLAUDIT_NO_PROGRESS"] = "1"
+    _silence_libraries()
+
+
 def _silence_libraries() -> list[Any]:
     """Switch off the bars transformers and datasets draw themselves (loading weights, mapping a
     dataset); returns how to switch each back on."""

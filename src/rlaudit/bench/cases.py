@@ -106,6 +106,17 @@ def positive(kind: str) -> bool:
     return getattr(RECIPES[kind], "EXPECT", None) == "resist"
 
 
+def _worker_init() -> None:
+    """A worker draws no bars (the parent's bar counts the jobs) and keeps stderr free of the
+    deprecation transformers 5 raises at every training step (the CLI filters it the same way)."""
+    import warnings
+
+    from rlaudit.progress import quiet_process
+
+    quiet_process()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
 def _threads() -> None:
     import torch
 
@@ -258,7 +269,8 @@ def _pool(
     progress = bar_total(len(jobs), desc)
     # spawn, not fork: the parent has already started torch (the shared base), and its threads do not
     # survive a fork.
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
         for wave in ([i for i in range(len(jobs)) if i not in later], sorted(later)):
             futures = {pool.submit(jobs[i][0], *jobs[i][1]): i for i in wave}
             for fut in cf.as_completed(futures):

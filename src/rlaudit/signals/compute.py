@@ -36,6 +36,9 @@ class SignalsConfig:
     top_tokens: int = 5000
     """With several runs, each run's completion-token distribution (numbers masked as for families, so
     runs on different prompts compare by form) is kept to this many most common tokens."""
+    ignore_splits: bool = False
+    """Compute the signals as if no rollout carried a `split` label: the unlabelled view the monitor
+    also judges a labelled store in, so that labels never make it less careful (`rlaudit.monitor`)."""
 
 
 @dataclass
@@ -142,7 +145,9 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
                 """,
                 {"mask": cfg.family_mask},
             ).to_arrow_table()
-        labelled = bool(con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0])
+        labelled = not cfg.ignore_splits and bool(
+            con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0]
+        )
         success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
         runs = sorted(set(steps.column("run").to_pylist()))
         return Signals(steps, families, components, tokens, runs, labelled, success_known, metrics_only=False)
@@ -158,6 +163,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
     (chosen by a hash of the group id: the same groups on every re-run); their step means are
     estimates from that sample. Everything else uses every group.
     """
+    split = f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
     con.execute(
         f"""
         CREATE TEMP TABLE groups AS
@@ -169,7 +175,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
             FROM rollouts GROUP BY run
         ),
         r AS (
-            SELECT ro.run, step, COALESCE(split, '{UNLABELLED}') AS split,
+            SELECT ro.run, step, {split} AS split,
                    COALESCE(condition, '{UNLABELLED}') AS condition, "group", prompt, completion,
                    reward,
                    {_success_sql()} AS success,
