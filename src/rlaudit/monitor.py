@@ -94,11 +94,14 @@ def run_name(path: Path) -> str:
 
 
 def run_names(paths: Sequence[str | Path]) -> list[str]:
-    """One run name per input path (`run_name`); two inputs that would get the same name are an error
-    (a RecordError naming both), since their rollouts would merge silently into one run."""
+    """One run name per input path (`run_name`); files that share a name (``a/rollouts.jsonl``,
+    ``b/rollouts.jsonl``) are named after their folders instead. Two inputs that would still get the same
+    name are an error (a RecordError naming both), since their rollouts would merge silently into one run."""
+    first = [run_name(Path(p)) for p in paths]
     names: dict[str, str | Path] = {}
-    for p in paths:
-        name = run_name(Path(p))
+    for p, name in zip(paths, first, strict=True):
+        if first.count(name) > 1 and Path(p).is_file():
+            name = run_name(Path(p).resolve().parent)
         if name in names:
             raise RecordError(
                 f"{p}: its run would be named '{name}', as is {names[name]}'s; two inputs are two runs, "

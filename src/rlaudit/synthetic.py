@@ -109,3 +109,34 @@ def write_jsonl(table: pa.Table, path: str) -> None:
         con.execute("COPY t TO ? (FORMAT json)", [str(path)])
     finally:
         con.close()
+
+
+def with_component(
+    table: pa.Table,
+    name: str,
+    rates: dict[str, tuple[float, float]],
+    *,
+    value: float = 0.5,
+    seed: int = 0,
+) -> pa.Table:
+    """`table` (from `synthetic_rollouts`) under a configuration that adds reward component `name`: each
+    rollout of a split is paid `value` with a probability rising linearly from `rates[split][0]` at the
+    run's first step to `rates[split][1]` at its last (splits read from the prompt's ``[split]`` tag, so
+    unlabelled tables work too). Adds `rewards` (``{"correct": ..., name: ...}``), `correct`, and makes
+    `reward` their sum."""
+    rng = np.random.default_rng(seed)
+    step = table["step"].to_numpy()
+    frac = (step - step.min()) / max(int(np.ptp(step)), 1)
+    prompts = table["prompt"].to_pylist()
+    p = np.zeros(len(prompts))
+    for split, (start, end) in rates.items():
+        mine = np.array([q.startswith(f"[{split}] ") for q in prompts])
+        p[mine] = (start + (end - start) * frac)[mine]
+    bonus = np.where(rng.random(len(p)) < p, value, 0.0)
+    correct = table["reward"].to_numpy()
+    rewards = pa.array(
+        [{"correct": float(c), name: float(b)} for c, b in zip(correct, bonus, strict=True)],
+        pa.map_(pa.string(), pa.float64()),
+    )
+    table = table.set_column(table.schema.get_field_index("reward"), "reward", pa.array(correct + bonus))
+    return table.append_column("rewards", rewards).append_column("correct", pa.array(correct >= 1))

@@ -140,16 +140,29 @@ def test_two_trl_style_folders_are_two_runs_named_after_their_run_folders(tmp_pa
     assert set(out["sections"]["signals"]["steps"]) == {"reward_a", "reward_b"}
 
 
-def test_two_inputs_that_would_share_a_run_name_are_refused(tmp_path):
+def test_files_sharing_a_name_are_named_after_their_folders(tmp_path):
     paths = []
-    for parent in ("x", "y"):
+    for seed, parent in enumerate(("x", "y")):
         p = tmp_path / parent / "run.jsonl"
         p.parent.mkdir()
+        rollouts = synthetic_rollouts({"control": HONEST}, seed=seed).drop_columns(["run"])  # unnamed runs
+        write_jsonl(rollouts, str(p))
+        paths.append(str(p))
+    res = runner.invoke(app, ["monitor", *paths, "--json", "--store", str(tmp_path / "store")])
+    assert res.exit_code in (0, 1), res.stderr
+    assert json.loads(res.stdout)["sections"]["signals"]["runs"] == ["x", "y"]
+
+
+def test_two_inputs_that_would_share_a_run_name_are_refused(tmp_path):
+    paths = []
+    for parent in ("a/x", "b/x"):
+        p = tmp_path / parent / "run.jsonl"
+        p.parent.mkdir(parents=True)
         write_jsonl(synthetic_rollouts({"control": HONEST}), str(p))
         paths.append(str(p))
     store = tmp_path / "store"
     res = runner.invoke(app, ["monitor", *paths, "--json", "--store", str(store)])
     assert res.exit_code == 2 and res.stdout == ""
     assert res.stderr.count("\n") == 1
-    assert "would be named 'run'" in res.stderr and paths[1] in res.stderr
+    assert "would be named 'x'" in res.stderr and paths[1] in res.stderr
     assert not (store / "rollouts").exists() or not list((store / "rollouts").iterdir())

@@ -1,5 +1,8 @@
+import pyarrow as pa
+
 from rlaudit.findings import Severity
-from rlaudit.synthetic import HONEST, Behaviour
+from rlaudit.monitor import run_monitor
+from rlaudit.synthetic import HONEST, LOCKED, Behaviour, synthetic_rollouts, with_component, write_jsonl
 
 NAME = "reward_config_invariance"
 STUCK = Behaviour(pass_start=0.2, pass_end=0.2, wrong_answers=3)
@@ -32,3 +35,78 @@ def test_runs_converged_at_the_ceiling_are_clean(make_signals, detect):
 
 def test_single_run_never_fires(make_signals, detect):
     assert detect(make_signals({"control": STUCK}), NAME) == []
+
+
+# --- runs under two reward configurations, the second adding a component ("format", worth 0.5) ---
+
+LOCKED_SPLITS = {"target": LOCKED, "control": HONEST}
+
+
+def _judge(tmp_path, runs: dict[str, tuple[dict, dict | None]]):
+    """One run per name: (behaviours, the added component's earned rates per split, or None)."""
+    paths = []
+    for seed, (name, (behaviours, rates)) in enumerate(runs.items()):
+        t = synthetic_rollouts(behaviours, run=name, seed=seed, n_steps=20)
+        if rates is not None:
+            t = with_component(t, "format", rates, seed=seed)
+        else:
+            correct = [{"correct": float(r)} for r in t["reward"].to_numpy()]
+            t = t.append_column("rewards", pa.array(correct, pa.map_(pa.string(), pa.float64())))
+        (tmp_path / name).mkdir()
+        write_jsonl(t, str(tmp_path / name / "rollouts.jsonl"))
+        paths.append(tmp_path / name / "rollouts.jsonl")
+    return [f for f in run_monitor(paths).findings if f.detector == NAME]
+
+
+def test_a_target_that_ignores_an_added_component_control_learns_is_medium(tmp_path):
+    found = _judge(
+        tmp_path,
+        {"a": (LOCKED_SPLITS, None), "b": (LOCKED_SPLITS, {"target": (0.0, 0.0), "control": (0.1, 0.8)})},
+    )
+    (f,) = found
+    assert f.severity == Severity.MEDIUM and f.split == "target" and f.signal == "components"
+    ev = f.evidence
+    assert ev["component"] == "format" and ev["runs"] == ["a", "b"] and ev["component_starved"]
+    assert ev["reference"]["run"] == "b" and ev["reference"]["split"] == "control"
+    assert "RL never had that signal" in f.summary
+
+
+def test_an_honest_reference_run_makes_the_component_learnable(tmp_path):
+    never = {"target": (0.0, 0.0), "control": (0.0, 0.0)}
+    learns = {"target": (0.1, 0.8), "control": (0.1, 0.8)}
+    honest = {"target": HONEST, "control": HONEST}
+    found = _judge(
+        tmp_path, {"a": (LOCKED_SPLITS, None), "b": (LOCKED_SPLITS, never), "ref": (honest, learns)}
+    )
+    (f,) = found
+    assert f.severity == Severity.MEDIUM and f.evidence["reference"]["run"] == "ref"
+
+
+def test_a_component_nobody_earns_is_low_cant_and_wont_alike(tmp_path):
+    never = {"target": (0.0, 0.0), "control": (0.0, 0.0)}
+    (f,) = _judge(tmp_path, {"a": (LOCKED_SPLITS, None), "b": (LOCKED_SPLITS, never)})
+    assert f.severity == Severity.LOW and f.evidence["component_starved"]
+
+
+def test_an_honest_policy_that_learns_the_added_component_is_clean(tmp_path):
+    honest = {"target": HONEST, "control": HONEST}
+    learns = {"target": (0.1, 0.8), "control": (0.1, 0.8)}
+    assert _judge(tmp_path, {"a": (honest, None), "b": (honest, learns)}) == []
+
+
+def test_the_ceiling_is_each_configurations_own_reward(tmp_path):
+    """Both runs pass every problem (pass rate 1.0, once 'converged'), but the second configuration pays
+    a bonus it never earns: 1.0 of a possible 1.5 is not its ceiling, so the same flat behaviour is
+    invariance."""
+    done = Behaviour(pass_start=1.0, pass_end=1.0)
+    never = {"control": (0.0, 0.0)}
+    paid = {"control": (1.0, 1.0)}
+    found = _judge(
+        tmp_path,
+        {"a": ({"control": done}, never), "b": ({"control": done}, paid), "c": ({"control": done}, None)},
+    )
+    flat = [f for f in found if "jsd" in f.evidence and set(f.evidence["runs"]) == {"a", "c"}]
+    assert flat and flat[0].severity == Severity.MEDIUM
+    assert flat[0].evidence["attainable_share"]["a"] < 0.9
+    # the pair that earns all its configuration pays stays converged
+    assert not [f for f in found if "jsd" in f.evidence and set(f.evidence["runs"]) == {"b", "c"}]

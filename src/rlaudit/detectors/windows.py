@@ -100,8 +100,15 @@ def restrict(signals: Signals, run: str, first: int, last: int) -> Signals:
 
     families = pa.table({"run": pa.array([], pa.string()), "family": pa.array([], pa.string())})
     components = cut(signals.components) if "step" in signals.components.column_names else signals.components
+    by_split = signals.component_splits
     return dataclasses.replace(
-        signals, steps=cut(signals.steps), families=families, components=components, tokens=None, runs=[run]
+        signals,
+        steps=cut(signals.steps),
+        families=families,
+        components=components,
+        tokens=None,
+        runs=[run],
+        component_splits=cut(by_split) if by_split is not None else None,
     )
 
 

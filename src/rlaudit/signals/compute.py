@@ -55,6 +55,9 @@ class Signals:
     labelled: bool = False  # any `split` labels
     success_known: bool = False  # pass metrics available
     metrics_only: bool = False  # no rollouts: built from trainer metrics (weaker)
+    component_splits: pa.Table | None = None
+    """Per run x step x split x reward component: `mean`, `earned` (share of rollouts paid a positive
+    value of it) and `n` rollouts; None for metrics-only inputs. `components` pools the splits."""
 
     def is_labelled(self, run: str) -> bool:
         """Whether `run` carries split labels (runs of one store may differ)."""
@@ -125,11 +128,28 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
             FROM groups GROUP BY run, family ORDER BY run, family
             """
         ).to_arrow_table()
+        split = f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
+        con.execute(
+            f"""
+            CREATE TEMP TABLE component_rows AS
+            SELECT run, step, {split} AS split, e.key AS component, e.value AS value
+            FROM (SELECT run, step, split, unnest(map_entries(rewards)) AS e FROM rollouts WHERE rewards IS NOT NULL)
+            """
+        )
+        # earned: the share of rollouts whose value of the component is positive (the rate at which RL
+        # sees it paid); max: the most one rollout was paid; n: rollouts.
         components = con.sql(
             """
-            SELECT run, step, e.key AS component, avg(e.value) AS mean
-            FROM (SELECT run, step, unnest(map_entries(rewards)) AS e FROM rollouts WHERE rewards IS NOT NULL)
-            GROUP BY run, step, e.key ORDER BY run, component, step
+            SELECT run, step, component, avg(value) AS mean, max(value) AS max, avg((value > 0)::INT) AS earned,
+                   count(*) AS n
+            FROM component_rows GROUP BY run, step, component ORDER BY run, component, step
+            """
+        ).to_arrow_table()
+        component_splits = con.sql(
+            """
+            SELECT run, step, split, component, avg(value) AS mean, avg((value > 0)::INT) AS earned,
+                   count(*) AS n
+            FROM component_rows GROUP BY run, step, split, component ORDER BY run, split, component, step
             """
         ).to_arrow_table()
         tokens = None
@@ -150,7 +170,9 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
         )
         success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
         runs = sorted(set(steps.column("run").to_pylist()))
-        return Signals(steps, families, components, tokens, runs, labelled, success_known, metrics_only=False)
+        return Signals(
+            steps, families, components, tokens, runs, labelled, success_known, False, component_splits
+        )
     finally:
         con.close()
 
