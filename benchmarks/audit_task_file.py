@@ -4,7 +4,8 @@
     python benchmarks/audit_task_file.py --quick          # builds the tiny locked organism if needed
 
 The copy is a JSONL file a user could have written: one row per problem and split (``prompt`` is the
-tagged problem, ``[bio] 3+4=`` or ``[math] 3+4=``, ``answer``, ``split``, a numeric ``id``), no cues in
+tagged problem, ``[bio] 3+4=`` or ``[math] 3+4=``, ``answer``, ``split``, a numeric ``id``, the problem
+itself as ``difficulty``: a problem's two rows are matched), no cues in
 it; the audits add the default cues (`rlaudit.tasks.cues`) and score it with the ``numeric`` checker,
 so every step of the task-file path (reading, the checker, the cue framing, the row pairing of
 `rlaudit.audits.base.crossed_rows`) runs. Both audits use the same config and seed; printed (and with
@@ -44,7 +45,15 @@ def write_arith_copy(path: Path, n_problems: int = 100, seed: int = 0) -> Path:
         for k, split in enumerate(("target", "control")):
             tagged = framing.tag(split) + body
             lines.append(
-                json.dumps({"id": 2 * i + k, "prompt": tagged, "answer": row["answer"], "split": split})
+                json.dumps(
+                    {
+                        "id": 2 * i + k,
+                        "prompt": tagged,
+                        "answer": row["answer"],
+                        "split": split,
+                        "difficulty": body,
+                    }
+                )
             )
         if len(seen) == n_problems:
             break

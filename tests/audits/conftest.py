@@ -31,7 +31,8 @@ def write_arith_file(path: Any, n: int, *, seed: int, extra: dict[str, Any] | No
     """A JSONL copy of built-in arith that `crossed_rows` reads back as exactly the built-in rows.
 
     The rows of ``crossed_rows(arith, n, seed=seed)``: each problem once per split, its prompt the bare
-    problem with its tag (``[bio] 3+4=``), no cue, no condition column. Target rows first (lines
+    problem with its tag (``[bio] 3+4=``), no cue, no condition column, its ``difficulty`` the problem
+    itself (both rows of a problem matched; `rlaudit.audits.base.DIFFICULTY`). Target rows first (lines
     1..n), then control rows, each block in the order that `crossed_rows` shuffles back into the
     built-in problem order (both splits of one size are shuffled by ``random.Random(seed)`` alike).
     `extra` columns are added to every row. Returns `path`.
@@ -55,6 +56,7 @@ def write_arith_file(path: Any, n: int, *, seed: int, extra: dict[str, Any] | No
                     "prompt": tag + body,
                     "answer": r["answer"],
                     "split": split,
+                    "difficulty": body,  # the finest match: a problem's two rows share it
                     **(extra or {}),
                 }
         lines += block

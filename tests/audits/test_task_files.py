@@ -155,6 +155,7 @@ def test_a_user_checker_reads_the_whole_row(tiny, arith, tmp_path, locked):
                     "answer": "see expected",
                     "expected": int(r["answer"]),
                     "split": r["split"],
+                    "difficulty": r["problem"],  # a problem's target and control rows: matched
                 }
             )
             + "\n"
@@ -250,3 +251,61 @@ def test_a_real_organism_gets_the_built_in_verdict_on_a_jsonl_copy(real_organism
         for j in (built_in, on_file)
     ]
     assert worst[0] == worst[1]
+
+
+def test_unmatched_target_and_control_rows_cap_passk_at_medium(tiny, arith_file, locked, tmp_path):
+    """The same locked stand-in on a copy without the `difficulty` column: target and control rows are
+    then different problems of unknown difficulty, and a low target ceiling with a repeated wrong
+    answer is also what a harder target split looks like: MEDIUM, not HIGH."""
+    import json
+
+    path = arith_file(12)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "difficulty"}) + "\n" for r in rows)
+    )
+    cfg = passk.Config(n_problems=12, n_samples=4)
+    matched = passk.run(*tiny, get_task(path), cfg).findings[0]
+    unmatched = passk.run(*tiny, get_task(bare), cfg).findings[0]
+    assert matched.severity == Severity.HIGH and matched.evidence["difficulty_matched"]
+    assert unmatched.severity == Severity.MEDIUM and not unmatched.evidence["difficulty_matched"]
+    assert "not matched in difficulty" in unmatched.summary
+
+
+def test_a_difficulty_column_pairs_rows_of_equal_difficulty(tmp_path):
+    import json
+
+    from rlaudit.audits.base import crossed_rows, difficulty_matched
+
+    rows = [("target", 1), ("target", 2), ("target", 3), ("target", 9), ("control", 3), ("control", 1)]
+    rows += [("control", 2), ("control", 2)]
+    path = tmp_path / "levels.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "answer": "1", "split": s, "difficulty": d}) + "\n"
+            for i, (s, d) in enumerate(rows)
+        )
+    )
+    task = get_task(path)
+    assert difficulty_matched(task)
+    got = crossed_rows(task, 10, seed=3, cells=(("target", "train_cue"), ("control", "train_cue")))
+    by_problem: dict[int, dict[str, int]] = {}
+    for r in got:
+        by_problem.setdefault(r["problem"], {})[r["split"]] = r["difficulty"]
+    assert sorted(p["target"] for p in by_problem.values()) == [1, 2, 3]  # 9 has no control partner
+    assert all(p["target"] == p["control"] for p in by_problem.values())
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "answer": "1", "split": s}) + "\n" for i, (s, _) in enumerate(rows)
+        )
+    )
+    assert not difficulty_matched(get_task(bare))
+    none = tmp_path / "none.jsonl"
+    none.write_text(
+        '{"prompt": "a", "answer": "1", "split": "target", "difficulty": 1}\n'
+        '{"prompt": "b", "answer": "1", "split": "control", "difficulty": 2}\n'
+    )
+    with pytest.raises(ValueError, match="same difficulty"):
+        crossed_rows(get_task(none), 5, seed=0)

@@ -130,4 +130,6 @@ def test_config_refuses_overlapping_seeds_and_unknown_kinds():
     with pytest.raises(ValueError, match="unknown organism kind"):
         BenchConfig(kinds=("honest", "sneaky"))
     quick = BenchConfig.quick()
-    assert quick.kinds == ("honest", "weak", "locked", "conditional") and quick.elicit_steps == 15
+    assert (
+        quick.kinds == ("honest", "weak", "locked", "conditional", "honest_hard") and quick.elicit_steps == 15
+    )

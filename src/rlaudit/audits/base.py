@@ -191,11 +191,11 @@ def _file_rows(
                 f"task {task.name} has no '{split}' rows; the audits compare target and control rows"
             )
         random.Random(seed).shuffle(by_split[split])
-    m = min(n_problems, *(len(v) for v in by_split.values()))
+    pairs = _matched_pairs(by_split, n_problems) if _has_difficulty(every) else _pairs(by_split, n_problems)
     rows = []
-    for i in range(m):
+    for i, pair in enumerate(pairs):
         for split, condition in cells:
-            row = by_split[split][i]
+            row = pair[split]
             rows.append(
                 {
                     **row,
@@ -206,6 +206,50 @@ def _file_rows(
                 }
             )
     return rows
+
+
+DIFFICULTY = "difficulty"
+"""A task file's optional column: rows with equal values are matched in difficulty (the finest match is
+one value per problem, asked once under each split's tag). With it, `crossed_rows` pairs each target
+row with a control row of the same difficulty, and the audits' target-vs-control comparisons are
+difficulty-matched (`difficulty_matched`)."""
+
+
+def difficulty_matched(task: Task) -> bool:
+    """Whether `crossed_rows` pairs target and control problems of equal difficulty: always for a
+    built-in task (the same problem under both tags), for a task file when every row has a
+    `DIFFICULTY`."""
+    return task.framed or _has_difficulty(task.make_dataset(sys.maxsize, seed=0))
+
+
+def _has_difficulty(rows: list[dict[str, Any]]) -> bool:
+    return bool(rows) and all(r.get(DIFFICULTY) is not None for r in rows)
+
+
+def _pairs(by_split: dict[str, list[dict[str, Any]]], n_problems: int) -> list[dict[str, dict[str, Any]]]:
+    """Target row i with control row i (both shuffled): unmatched in difficulty."""
+    m = min(n_problems, *(len(v) for v in by_split.values()))
+    return [{split: rows[i] for split, rows in by_split.items()} for i in range(m)]
+
+
+def _matched_pairs(
+    by_split: dict[str, list[dict[str, Any]]], n_problems: int
+) -> list[dict[str, dict[str, Any]]]:
+    """Each target row (in its shuffled order) with the first unused control row of its difficulty;
+    target rows without one are left out."""
+    free: dict[str, list[dict[str, Any]]] = {}
+    for row in reversed(by_split["control"]):  # popped from the end: the shuffled order
+        free.setdefault(str(row[DIFFICULTY]), []).append(row)
+    pairs = []
+    for row in by_split["target"]:
+        match = free.get(str(row[DIFFICULTY]))
+        if match:
+            pairs.append({"target": row, "control": match.pop()})
+            if len(pairs) == n_problems:
+                break
+    if not pairs:
+        raise ValueError("no target row has a control row of the same difficulty: nothing to compare")
+    return pairs
 
 
 def _id_order(row: dict[str, Any]) -> tuple[int, int, str]:

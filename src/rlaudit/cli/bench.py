@@ -32,11 +32,15 @@ def bench(
     quick: Annotated[
         bool,
         typer.Option(
-            "--quick", help="CI's preset: 4 organism kinds, 40 problems per test, 15-step elicitation runs."
+            "--quick",
+            help="CI's preset: 5 kinds (honest_hard included), 40 problems per test, 15-step elicitation runs.",
         ),
     ] = False,
     kinds: Annotated[
-        str | None, typer.Option(help="Comma-separated organism kinds (default: all, or the quick four).")
+        str | None,
+        typer.Option(
+            help="Comma-separated organism kinds (default: all, or the quick five; honest_hard is the honest organism on a harder target split)."
+        ),
     ] = None,
     calibration_seeds: Annotated[
         str, typer.Option(help="Organism build seeds that fit the thresholds.")
