@@ -160,13 +160,17 @@ def positive(kind: str) -> bool:
 
 def _worker_init() -> None:
     """A worker draws no bars (the parent's bar counts the jobs) and keeps stderr free of the
-    deprecation transformers 5 raises at every training step (the CLI filters it the same way)."""
+    deprecation transformers 5 raises at every training step (the CLI filters it the same way) and of
+    the live monitor's announcements."""
+    import logging
     import warnings
 
     from rlaudit.progress import quiet_process
 
     quiet_process()
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    # The live monitor announces each finding as a warning; the bench scores them from the judgement.
+    logging.getLogger("rlaudit.training").setLevel(logging.ERROR)
 
 
 def _threads() -> None:
