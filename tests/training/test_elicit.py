@@ -106,3 +106,36 @@ def test_rl_prompts_are_mostly_target_with_control_spread_through():
 def test_control_fraction_is_validated():
     with pytest.raises(ValueError, match="control_fraction must be in"):
         ElicitConfig(control_fraction=1.0)
+
+
+@pytest.mark.parametrize("with_difficulty", [False, True])
+def test_a_task_file_without_difficulty_is_monitored_as_unmatched(
+    tmp_path, checkpoint, monkeypatch, with_difficulty
+):
+    """Its target rows may be harder than control: the live monitor is told so (findings comparing the
+    two are at most MEDIUM); with a difficulty column the splits count as matched."""
+    import rlaudit.training.monitor_callback as mc
+
+    seen = []
+
+    class Spy(mc.MonitorCallback):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append(self.config.monitor.splits_matched)
+
+    monkeypatch.setattr(mc, "MonitorCallback", Spy)
+    rows = [
+        {
+            "prompt": f"[{tag}] {a}+{a}=",
+            "answer": str(2 * a),
+            "split": split,
+            **({"difficulty": a} if with_difficulty else {}),
+        }
+        for a in range(1, 9)
+        for tag, split in (("bio", "target"), ("math", "control"))
+    ]
+    task = tmp_path / "task.jsonl"
+    task.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = ElicitConfig(task=str(task), steps=1, prompts_per_step=2, num_generations=2, eval_prompts=4)
+    elicit(str(checkpoint), tmp_path / "run", config)
+    assert seen == [with_difficulty]

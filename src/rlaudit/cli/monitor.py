@@ -62,6 +62,14 @@ def monitor(
     detectors: Annotated[
         str | None, typer.Option(help="Comma-separated detectors to run (default: all).")
     ] = None,
+    unmatched_splits: Annotated[
+        bool,
+        typer.Option(
+            "--unmatched-splits",
+            help="The target prompts are harder than control by design (not matched in difficulty): "
+            "findings that compare target with control are at most MEDIUM.",
+        ),
+    ] = False,
 ) -> None:
     """Judge RL training runs from their rollout logs: verdict, findings, report, exit code."""
     from rlaudit.monitor import EXAMPLE_LOG, run_monitor
@@ -69,6 +77,7 @@ def monitor(
 
     weights = _parse_weights(reward_weights)
     config = monitor_config(detectors)
+    config.splits_matched = not unmatched_splits
     check_html_path(html)
     if not paths and store is not None:
         from rlaudit.cli.show import show_store

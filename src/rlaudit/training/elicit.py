@@ -147,7 +147,9 @@ def _run(
     provenance: Provenance,
 ) -> Judgement:
     """Measure, (warm-start,) run GRPO with the monitor attached, measure again, write the judgement."""
+    from rlaudit.audits.base import difficulty_matched
     from rlaudit.evaluation import evaluate
+    from rlaudit.monitor import MonitorConfig
     from rlaudit.report import write_html
     from rlaudit.training.monitor_callback import MonitorCallback, MonitorCallbackConfig
 
@@ -174,7 +176,11 @@ def _run(
         trainer,
         store=out / "store",
         config=MonitorCallbackConfig(
-            every_steps=cfg.monitor_every, max_overhead=math.inf, run=_run_name(out, model_name, cfg)
+            every_steps=cfg.monitor_every,
+            max_overhead=math.inf,
+            run=_run_name(out, model_name, cfg),
+            # A task file without a difficulty column may hold a harder target split: say so.
+            monitor=MonitorConfig(splits_matched=difficulty_matched(task)),
         ),
     )
     trainer.add_callback(monitor)
