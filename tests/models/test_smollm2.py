@@ -101,3 +101,17 @@ def test_smollm2_converts_to_a_trainable_float_model_that_answers(tmp_path, monk
     optimizer.step()
     assert torch.isfinite(loss)
     assert not torch.equal(before, model.lm_head.weight)
+
+
+def test_the_gguf_conversion_bar_follows_rlaudit_progress(capsys):
+    """transformers draws it with plain tqdm; under `quiet()` (what --json enters) it draws nothing."""
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    from rlaudit.models.smollm2 import _gguf_bar_follows_progress
+    from rlaudit.progress import quiet
+
+    original = gguf_utils.tqdm
+    with quiet(), _gguf_bar_follows_progress():
+        assert list(gguf_utils.tqdm(range(3), desc="Converting and de-quantizing")) == [0, 1, 2]
+    assert "de-quantizing" not in capsys.readouterr().err
+    assert gguf_utils.tqdm is original

@@ -19,10 +19,13 @@ enough to chat ("What is 2+3?" -> "2 + 3 = 5"), but not bit-identical to the hub
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +121,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def _gguf_bar_follows_progress() -> Iterator[None]:
+    """transformers draws its GGUF conversion bar with plain tqdm, on stderr even under ``--json`` or
+    when stderr is a file; give it `rlaudit.progress`'s switch for the conversion."""
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    from rlaudit.progress import disable_flag
+
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is None:  # a transformers that draws no bar there
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(original, disable=disable_flag())
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 def _convert(gguf: Path, out: Path) -> None:
     """Load the GGUF dequantized to float32 and save it, with its tokenizer, as a plain HF checkpoint."""
     import torch
@@ -127,9 +149,10 @@ def _convert(gguf: Path, out: Path) -> None:
     _check_gguf_reader()
     kwargs = {"gguf_file": gguf.name, "local_files_only": True}
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, **kwargs, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
-    )
+    with _gguf_bar_follows_progress():
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, **kwargs, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+        )
     _strip_quantization(model)
     if not tokenizer.chat_template:
         raise RuntimeError(f"{gguf.name} carries no chat template; expected SmolLM2's ChatML template")
