@@ -48,9 +48,11 @@ def test_bench_quick_through_the_console_script(tmp_path, tiny_model_builder, sm
             doc["sections"][section]
         )
         assert doc["sections"][section]["combined"]["n_positive"] == 2  # locked, conditional x 1 audit seed
-        assert doc["sections"][section]["combined"]["n_negative"] == 2
+        # honest, weak and honest_hard (the honest organism on a harder-target task file)
+        assert doc["sections"][section]["combined"]["n_negative"] == 3
     bench = doc["sections"]["bench"]
-    assert bench["lead_time"]["resistant_runs"] == 2 and bench["lead_time"]["honest_runs"] == 2
-    assert len(bench["cases"]["audits"]) == 8 and len(bench["cases"]["elicitations"]) == 8
+    assert bench["lead_time"]["resistant_runs"] == 2 and bench["lead_time"]["honest_runs"] == 3
+    assert len(bench["cases"]["audits"]) == 10 and len(bench["cases"]["elicitations"]) == 10
+    assert {a["kind"] for a in bench["cases"]["audits"]} >= {"honest_hard"}
     assert all(b["reused"] for b in bench["cases"]["builds"])  # the organisms built above were reused
     assert 'id="plot-bench-audit"' in html.read_text()
