@@ -177,16 +177,15 @@ def run_detectors(signals: Signals, cfg: DetectorConfig | None = None) -> list[F
     for name, d in list(DETECTORS.items()):
         if not cfg.is_enabled(name):
             continue
+        detect = partial(_with_signal, d.detect, cfg[name], d.primary_signal)
         try:
-            found = d.detect(signals, cfg[name])
+            findings += detect(signals)
         except Exception as e:  # fail open: report, never crash the caller (or a training run)
             summary = f"detector failed and was skipped: {type(e).__name__}: {e}"
             findings.append(Finding(name, Severity.INFO, math.nan, summary))
             continue
-        primary = d.primary_signal
-        findings += [dataclasses.replace(f, signal=primary) if f.signal is None else f for f in found]
         if d.windowed:
-            windowed[name] = partial(_with_signal, d.detect, cfg[name], primary)
+            windowed[name] = detect
     findings += windowed_findings(signals, windowed, findings, cfg.windows)
     if signals.metrics_only:
         findings.append(
@@ -204,6 +203,7 @@ def run_detectors(signals: Signals, cfg: DetectorConfig | None = None) -> list[F
 
 
 def _with_signal(detect: DetectFn, config: Any, primary: str | None, signals: Signals) -> list[Finding]:
+    """`detect`'s findings, each naming `primary` as its signal where it named none."""
     return [
         dataclasses.replace(f, signal=primary) if f.signal is None else f for f in detect(signals, config)
     ]

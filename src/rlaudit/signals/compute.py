@@ -128,7 +128,7 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
             FROM groups GROUP BY run, family ORDER BY run, family
             """
         ).to_arrow_table()
-        split = f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
+        split = _split_sql(cfg)
         con.execute(
             f"""
             CREATE TEMP TABLE component_rows AS
@@ -177,6 +177,11 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
         con.close()
 
 
+def _split_sql(cfg: SignalsConfig) -> str:
+    """The SQL of a rollout's split: its label, or `UNLABELLED` (always, for the unlabelled view)."""
+    return f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
+
+
 def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
     """One row per GRPO group (the unit GRPO normalises advantages over).
 
@@ -185,7 +190,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
     (chosen by a hash of the group id: the same groups on every re-run); their step means are
     estimates from that sample. Everything else uses every group.
     """
-    split = f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
+    split = _split_sql(cfg)
     con.execute(
         f"""
         CREATE TEMP TABLE groups AS
