@@ -13,6 +13,10 @@ so every step of the task-file path (reading, the checker, the cue framing, the 
 agree. The problems drawn differ between the two (the file's rows are drawn by id order), so the
 statistics need not be equal; the verdicts should be.
 
+The file is audited at the built-in task's completion budget (8 tokens, what ``--max-new-tokens 8``
+does on the CLI), since its answers are the same short numbers; ``--max-new-tokens 0`` keeps a task
+file's own default (32), where noised models that no longer stop cost four times the decoding.
+
 ``--quick`` cuts every test to 20 problems (noise: 2 seeds) for a run of about a minute on the tiny
 organism; ``--smollm2-budget`` cuts them as ``benchmarks/audit_smollm2.py`` does for a 135M model.
 """
@@ -93,6 +97,13 @@ def main() -> None:
         action="store_true",
         help="the audits cut as benchmarks/audit_smollm2.py cuts them",
     )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="completion budget of the task file (default: the built-in task's, 8; a task file's own "
+        "default is 32, what --max-new-tokens gives on the CLI)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -124,11 +135,19 @@ def main() -> None:
         )
     model, tokenizer = load_model(str(organism), device="cpu")
     copy = write_arith_copy(work / "arith.jsonl")
+    builtin = get_task("arith")
+    # Like for like: the file's answers are the built-in task's short numbers, so by default it is
+    # audited at the built-in budget (the CLI's --max-new-tokens); 0 keeps the task file's default.
+    budget = builtin.max_new_tokens if args.max_new_tokens is None else args.max_new_tokens
+    task_file = get_task(copy)
+    if budget:
+        task_file = dataclasses.replace(task_file, max_new_tokens=budget)
     results = {
         "organism": str(organism),
         "quick": args.quick,
-        "builtin": audit(model, tokenizer, get_task("arith"), config),
-        "task_file": audit(model, tokenizer, get_task(copy), config),
+        "max_new_tokens": {"builtin": builtin.max_new_tokens, "task_file": task_file.max_new_tokens},
+        "builtin": audit(model, tokenizer, builtin, config),
+        "task_file": audit(model, tokenizer, task_file, config),
     }
     results["same_verdict"] = results["builtin"]["verdict"] == results["task_file"]["verdict"]
     for name in ("builtin", "task_file"):

@@ -12,7 +12,8 @@ def test_random_model_raises_no_alarm(tiny, arith):
     result = passk.run(model, tokenizer, arith, passk.Config(n_problems=8, n_samples=4))
     assert [f.severity for f in result.findings] == [Severity.INFO]
     assert result.curve["k"] == [1, 2, 4]
-    assert result.statistic == 0.0  # neither split is ever solved: no ceiling gap
+    # A random model solves a sum now and then by chance, on either split alike: no gap that counts.
+    assert abs(result.statistic) < passk.Config().min_gap
     assert result.cost["forward_passes"] > 0
 
 

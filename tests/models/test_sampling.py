@@ -185,42 +185,41 @@ def test_needs_a_pad_token(model_and_tok):
         sample(model, tok, PROMPTS)
 
 
-def _generate_spy(model, *, oom_above: int | None = None, draw_first: bool = False):
-    """Wrap ``model.generate``: record each call's batch size; with `oom_above`, raise
-    ``torch.OutOfMemoryError`` for a larger batch (after drawing from the RNG, with `draw_first`, as a
-    real run may before it fails)."""
-    real = model.generate
+def _generate_spy(monkeypatch, *, oom_above: int | None = None, draw_first: bool = False):
+    """Wrap the decoding of one batch (`sampling._decode`): record each call's number of sequences; with
+    `oom_above`, raise ``torch.OutOfMemoryError`` for a larger batch (after drawing from the RNG, with
+    `draw_first`, as a real run may before it fails)."""
+    real = sampling._decode
     sizes: list[int] = []
 
-    def generate(**kwargs):
-        rows = kwargs["input_ids"].shape[0]
-        sizes.append(rows)
-        if oom_above is not None and rows > oom_above:
+    def decode(model, tokenizer, prompts, *args):
+        sizes.append(len(prompts))
+        if oom_above is not None and len(prompts) > oom_above:
             if draw_first:
                 torch.rand(100)
-            raise torch.OutOfMemoryError(f"CUDA out of memory (simulated, {rows} rows)")
-        return real(**kwargs)
+            raise torch.OutOfMemoryError(f"CUDA out of memory (simulated, {len(prompts)} rows)")
+        return real(model, tokenizer, prompts, *args)
 
-    model.generate = generate
+    monkeypatch.setattr(sampling, "_decode", decode)
     return sizes
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
-def test_out_of_memory_backs_off_to_the_same_results(model_and_tok, temperature):
+def test_out_of_memory_backs_off_to_the_same_results(model_and_tok, temperature, monkeypatch):
     model, tok = model_and_tok
     prompts = [f"{i}+{i}=" for i in range(7)]
     kwargs = {"n": 2, "temperature": temperature, "max_new_tokens": 5, "seed": 1}
     expected = sample(model, tok, prompts, batch_size=3, **kwargs)
-    sizes = _generate_spy(model, oom_above=3, draw_first=True)
+    sizes = _generate_spy(monkeypatch, oom_above=3, draw_first=True)
     with pytest.warns(UserWarning, match="out of memory generating 12 sequences"):
         out = sample(model, tok, prompts, batch_size=12, **kwargs)
     assert out == expected  # in order, and the failed attempts left the RNG as it was
     assert sizes[:3] == [12, 6, 3] and max(sizes[3:]) <= 3
 
 
-def test_out_of_memory_at_batch_one_is_raised(model_and_tok):
+def test_out_of_memory_at_batch_one_is_raised(model_and_tok, monkeypatch):
     model, tok = model_and_tok
-    _generate_spy(model, oom_above=0)
+    _generate_spy(monkeypatch, oom_above=0)
     with pytest.raises(torch.OutOfMemoryError):
         sample(model, tok, PROMPTS, batch_size=1, max_new_tokens=2)
     rng = torch.get_rng_state()
@@ -229,9 +228,9 @@ def test_out_of_memory_at_batch_one_is_raised(model_and_tok):
     assert torch.equal(torch.get_rng_state(), rng)
 
 
-def test_the_cli_batch_size_overrides_every_caller(model_and_tok):
+def test_the_cli_batch_size_overrides_every_caller(model_and_tok, monkeypatch):
     model, tok = model_and_tok
-    sizes = _generate_spy(model)
+    sizes = _generate_spy(monkeypatch)
     with generation_batch_size(2):
         sample(model, tok, PROMPTS, n=2, max_new_tokens=2, batch_size=5)
         sample(model, tok, PROMPTS, max_new_tokens=2)
@@ -250,7 +249,7 @@ def test_no_batch_size_asks_auto_batch_size(model_and_tok, monkeypatch):
         return 2
 
     monkeypatch.setattr(sampling, "auto_batch_size", auto)
-    sizes = _generate_spy(model)
+    sizes = _generate_spy(monkeypatch)
     sample(model, tok, PROMPTS, max_new_tokens=3)
     longest = max(len(tok(p)["input_ids"]) for p in PROMPTS)
     assert asked == [(3, longest)] and sizes == [2, 1]
@@ -286,15 +285,15 @@ def test_on_a_gpu(tmp_path, tiny_model_builder):
     one_by_one = sample(model, tok, PROMPTS, n=2, temperature=0, max_new_tokens=6, batch_size=1)
     assert [s.completion for s in batched] == [s.completion for s in one_by_one]
 
-    real = model.generate
+    real = model.forward
 
-    def generate(**kwargs):
+    def forward(**kwargs):
         if kwargs["input_ids"].shape[0] > 2:  # a real allocation far beyond any GPU's memory
             torch.empty(2**50, dtype=torch.uint8, device=model.device)
         return real(**kwargs)
 
     expected = sample(model, tok, PROMPTS * 2, temperature=1.0, max_new_tokens=4, batch_size=2, seed=5)
-    model.generate = generate
+    model.forward = forward
     with pytest.warns(UserWarning, match="out of memory"):
         out = sample(model, tok, PROMPTS * 2, temperature=1.0, max_new_tokens=4, batch_size=6, seed=5)
     assert out == expected

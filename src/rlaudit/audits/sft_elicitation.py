@@ -269,6 +269,7 @@ def _fine_tuned_answers(
             batch_size=config.batch_size,
             seed=seed,
             desc="sft elicitation: lora",
+            share_prefix=True,
         )
         return greedy_correct(peft_model, tokenizer, task, eval_rows, batch_size=config.batch_size_eval)
     finally:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from rlaudit import progress as progress_bars
+from rlaudit.models import prefix
 from rlaudit.models.sampling import render_prompt
 
 PROGRESS_MIN_STEPS = 20
@@ -60,6 +61,7 @@ def fine_tune(
     betas: tuple[float, float] = (0.9, 0.999),
     in_order: bool = False,
     progress: bool | None = None,
+    share_prefix: bool = False,
 ) -> list[float]:
     """Teach `model` the pairs in `examples`, in place; returns the loss of every step.
 
@@ -70,6 +72,11 @@ def fine_tune(
     once, which needs ``steps * batch_size`` of them (the tiny base's pre-training). `progress` False
     shows no bar; True or None (None: from `PROGRESS_MIN_STEPS` steps up) one on stderr, where
     `rlaudit.progress` allows bars (a terminal, not ``--json``). Leaves the model in eval mode.
+
+    `share_prefix` computes the same loss with less work (`shared_prefix_loss`): each distinct example
+    of a step once, weighted by how often it was drawn, and the tokens all of them share once. The
+    result differs from the plain forward by float rounding only, which is why it is not the default
+    for the stages whose weights are cached or calibrated (the tiny base, the organisms).
     """
     if steps == 0:
         return []
@@ -97,13 +104,16 @@ def fine_tune(
             ids, mask, lab = (
                 t.to(device) for t in batch
             )  # drawn on the CPU (seeded), run where the model is
-            out = model(input_ids=ids, attention_mask=mask, labels=lab)
+            if share_prefix:
+                loss = shared_prefix_loss(model, ids, mask, lab, pad_id=tokenizer.pad_token_id)
+            else:
+                loss = model(input_ids=ids, attention_mask=mask, labels=lab).loss
             optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
-            losses.append(out.loss.item())
+            losses.append(loss.item())
             bar.update(1)
             if step % 20 == 0 or step == steps - 1:
                 bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.4f}")
@@ -111,6 +121,35 @@ def fine_tune(
         bar.close()
         model.eval()
     return losses
+
+
+def shared_prefix_loss(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, *, pad_id: int
+) -> torch.Tensor:
+    """The causal-LM loss of a right-padded batch (mean cross-entropy over its labelled tokens, as
+    transformers computes it), from one forward pass of each distinct row and of their common prefix.
+
+    A row drawn twice weighs twice, so the loss and its gradient are those of the whole batch; the
+    prefix (`rlaudit.models.prefix.prefill`) stops before the first token any row predicts.
+    """
+    rows = [tuple(r[m.bool()].tolist()) for r, m in zip(ids, mask, strict=True)]
+    distinct: dict[tuple[int, ...], int] = {}
+    which = [distinct.setdefault(r, len(distinct)) for r in rows]
+    row_of = {d: which.index(d) for d in range(len(distinct))}  # a batch row holding each distinct one
+    weight = torch.bincount(torch.tensor(which), minlength=len(distinct)).to(ids.device, torch.float32)
+    # Each row's tokens from the one before its first label on must be outside the prefix.
+    leave = max(len(r) - int((labels[row_of[d]] != -100).nonzero()[0]) + 1 for r, d in distinct.items())
+    state = prefix.prefill(model, list(distinct), pad_id=pad_id, all_logits=True, leave=leave)
+    shared, logits = state.suffix_labels_offset, state.logits  # (U, W, V)
+    target = torch.full(logits.shape[:2], -100, dtype=torch.long, device=ids.device)
+    for d, r in enumerate(distinct):
+        own = labels[row_of[d], shared + 1 : len(r)]  # column c predicts the token after it
+        target[d, : len(own)] = own
+    ce = torch.nn.functional.cross_entropy(
+        logits.float().flatten(0, 1), target.flatten(), ignore_index=-100, reduction="none"
+    ).view(target.shape)
+    counted = (target != -100).sum(dim=1).float()
+    return (ce.sum(dim=1) * weight).sum() / (counted * weight).sum()
 
 
 def _batch(

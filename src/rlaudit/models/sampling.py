@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from rlaudit import progress
+from rlaudit.models import prefix
 from rlaudit.models.device import auto_batch_size, batch_size_override, run_with_backoff
 
 PROGRESS_MIN_BATCHES = 4
@@ -98,10 +99,18 @@ def sample(
         longest = max((len(ids) for ids in encoded), default=1)
         size = auto_batch_size(model, max_new_tokens=max_new_tokens, prompt_tokens=longest)
 
+    fast = prefix.supports_prefix(model)
+
     def generate(start: int, stop: int) -> list[Sample]:
         batch_rows = rows[start:stop]
         rng = _rng_state(model)
         try:
+            if fast:
+                prompts = [encoded[i] for i in batch_rows]
+                done = _decode(
+                    model, tokenizer, prompts, temperature, max_new_tokens, eos_ids, stats_temperature
+                )
+                return _samples(tokenizer, batch_rows, *done)
             enc = tokenizer.pad(
                 {"input_ids": [encoded[i] for i in batch_rows]},
                 padding=True,
@@ -130,6 +139,84 @@ def sample(
         if bar is not None:
             bar.close()
         model.train(was_training)
+
+
+def _decode(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[int]],
+    temperature: float,
+    max_new_tokens: int,
+    eos_ids: set[int],
+    stats_temperature: float,
+) -> tuple[torch.Tensor, ...]:
+    """Generate one completion per entry of `prompts` (token ids; repeats are the samples of a prompt).
+
+    Each distinct prompt goes through the model once (`rlaudit.models.prefix.prefill`, their common
+    prefix once for all) and its cache is copied to its rows; then one token per step for every row
+    not yet finished, drawn from ``softmax(logits / T)`` (the argmax at T = 0), and a row leaves the
+    batch at its first eos. Returns the generated ids (B, max_new_tokens; padding after each row's end),
+    each row's length (eos included), whether it ended with eos, and the sums over its tokens of the
+    entropy and of the log-probability of the token drawn, both under ``softmax(logits /
+    stats_temperature)``.
+    """
+    device = model.device
+    distinct: dict[tuple[int, ...], int] = {}
+    which = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+    state = prefix.prefill(model, list(distinct), pad_id=tokenizer.pad_token_id)
+    state.select(torch.tensor(which, device=device))
+    n = len(prompts)
+    eos = torch.tensor(sorted(eos_ids), device=device)
+    live = torch.arange(n, device=device)  # the rows still generating, in the order of the batch
+    ids = torch.full((n, max_new_tokens), tokenizer.pad_token_id, dtype=torch.long, device=device)
+    length = torch.zeros(n, dtype=torch.long, device=device)
+    finished = torch.zeros(n, dtype=torch.bool, device=device)
+    entropy = torch.zeros(n, device=device)
+    logprob = torch.zeros(n, device=device)
+    for t in range(max_new_tokens):
+        logp = torch.log_softmax(state.logits.float() / stats_temperature, dim=-1)  # (live, V)
+        p = logp.exp()
+        token = torch.multinomial(p, 1).squeeze(1) if temperature > 0 else state.logits.argmax(dim=-1)
+        entropy[live] -= torch.special.xlogy(p, p).sum(-1)  # xlogy: 0 * log 0 = 0, not nan
+        logprob[live] += logp.gather(-1, token[:, None]).squeeze(1)
+        ids[live, t] = token
+        length[live] += 1
+        ended = torch.isin(token, eos)
+        finished[live] = ended
+        if t == max_new_tokens - 1 or bool(ended.all()):
+            break
+        if bool(ended.any()):  # finished rows leave the batch: no more compute spent on them
+            keep = (~ended).nonzero().squeeze(1)
+            state.select(keep)
+            live, token = live[keep], token[keep]
+        prefix.step(model, state, token)
+    return ids, length, finished, entropy, logprob
+
+
+def _samples(
+    tokenizer: Any,
+    batch_rows: list[int],
+    ids: torch.Tensor,
+    length: torch.Tensor,
+    finished: torch.Tensor,
+    entropy: torch.Tensor,
+    logprob: torch.Tensor,
+) -> list[Sample]:
+    """`Sample`s from what `_decode` returns (the sums become means over each row's tokens)."""
+    samples = []
+    for b, prompt_index in enumerate(batch_rows):
+        k = int(length[b])
+        samples.append(
+            Sample(
+                prompt_index=prompt_index,
+                completion=tokenizer.decode(ids[b, :k], skip_special_tokens=True),
+                n_tokens=k,
+                entropy=float(entropy[b]) / k,
+                logprob=float(logprob[b]) / k,
+                finished=bool(finished[b]),
+            )
+        )
+    return samples
 
 
 def _rng_state(model: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
