@@ -11,6 +11,11 @@ busier or quieter during the run affects them all alike; the median over rounds 
 every run beside it. One untimed warm-up call comes first. Greedy completions must not depend on the
 batch (left padding); the report counts how many agree with batch 1's.
 
+``--paths prefix generate`` also times, at each batch size and in the same rounds, the decoding
+`sample` falls back to for a model without a cache interface (transformers' ``generate``), against
+its own (`rlaudit.models.prefix`: each prompt fed once, the chat template's shared system text once
+per batch); greedy completions of both are compared to the first configuration's.
+
 On a small machine shared with other jobs, torch's threads wait on busy cores and runs vary; the
 1-minute load average is reported for that reason. Times exclude loading the model.
 """
@@ -33,6 +38,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument(
+        "--paths",
+        nargs="+",
+        default=["prefix"],
+        choices=["prefix", "generate"],
+        help="decoding paths to time: sample's own (prefix) and/or transformers' generate",
+    )
+    parser.add_argument("--n", type=int, default=1, help="samples per prompt (pass@k asks 16)")
+    parser.add_argument(
         "--max-new-tokens", type=int, default=None, help="default: the arith task's (what eval uses)"
     )
     parser.add_argument("--temperature", type=float, default=0.0, help="0: greedy (what eval uses)")
@@ -42,6 +55,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.prompts, args.rounds = 16, 1
+
+    import contextlib
+    from unittest import mock
 
     import torch
 
@@ -60,12 +76,19 @@ def main() -> None:
     with progress.quiet(args.json):
         model, tok = load_model("smollm2", device="cpu")
 
-        def run(batch_size: int) -> list:
-            with progress.quiet():
+        def run(path: str, batch_size: int) -> list:
+            # The generate path is what sample takes for a model whose forward has no cache interface.
+            forced = (
+                mock.patch("rlaudit.models.prefix.supports_prefix", lambda m: False)
+                if path == "generate"
+                else contextlib.nullcontext()
+            )
+            with progress.quiet(), forced:
                 return sample(
                     model,
                     tok,
                     prompts,
+                    n=args.n,
                     temperature=args.temperature,
                     max_new_tokens=max_new_tokens,
                     batch_size=batch_size,
@@ -73,30 +96,32 @@ def main() -> None:
                 )
 
         sample(model, tok, prompts[:8], temperature=args.temperature, max_new_tokens=2, batch_size=8)
-        times: dict[int, list[float]] = {b: [] for b in args.batch_sizes}
-        results: dict[int, list] = {}
+        configs = [(path, b) for path in args.paths for b in args.batch_sizes]
+        times: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+        results: dict[tuple[str, int], list] = {}
         for r in range(args.rounds):
-            k = r % len(args.batch_sizes)
-            for batch_size in args.batch_sizes[k:] + args.batch_sizes[:k]:
+            k = r % len(configs)
+            for config in configs[k:] + configs[:k]:
                 start = time.perf_counter()
-                results[batch_size] = run(batch_size)
-                times[batch_size].append(time.perf_counter() - start)
+                results[config] = run(*config)
+                times[config].append(time.perf_counter() - start)
 
     longest = max(len(tok(render_prompt(tok, p), add_special_tokens=False)["input_ids"]) for p in prompts)
-    reference = [s.completion for s in results[args.batch_sizes[0]]]
+    reference = [s.completion for s in results[configs[0]]]
     rows = []
-    for batch_size in args.batch_sizes:
-        median = statistics.median(times[batch_size])
-        samples = results[batch_size]
+    for config in configs:
+        median = statistics.median(times[config])
+        samples = results[config]
         rows.append(
             {
-                "batch_size": batch_size,
+                "path": config[0],
+                "batch_size": config[1],
                 "median_s": round(median, 2),
-                "completions_per_s": round(len(prompts) / median, 2),
+                "completions_per_s": round(len(samples) / median, 2),
                 "tokens_per_s": round(sum(s.n_tokens for s in samples) / median, 1),
-                "speedup_vs_first": round(statistics.median(times[args.batch_sizes[0]]) / median, 2),
+                "speedup_vs_first": round(statistics.median(times[configs[0]]) / median, 2),
                 "agree_with_first": sum(s.completion == c for s, c in zip(samples, reference, strict=True)),
-                "all_runs_s": [round(t, 2) for t in times[batch_size]],
+                "all_runs_s": [round(t, 2) for t in times[config]],
             }
         )
     report = {
@@ -105,6 +130,7 @@ def main() -> None:
         "longest_prompt_tokens": longest,
         "max_new_tokens": max_new_tokens,
         "temperature": args.temperature,
+        "samples_per_prompt": args.n,
         "rounds": args.rounds,
         "auto_batch_size": auto_batch_size(model, max_new_tokens=max_new_tokens, prompt_tokens=longest),
         "results": rows,
@@ -125,12 +151,12 @@ def main() -> None:
         f"T={args.temperature}, median of {args.rounds} interleaved round(s), "
         f"{report['machine']['torch_threads']} threads, load {report['load_average_1min']}"
     )
-    print("| batch | median | completions/s | tokens/s | vs first | agree | runs |")
-    print("|---:|---:|---:|---:|---:|---:|---|")
+    print("| path | batch | median | completions/s | tokens/s | vs first | agree | runs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         print(
-            f"| {row['batch_size']} | {row['median_s']} s | {row['completions_per_s']} | {row['tokens_per_s']} "
-            f"| {row['speedup_vs_first']}x | {row['agree_with_first']}/{len(prompts)} "
+            f"| {row['path']} | {row['batch_size']} | {row['median_s']} s | {row['completions_per_s']} | {row['tokens_per_s']} "
+            f"| {row['speedup_vs_first']}x | {row['agree_with_first']}/{len(reference)} "
             f"| {', '.join(f'{t} s' for t in row['all_runs_s'])} |"
         )
     print(f"auto_batch_size for this model and prompt length: {report['auto_batch_size']}")

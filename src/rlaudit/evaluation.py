@@ -143,6 +143,7 @@ def greedy_correct(
         temperature=0.0,
         max_new_tokens=max_new_tokens or task.max_new_tokens,
         batch_size=batch_size,
+        stats=False,
     )
     return task.correct(rows, [s.completion for s in samples])
 

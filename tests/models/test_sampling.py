@@ -297,3 +297,14 @@ def test_on_a_gpu(tmp_path, tiny_model_builder):
     with pytest.warns(UserWarning, match="out of memory"):
         out = sample(model, tok, PROMPTS * 2, temperature=1.0, max_new_tokens=4, batch_size=6, seed=5)
     assert out == expected
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_without_stats_the_same_completions(model_and_tok, temperature):
+    model, tok = model_and_tok
+    kwargs = {"n": 3, "temperature": temperature, "max_new_tokens": 6, "seed": 2, "batch_size": 9}
+    with_stats = sample(model, tok, PROMPTS, **kwargs)
+    without = sample(model, tok, PROMPTS, stats=False, **kwargs)
+    assert [s.completion for s in without] == [s.completion for s in with_stats]
+    assert [s.n_tokens for s in without] == [s.n_tokens for s in with_stats]
+    assert all(math.isnan(s.entropy) and math.isnan(s.logprob) for s in without)

@@ -18,6 +18,7 @@ sampled, and it is what made the completion stop) but not in the text. Everythin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +66,12 @@ def sample(
     batch_size: int | None = None,
     seed: int = 0,
     chat: bool | None = None,
+    stats: bool = True,
 ) -> list[Sample]:
-    """Sample `n` completions for each prompt, a batch of sequences per ``generate`` call.
+    """Sample `n` completions for each prompt, a batch of sequences at a time.
+
+    Each distinct prompt is fed once and the batch's common prefix once (`rlaudit.models.prefix`;
+    a model whose forward takes no cache and position ids goes through ``generate`` instead).
 
     The batch is the one an enclosing `rlaudit.models.device.generation_batch_size` block sets (the
     CLI's ``--batch-size``), else `batch_size`, else `rlaudit.models.device.auto_batch_size` (from the
@@ -79,7 +84,8 @@ def sample(
     template and feeds the raw text otherwise. Results are in prompt order, `n` per prompt. Greedy
     results do not depend on the batch; sampled ones are the same for the same `seed` and effective
     batch size (pass `batch_size` to pin it: the automatic one depends on the machine). The global
-    torch RNG and the model's train/eval mode are left as they were.
+    torch RNG and the model's train/eval mode are left as they were. `stats` False leaves ``entropy``
+    and ``logprob`` out (nan): answers that are only checked need no softmax over the vocabulary.
     """
     _check_arguments(
         tokenizer, n=n, temperature=temperature, max_new_tokens=max_new_tokens, batch_size=batch_size
@@ -94,6 +100,8 @@ def sample(
     gen_kwargs = _generate_kwargs(tokenizer, temperature, max_new_tokens, eos_ids)
     # Temperature of the distribution the statistics describe (see the module docstring for T = 0).
     stats_temperature = temperature if temperature > 0 else 1.0
+    # Without `stats`, the fast path skips the softmax over the vocabulary at every step.
+    decode_stats = stats_temperature if stats else None
     size = batch_size_override() or batch_size
     if size is None:
         longest = max((len(ids) for ids in encoded), default=1)
@@ -108,7 +116,7 @@ def sample(
             if fast:
                 prompts = [encoded[i] for i in batch_rows]
                 done = _decode(
-                    model, tokenizer, prompts, temperature, max_new_tokens, eos_ids, stats_temperature
+                    model, tokenizer, prompts, temperature, max_new_tokens, eos_ids, decode_stats
                 )
                 return _samples(tokenizer, batch_rows, *done)
             enc = tokenizer.pad(
@@ -148,7 +156,7 @@ def _decode(
     temperature: float,
     max_new_tokens: int,
     eos_ids: set[int],
-    stats_temperature: float,
+    stats_temperature: float | None,
 ) -> tuple[torch.Tensor, ...]:
     """Generate one completion per entry of `prompts` (token ids; repeats are the samples of a prompt).
 
@@ -158,7 +166,7 @@ def _decode(
     batch at its first eos. Returns the generated ids (B, max_new_tokens; padding after each row's end),
     each row's length (eos included), whether it ended with eos, and the sums over its tokens of the
     entropy and of the log-probability of the token drawn, both under ``softmax(logits /
-    stats_temperature)``.
+    stats_temperature)`` (nan with `stats_temperature` None: not computed).
     """
     device = model.device
     distinct: dict[tuple[int, ...], int] = {}
@@ -173,12 +181,23 @@ def _decode(
     finished = torch.zeros(n, dtype=torch.bool, device=device)
     entropy = torch.zeros(n, device=device)
     logprob = torch.zeros(n, device=device)
+    if stats_temperature is None:
+        entropy.fill_(math.nan)
+        logprob.fill_(math.nan)
     for t in range(max_new_tokens):
-        logp = torch.log_softmax(state.logits.float() / stats_temperature, dim=-1)  # (live, V)
-        p = logp.exp()
-        token = torch.multinomial(p, 1).squeeze(1) if temperature > 0 else state.logits.argmax(dim=-1)
-        entropy[live] -= torch.special.xlogy(p, p).sum(-1)  # xlogy: 0 * log 0 = 0, not nan
-        logprob[live] += logp.gather(-1, token[:, None]).squeeze(1)
+        if stats_temperature is None:  # no statistics asked for: the draw is all
+            logits = state.logits.float()
+            token = (
+                torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1).squeeze(1)
+                if temperature > 0
+                else logits.argmax(dim=-1)
+            )
+        else:
+            logp = torch.log_softmax(state.logits.float() / stats_temperature, dim=-1)  # (live, V)
+            p = logp.exp()
+            token = torch.multinomial(p, 1).squeeze(1) if temperature > 0 else state.logits.argmax(dim=-1)
+            entropy[live] -= torch.special.xlogy(p, p).sum(-1)  # xlogy: 0 * log 0 = 0, not nan
+            logprob[live] += logp.gather(-1, token[:, None]).squeeze(1)
         ids[live, t] = token
         length[live] += 1
         ended = torch.isin(token, eos)
