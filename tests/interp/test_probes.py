@@ -21,6 +21,13 @@ def fit(x, y, **kw):
     return fit_probe(x, y, layer="0.5", pooling="last_prompt", source="test", labels={"1": "planted"}, **kw)
 
 
+@pytest.fixture(scope="module")
+def fitted():
+    """One probe on the planted data (a fit takes a second or two)."""
+    x, y = planted()
+    return fit(x, y, seed=0)
+
+
 def test_separates_a_planted_linear_signal():
     x, y = planted()
     probe = fit(x, y, seed=0)
@@ -78,9 +85,8 @@ def test_round_trip_gives_identical_scores(tmp_path):
         ({"layer": ""}, "layer"),
     ],
 )
-def test_bad_probe_files_name_the_field(tmp_path, change, field):
-    x, y = planted()
-    d = {**fit(x, y, seed=0).to_dict(), **change}
+def test_bad_probe_files_name_the_field(tmp_path, fitted, change, field):
+    d = {**fitted.to_dict(), **change}
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(d))
     with pytest.raises(ProbeFileError, match=field) as err:
@@ -96,10 +102,9 @@ def test_unreadable_files(tmp_path):
         Probe.load(tmp_path / "x.json")
 
 
-def test_wrong_width_is_an_error():
-    x, y = planted()
+def test_wrong_width_is_an_error(fitted):
     with pytest.raises(ValueError, match="16-wide"):
-        fit(x, y, seed=0).predict_proba(np.zeros((2, 8)))
+        fitted.predict_proba(np.zeros((2, 8)))
 
 
 def test_bad_training_data():
