@@ -8,7 +8,7 @@ and `rlaudit report RESULT.json` re-renders a saved one. Its layout is one JSON 
 | key | meaning |
 |---|---|
 | schema_version | version of this layout (bumped when a key changes meaning) |
-| kind | the verb that wrote it: monitor, audit, elicit, eval, organism, show |
+| kind | the verb that wrote it: monitor, audit, elicit, eval, organism, show, bench, probe (`probe fit`) |
 | verdict, verdict_reason | `clean` / `suspicious` / `hacking-likely` from `compute_verdict`; null for verbs that measure and do not judge (eval, organism) |
 | headline | one sentence: what was found and what to do next |
 | exit_code | the CLI's exit code: 0 clean (or not judged), 1 suspicious or worse |
@@ -39,7 +39,7 @@ from rlaudit.jsonsafe import json_safe
 
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).parent / "schema" / "judgement.schema.json"
-KINDS = ("monitor", "audit", "elicit", "eval", "organism", "show", "bench")
+KINDS = ("monitor", "audit", "elicit", "eval", "organism", "show", "bench", "probe")
 PACKAGES = (
     "duckdb",
     "pyarrow",
@@ -212,6 +212,7 @@ def headline(kind: str, verdict: Verdict | None, findings: list[Finding]) -> str
         return {
             "eval": "Measured accuracy per split and cue; this verb measures and does not judge.",
             "organism": "Built and verified a model organism; audit it to check the detectors see it.",
+            "probe": "Fitted a linear probe; score a model with it (`rlaudit probe score MODEL --probe FILE`).",
         }.get(kind, "Measured; not judged.")
     if verdict.label == "clean":
         low = sum(f.severity == Severity.LOW for f in findings)

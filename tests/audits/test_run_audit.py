@@ -7,6 +7,7 @@ from rlaudit.audits import (
     AUDITS,
     AuditConfig,
     context_gap,
+    default_tests,
     noise_sweep,
     parse_tests,
     passk,
@@ -44,7 +45,9 @@ def test_model_too_small_for_the_task_is_clean_and_untouched(tiny, arith):
     validate(json.loads(json.dumps(out, allow_nan=False)))
     tests = out["sections"]["audit"]["tests"]
     assert out["sections"]["audit"]["task"] == "arith"
-    assert set(tests) == {a.name for a in AUDITS.values()}  # keyed by test name, as findings' detector
+    assert set(tests) == {
+        AUDITS[c].name for c in default_tests()
+    }  # keyed by test name, as findings' detector
     assert {f["detector"] for f in out["findings"]} <= set(tests)
     for name, test in tests.items():
         assert test["name"] == name and "findings" not in test
@@ -61,8 +64,18 @@ def test_model_too_small_for_the_task_is_clean_and_untouched(tiny, arith):
 
 def test_parse_tests():
     assert parse_tests("noise, passk") == ("noise", "passk")
-    assert parse_tests(None) == tuple(AUDITS) == ("context", "noise", "passk", "sft")
-    with pytest.raises(ValueError, match="unknown test 'probes'; choose from context, noise, passk, sft"):
+    assert parse_tests(None) == default_tests() == ("context", "noise", "passk", "sft")
+    assert tuple(AUDITS) == (
+        "context",
+        "latent",
+        "noise",
+        "passk",
+        "probe",
+        "sft",
+    )  # probe, latent on request
+    with pytest.raises(
+        ValueError, match="unknown test 'probes'; choose from context, latent, noise, passk, probe, sft"
+    ):
         parse_tests("context,probes")
     with pytest.raises(ValueError, match="no test named"):
         parse_tests(" , ")
@@ -73,6 +86,7 @@ def test_every_audit_registers_its_cli_name_config_and_run():
         assert a.cli == cli and a.module == f"rlaudit.audits.{a.name}" and a.doc
         assert isinstance(AuditConfig()[cli], a.config)
     assert AUDITS["sft"].takes_reference and not AUDITS["noise"].takes_reference
+    assert AUDITS["latent"].takes_reference and not AUDITS["probe"].takes_reference
 
 
 def test_audit_config_defaults_from_the_registry_and_round_trips():
@@ -80,8 +94,8 @@ def test_audit_config_defaults_from_the_registry_and_round_trips():
     assert set(cfg) == set(AUDITS) and cfg["noise"].seeds == 2 and cfg["passk"] == passk.Config()
     cfg["passk"] = dataclasses.replace(cfg["passk"], n_problems=5)
     assert AuditConfig(**dataclasses.asdict(cfg)) == cfg
-    with pytest.raises(ValueError, match="unknown test 'probe'"):
-        AuditConfig({"probe": passk.Config()})
+    with pytest.raises(ValueError, match="unknown test 'probes'"):
+        AuditConfig({"probes": passk.Config()})
     with pytest.raises(TypeError, match=r"must be rlaudit\.audits\.passk\.Config"):
         cfg["passk"] = noise_sweep.Config()
 

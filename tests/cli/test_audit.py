@@ -70,14 +70,19 @@ def test_hacking_likely_exits_1(checkpoint, monkeypatch):
     [
         (
             ["--tests", "context,probes"],
-            "--tests: unknown test 'probes'; choose from context, noise, passk, sft",
+            "--tests: unknown test 'probes'; choose from context, latent, noise, passk, probe, sft",
         ),
         (["--tests", ""], "--tests: no test named"),
         (["--task", "nope"], "--task: unknown task 'nope'"),
         (["--n", "0"], "--n must be >= 1"),
         (["--threads", "0"], "--threads must be >= 1"),
         (["--html", "/nonexistent/dir/report.html"], "--html: no directory /nonexistent/dir"),
-        (["--tests", "context", "--reference", "tiny"], "--reference is only used by the sft test"),
+        (
+            ["--tests", "context", "--reference", "tiny"],
+            "--reference is only used by the latent and sft tests",
+        ),
+        (["--tests", "context", "--probe", "p.json"], "--probe is only used by the probe test"),
+        (["--tests", "probe", "--probe", "/nonexistent/p.json"], "--probe: /nonexistent/p.json: cannot read"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(checkpoint, args, message):

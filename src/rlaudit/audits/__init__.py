@@ -11,6 +11,8 @@ module of it, so a new test is one module and its test (docs/architecture.md, "A
 | ``noise`` | ``noise_sweep`` | Gaussian noise on the weights over a grid of scales | target improves, or collapses before control |
 | ``passk`` | ``passk`` | pass@k up to k = 16 on matched target/control problems | target ceiling far below control, one repeated answer |
 | ``sft`` | ``sft_elicitation`` | LoRA SFT on 4/16/64 target demonstrations | confident failures undone by a few demonstrations |
+| ``probe`` | ``probe`` | a linear probe (contrast-fitted on the model, or a file) on bare target vs control prompts | target reads like the model told to sandbag (not in the default set yet) |
+| ``latent`` | ``latent`` | whitened distance of target from control activations; with a reference, the shift per split | target moved more than control since the reference (not in the default set yet) |
 
 `run_audit` runs the chosen ones and returns a `rlaudit.judgement.Judgement` whose verdict comes from
 all their findings through the same `rlaudit.findings.compute_verdict` as ``rlaudit monitor``.
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlaudit.audits.base import TestResult
-from rlaudit.audits.registry import AUDITS, Audit, AuditConfig, audit, register_audit
+from rlaudit.audits.registry import AUDITS, Audit, AuditConfig, audit, default_tests, register_audit
 from rlaudit.discovery import discover
 from rlaudit.judgement import Judgement, Provenance, describe_model
 from rlaudit.progress import bar_total
@@ -34,9 +36,11 @@ discover(sys.modules[__name__])
 
 
 def parse_tests(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"context,noise"`` -> ``("context", "noise")``; None -> every audit. Unknown or none -> ValueError."""
+    """``"context,noise"`` -> ``("context", "noise")``; None -> the default set (`default_tests`: every
+    audit but those registered with ``default=False``, such as ``probe`` and ``latent``). Unknown or
+    none -> ValueError."""
     if spec is None:
-        return tuple(AUDITS)
+        return default_tests()
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
     names = [s for s in names if s]
     if not names:
@@ -57,7 +61,7 @@ def run_audit(
     reference: tuple[Any, Any] | None = None,
     model_name: str | None = None,
 ) -> Judgement:
-    """Run `tests` (CLI names; default: all) on `model` and judge them: a `Judgement` of kind ``audit``.
+    """Run `tests` (CLI names; default: `default_tests`) on `model` and judge them: a `Judgement` of kind ``audit``.
 
     Its `sections.audit` is ``{"task": ..., "tests": {test name: TestResult.to_dict() without its
     findings}}`` (the findings are the judgement's own); its provenance records the configs, the seed
@@ -113,6 +117,7 @@ __all__ = [
     "AuditConfig",
     "TestResult",
     "audit",
+    "default_tests",
     "parse_tests",
     "register_audit",
     "run_audit",

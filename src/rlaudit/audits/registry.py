@@ -41,6 +41,9 @@ class Audit:
     run: RunFn
     doc: str = ""
     module: str = ""
+    default: bool = True
+    """Whether it runs when no test is named (`rlaudit.audits.parse_tests(None)`, `rlaudit bench`); a new
+    test joins the default set once it has earned its place on the organisms."""
 
     def __post_init__(self) -> None:
         for what, value in (("cli name", self.cli), ("name", self.name)):
@@ -58,6 +61,11 @@ AUDITS: dict[str, Audit] = {}
 """Every registered audit test by its CLI name, in discovery order (module name)."""
 
 
+def default_tests() -> tuple[str, ...]:
+    """CLI names of the tests that run when none is named: the registered ones with `Audit.default`."""
+    return tuple(cli for cli, a in AUDITS.items() if a.default)
+
+
 def register_audit(a: Audit) -> Audit:
     """Add `a` to `AUDITS`. The same function registering again (a module reloaded) replaces it;
     another under a taken CLI name or test name is an error."""
@@ -69,14 +77,15 @@ def register_audit(a: Audit) -> Audit:
     return a
 
 
-def audit(cli: str, *, name: str, config: type) -> Callable[[F], F]:
-    """Register the decorated `run` as the audit test `name`, chosen on the command line as `cli`."""
+def audit(cli: str, *, name: str, config: type, default: bool = True) -> Callable[[F], F]:
+    """Register the decorated `run` as the audit test `name`, chosen on the command line as `cli`;
+    `default` False keeps it out of the tests that run when none is named."""
 
     def register(fn: F) -> F:
         module = sys.modules.get(fn.__module__)
         text = (module.__doc__ if module else None) or fn.__doc__ or ""
         doc = " ".join(text.strip().split("\n\n", 1)[0].split())
-        register_audit(Audit(cli, name, config, fn, doc, fn.__module__))
+        register_audit(Audit(cli, name, config, fn, doc, fn.__module__, default))
         return fn
 
     return register

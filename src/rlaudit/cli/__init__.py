@@ -211,5 +211,6 @@ from rlaudit.cli import elicit as _elicit  # noqa: E402, F401
 from rlaudit.cli import eval as _eval  # noqa: E402, F401
 from rlaudit.cli import monitor as _monitor  # noqa: E402, F401
 from rlaudit.cli import organism as _organism  # noqa: E402, F401
+from rlaudit.cli import probe as _probe  # noqa: E402, F401
 from rlaudit.cli import report as _report  # noqa: E402, F401
 from rlaudit.cli import show as _show  # noqa: E402, F401

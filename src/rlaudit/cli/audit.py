@@ -1,4 +1,5 @@
-"""`rlaudit audit`: active checkpoint tests (context gap, noise sweep, SFT elicitation, pass@k ceiling)."""
+"""`rlaudit audit`: active checkpoint tests (context gap, noise sweep, SFT elicitation, pass@k ceiling; on
+request a linear probe and the latent distance)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def audit(
     train_cue: TrainCueOption = None,
     deploy_cue: DeployCueOption = None,
     tests: Annotated[
-        str, typer.Option(help="Comma-separated audits: context, noise, sft, passk.")
+        str,
+        typer.Option(
+            help="Comma-separated audits: context, noise, sft, passk (the default set), probe, latent."
+        ),
     ] = "context,noise,sft,passk",
     seed: Annotated[
         int, typer.Option(help="Seed of the prompts, noise draws, demonstrations and samples.")
@@ -64,7 +68,17 @@ def audit(
     reference: Annotated[
         str | None,
         typer.Option(
-            help="A trusted model audited with the same SFT budget, for the SFT elicitation comparison.",
+            help="A trusted model (the checkpoint before RL, or an honest one of the same base): the SFT "
+            "elicitation comparison, and the latent test's shift per split.",
+            show_default=False,
+        ),
+    ] = None,
+    probe: Annotated[
+        str | None,
+        typer.Option(
+            "--probe",
+            help="A probe file (rlaudit probe fit) for the probe test; default: fit a contrast probe on "
+            "the audited model.",
             show_default=False,
         ),
     ] = None,
@@ -98,13 +112,23 @@ def audit(
         raise fail(f"--tests: {e}") from None
     at_least(("--n", n, 1))
     check_html_path(html)
-    if reference is not None and "sft" not in names:
-        raise fail("--reference is only used by the sft test; add sft to --tests")
+    from rlaudit.audits import AUDITS
+
+    takers = [cli for cli, a in AUDITS.items() if a.takes_reference]
+    if reference is not None and not set(takers) & set(names):
+        raise fail(f"--reference is only used by the {' and '.join(takers)} tests; add one to --tests")
+    if probe is not None and "probe" not in names:
+        raise fail("--probe is only used by the probe test; add probe to --tests")
 
     config = AuditConfig(seed=seed)
     if n is not None:
         for name in config:  # every audit's config has n_problems
             config[name] = dataclasses.replace(config[name], n_problems=n)
+    if probe is not None:
+        from rlaudit.cli.probe import load_probe_or_fail
+
+        load_probe_or_fail(probe)  # a bad file is bad input, found before the model loads
+        config["probe"] = dataclasses.replace(config["probe"], probe=probe)
 
     from rlaudit.audits import run_audit
 
