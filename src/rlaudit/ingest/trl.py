@@ -135,8 +135,11 @@ def _logged_reward_functions(output_dir: Path) -> set[str] | None:
 
 
 def _read(f: Path) -> pa.Table:
+    """The file's table. `ParquetFile` rather than `pq.read_table`: the same table without the dataset
+    machinery, a third of the time on TRL's small per-step files (read twice each, 30,000 in a run)."""
     try:
-        return pq.read_table(f)
+        with pq.ParquetFile(f) as parquet:
+            return parquet.read()
     except (pa.ArrowException, OSError) as e:
         raise RecordError(f"{f}: not a readable Parquet file ({e})") from None
 
