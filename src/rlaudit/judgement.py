@@ -45,7 +45,6 @@ PACKAGES = (
     "pyarrow",
     "numpy",
     "scipy",
-    "ruptures",
     "torch",
     "transformers",
     "trl",

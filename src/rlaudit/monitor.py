@@ -9,6 +9,7 @@ rendered from its JSON.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import tempfile
 from collections.abc import Sequence
@@ -16,10 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from rlaudit.detectors import DetectorConfig, run_detectors
 from rlaudit.detectors.unlabelled import unlabelled_findings
 from rlaudit.findings import Finding, Severity
 from rlaudit.ingest import IngestResult, ingest
+from rlaudit.jsonsafe import SafeList, column_values
 from rlaudit.judgement import Judgement, Provenance, describe_input
 from rlaudit.records import RecordError, RolloutStore
 from rlaudit.signals import Signals, SignalsConfig, compute_signals, signal_columns, step_columns
@@ -166,28 +172,34 @@ def _at_most_medium(f: Finding) -> Finding:
 def signals_section(signals: Signals) -> dict[str, Any]:
     """`sections.signals` of a judgement: the step signals as `{run: {split: {condition: {"step": [...],
     <column>: [...]}}}}` (sorted by step), reward components per run, prompt families, and what the
-    data could support."""
+    data could support. The series are JSON-ready (`rlaudit.jsonsafe.SafeList`: NaN -> None) and made
+    from whole Arrow columns, never value by value: a long run has millions of them."""
     steps: dict[str, Any] = {}
     t = signals.steps
     columns = [c for c in step_columns() if c in t.column_names]
     if t.num_rows:
-        order = [(c, "ascending") for c in ("run", "split", "condition", "step")]
-        data = t.sort_by(order).to_pydict()
-        for i in range(t.num_rows):
-            by_split = steps.setdefault(str(data["run"][i]), {}).setdefault(str(data["split"][i]), {})
-            series = by_split.setdefault(str(data["condition"][i]), {"step": [], **{c: [] for c in columns}})
-            series["step"].append(int(data["step"][i]))
-            for c in columns:
-                series[c].append(data[c][i])
+        t = t.sort_by([(c, "ascending") for c in ("run", "split", "condition", "step")])
+        keys = ("run", "split", "condition")
+        values = {c: column_values(t[c]) for c in columns}
+        values["step"] = column_values(pc.cast(t["step"], pa.int64()))
+        for start, end in _segments(t, keys):
+            run, split, condition = (str(t[k][start].as_py()) for k in keys)
+            by_split = steps.setdefault(run, {}).setdefault(split, {})
+            by_split[condition] = {c: SafeList(values[c][start:end]) for c in ("step", *columns)}
     components: dict[str, Any] = {}
     comp = signals.components
     if comp.num_rows and {"run", "step", "component", "mean"} <= set(comp.column_names):
-        for row in comp.sort_by([("step", "ascending")]).to_pylist():
-            series = components.setdefault(str(row["run"]), {}).setdefault(
-                str(row["component"]), {"step": [], "mean": []}
-            )
-            series["step"].append(int(row["step"]))
-            series["mean"].append(row["mean"])
+        comp = comp.sort_by([("step", "ascending")])
+        codes = _codes(comp, ("run", "component"))
+        order = np.argsort(codes, kind="stable")  # rows of one (run, component) together, by step
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        for rows in sorted(np.split(order, bounds), key=lambda r: int(r[0])):  # as first seen by step
+            run, component = str(comp["run"][rows[0]].as_py()), str(comp["component"][rows[0]].as_py())
+            part = comp.take(pa.array(rows))
+            components.setdefault(run, {})[component] = {
+                "step": column_values(pc.cast(part["step"], pa.int64())),
+                "mean": column_values(part["mean"]),
+            }
     unlabelled = {run for run in signals.runs if not signals.is_labelled(run)}
     families = [r for r in signals.families.to_pylist() if r.get("run") in unlabelled]
     return {
@@ -200,6 +212,21 @@ def signals_section(signals: Signals) -> dict[str, Any]:
         "components": components,
         "families": [] if signals.metrics_only else families,
     }
+
+
+def _codes(t: pa.Table, keys: Sequence[str]) -> np.ndarray:
+    """One integer per row that is equal exactly where the rows agree on every key (null included)."""
+    codes = np.zeros(t.num_rows, dtype=np.int64)
+    for k in keys:
+        encoded = pc.dictionary_encode(t[k], null_encoding="encode").combine_chunks()
+        codes = codes * (len(encoded.dictionary) + 1) + encoded.indices.to_numpy()
+    return codes
+
+
+def _segments(t: pa.Table, keys: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) of each run of consecutive rows of `t` with the same keys."""
+    cuts = [0, *(np.flatnonzero(np.diff(_codes(t, keys))) + 1).tolist(), t.num_rows]
+    return list(itertools.pairwise(cuts))
 
 
 def samples(store: RolloutStore, judgement: Judgement, config: MonitorConfig) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from rlaudit.ingest._common import Pending, append_all
 from rlaudit.ingest.trl_state import find_trainer_state, load_log_history, reward_function_names
-from rlaudit.records import FIELDS, RecordError, RolloutStore, normalize
+from rlaudit.records import FIELDS, RecordError, RolloutStore
 
 if TYPE_CHECKING:
     from rlaudit.ingest import IngestResult
@@ -83,13 +83,8 @@ def ingest_trl(
             pending.append(Pending(f, "trl", list))  # recorded as stored, with no rows
             continue
         excluded |= set(_reward_columns(table, reward_names)[1])
-        pending.append(
-            Pending(
-                f,
-                "trl",
-                partial(_convert, f, run=run, reward_names=reward_names, reward_weights=reward_weights),
-            )
-        )
+        convert = partial(_convert, f, reward_names=reward_names, reward_weights=reward_weights)
+        pending.append(Pending(f, "trl", convert, run=run))  # normalized with the rest of its batch
     append_all(store, pending, result)
     if repeats:
         result.notes.append(
@@ -140,8 +135,11 @@ def _logged_reward_functions(output_dir: Path) -> set[str] | None:
 
 
 def _read(f: Path) -> pa.Table:
+    """The file's table. `ParquetFile` rather than `pq.read_table`: the same table without the dataset
+    machinery, a third of the time on TRL's small per-step files (read twice each, 30,000 in a run)."""
     try:
-        return pq.read_table(f)
+        with pq.ParquetFile(f) as parquet:
+            return parquet.read()
     except (pa.ArrowException, OSError) as e:
         raise RecordError(f"{f}: not a readable Parquet file ({e})") from None
 
@@ -166,9 +164,10 @@ def _reward_columns(table: pa.Table, reward_names: set[str] | None) -> tuple[lis
 
 
 def _convert(
-    f: Path, *, run: str, reward_names: set[str] | None, reward_weights: dict[str, float] | None
+    f: Path, *, reward_names: set[str] | None, reward_weights: dict[str, float] | None
 ) -> list[pa.Table]:
-    """One completions file as a normalized table; RecordError names the file, row and column."""
+    """One completions file as rollout records, ready for `normalize` (which `append_all` runs on a
+    batch of files at once); RecordError names the file, row and column."""
     table = _read(f)
     source = str(f)
     for name in ("step", "prompt", "completion"):
@@ -211,7 +210,7 @@ def _convert(
         table = _set(table, "correct", _correct(table.column("correct"), source))
     table = table.append_column("reward", pa.array(reward, type=pa.float64()))
     table = table.append_column("rewards", rewards)
-    return [normalize(table, source=source, first_row=1, run=run)]
+    return [table]
 
 
 def _set(table: pa.Table, name: str, column: pa.Array | pa.ChunkedArray) -> pa.Table:

@@ -2,7 +2,15 @@
 `normalize`, which validates raw records into it) and `store` (the append-only `RolloutStore`, Parquet
 parts under a DuckDB view)."""
 
-from rlaudit.records.schema import FIELDS, METRICS_SCHEMA, REQUIRED, STORE_SCHEMA, RecordError, normalize
+from rlaudit.records.schema import (
+    FIELDS,
+    METRICS_SCHEMA,
+    REQUIRED,
+    STORE_SCHEMA,
+    RecordError,
+    normalize,
+    normalize_many,
+)
 from rlaudit.records.store import SCHEMA_VERSION, RolloutStore, SourceRecord, file_sha256, jsonable_row
 
 __all__ = [
@@ -17,4 +25,5 @@ __all__ = [
     "file_sha256",
     "jsonable_row",
     "normalize",
+    "normalize_many",
 ]

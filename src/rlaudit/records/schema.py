@@ -8,6 +8,9 @@ columns into the JSON `extra` column, so nothing the user logged is dropped.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -98,6 +101,36 @@ def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, 
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     if table.num_rows == 0:
         return STORE_SCHEMA.empty_table()
+    _validate(table, source=source, first_row=first_row)
+    return _to_store_schema(table, source=source, first_row=first_row, run=run)
+
+
+def normalize_many(parts: Sequence[tuple[pa.Table, str]], *, run: str) -> list[pa.Table]:
+    """`normalize` for many sources at once (a folder of TRL per-step files), rows numbered from 1 in
+    each: every part is validated on its own (errors name its source), then consecutive parts with the
+    same columns go through one DuckDB pass together instead of one pass each (the pass, not the rows,
+    was most of the cost of a small file). Returns the rows in the order of `parts`, in as few tables
+    as the schemas allow.
+    """
+    kept = []
+    for table, source in parts:
+        if table.num_rows:
+            _validate(table, source=source, first_row=1)
+            kept.append((table, source))
+    out = []
+    for _, group in itertools.groupby(kept, key=lambda part: part[0].schema):
+        tables, sources = zip(*group, strict=True)
+        lengths = [t.num_rows for t in tables]
+        rows = (
+            pa.array(np.repeat(np.array(sources, dtype=object), lengths), pa.string()),
+            pa.array(np.concatenate([np.arange(1, n + 1) for n in lengths]), pa.int64()),
+        )
+        joined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        out.append(_to_store_schema(joined, source=sources[0], first_row=1, run=run, rows=rows))
+    return out
+
+
+def _validate(table: pa.Table, *, source: str, first_row: int) -> None:
     names = set(table.column_names)
     for name in REQUIRED:
         if name not in names:
@@ -106,7 +139,6 @@ def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, 
         if name in names:
             _check_column(table.column(name), name, required, kind, where=(source, first_row))
     _check_extra_names([n for n in table.column_names if n not in FIELDS], where=(source, first_row))
-    return _to_store_schema(table, source=source, first_row=first_row, run=run)
 
 
 def _check_column(
@@ -156,13 +188,21 @@ def _first_index(mask: pa.ChunkedArray | pa.Array) -> int:
     return int(pc.index(mask, True).as_py())
 
 
-def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) -> pa.Table:
+def _to_store_schema(
+    table: pa.Table,
+    *,
+    source: str,
+    first_row: int,
+    run: str,
+    rows: tuple[pa.Array, pa.Array] | None = None,
+) -> pa.Table:
     """Defaults and extras in one DuckDB pass (md5 and to_json are vectorised there).
 
     No name or value from the input reaches the SQL text (user-given names never go into SQL): the
     table DuckDB sees has only column names chosen here (record fields as `c<position>`, the extras
     packed into one struct column whose field names travel as Arrow data, a struct of rewards turned
     into a map in Arrow), and `run`, `source` and `first_row` are bound as parameters ($1, $2, $3).
+    `rows`: each row's own (source, row) instead, for the rows of several sources in one pass.
     """
     names = table.column_names
     alias = {name: f"c{i}" for i, name in enumerate(names) if name in FIELDS}
@@ -176,19 +216,23 @@ def _to_store_schema(table: pa.Table, *, source: str, first_row: int, run: str) 
     extras = [i for i, name in enumerate(names) if name not in FIELDS]
     if extras:
         cols["extras"] = table.select(extras).to_struct_array()
+    if rows is not None:
+        cols["source_of_row"], cols["row_of_source"] = rows
     con = duckdb.connect()
     try:
         con.register("batch", pa.table(cols))
-        sql = _store_sql(alias, has_extras=bool(extras))
-        out = con.sql(sql, params=[run, source, first_row - 1]).to_arrow_table()
+        sql = _store_sql(alias, has_extras=bool(extras), per_row=rows is not None)
+        params = [run] if rows is not None else [run, source, first_row - 1]
+        out = con.sql(sql, params=params).to_arrow_table()
     finally:
         con.close()
     return out.cast(STORE_SCHEMA)
 
 
-def _store_sql(alias: dict[str, str], *, has_extras: bool) -> str:
+def _store_sql(alias: dict[str, str], *, has_extras: bool, per_row: bool = False) -> str:
     """The SELECT from `batch` into the store's columns; `alias` maps the record fields present to the
-    batch's column names. Parameters: run (the default), source, first_row - 1."""
+    batch's column names. Parameters: run (the default), source, first_row - 1 (with `per_row`, the
+    batch's `source_of_row` and `row_of_source` columns instead)."""
 
     def col(name: str) -> str:
         return alias.get(name, "NULL")
@@ -196,6 +240,9 @@ def _store_sql(alias: dict[str, str], *, has_extras: bool) -> str:
     prompt, step = col("prompt"), col("step")
     prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5({prompt}), 1, 16))"
     extra = "CAST(to_json(extras) AS VARCHAR)" if has_extras else "NULL"
+    source, row = "CAST($2 AS VARCHAR)", "CAST(row_number() OVER () + $3 AS BIGINT)"
+    if per_row:
+        source, row = "CAST(source_of_row AS VARCHAR)", "CAST(row_of_source AS BIGINT)"
     return f"""
         SELECT
             COALESCE(CAST({col("run")} AS VARCHAR), $1) AS run,
@@ -217,8 +264,8 @@ def _store_sql(alias: dict[str, str], *, has_extras: bool) -> str:
             {_nan_to_null(col("logprob"))} AS logprob,
             {_nan_to_null(col("advantage"))} AS advantage,
             {extra} AS extra,
-            CAST($2 AS VARCHAR) AS source,
-            CAST(row_number() OVER () + $3 AS BIGINT) AS "row"
+            {source} AS source,
+            {row} AS "row"
         FROM batch
     """
 

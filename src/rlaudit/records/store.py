@@ -7,7 +7,11 @@
       .staging/                  parts being written; renamed into rollouts/ in one step when valid
 
 A source's parts become visible in one `os.rename` of its directory, so a reader never sees half an
-ingest, and a bad file leaves nothing behind. Readers can query while a run is still appending.
+ingest, and a bad file leaves nothing behind; then `sources.json` is replaced (temp file + rename) by
+one that lists it. A batch of sources (`append_many`: a folder of TRL's per-step files) is one
+directory, one rename and one rewrite of `sources.json`, its sources sharing the directory's id: a
+folder of 30,000 files is not 30,000 rewrites of a growing ledger. Readers can query while a run is
+still appending.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ SCHEMA_VERSION = 1
 class SourceRecord:
     """One ingested input: identified by content so re-ingesting it is a no-op."""
 
-    id: str
+    id: str  # the directory under rollouts/ (or the metrics file) its rows are in
     path: str
     format: str
     bytes: int
@@ -71,6 +75,7 @@ class RolloutStore:
         self.rollouts_dir = self.path / "rollouts"
         self.rollouts_dir.mkdir(parents=True, exist_ok=True)
         (self.path / ".staging").mkdir(exist_ok=True)
+        self._ledger: _Ledger | None = None
 
     # -- what has been ingested ---------------------------------------------------------------
     @property
@@ -78,10 +83,20 @@ class RolloutStore:
         return self.path / "sources.json"
 
     def sources(self) -> list[SourceRecord]:
-        if not self._sources_file.exists():
-            return []
-        data = json.loads(self._sources_file.read_text())
-        return [SourceRecord(**s) for s in data["sources"]]
+        return list(self._read_ledger().sources)
+
+    def _read_ledger(self) -> _Ledger:
+        """`sources.json`, parsed once per version of the file (it is only ever replaced, so its inode,
+        size and time tell the versions apart): `plan` runs once per file of a folder."""
+        try:
+            st = self._sources_file.stat()
+        except FileNotFoundError:
+            return _Ledger.of([], None)
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._ledger is None or self._ledger.key != key:
+            data = json.loads(self._sources_file.read_text())
+            self._ledger = _Ledger.of([SourceRecord(**s) for s in data["sources"]], key)
+        return self._ledger
 
     def _write_sources(self, sources: list[SourceRecord]) -> None:
         tmp = self._sources_file.with_suffix(".json.tmp")
@@ -95,12 +110,12 @@ class RolloutStore:
         else (byte offset, rows already stored). A file that only grew since the last ingest
         (a live JSONL log) resumes after what was stored; anything else starts from 0."""
         size = path.stat().st_size
-        known = self.sources()
+        ledger = self._read_ledger()
         full = file_sha256(path)
-        if any(s.sha256 == full and s.bytes == size for s in known):
+        if (full, size) in ledger.contents:
             return None
         resolved = str(path.resolve())
-        prior = [s for s in known if s.path == resolved]
+        prior = ledger.by_path.get(resolved, [])
         if prior:
             end = max(s.bytes for s in prior)
             if 0 < end < size and any(s.bytes == end and s.sha256 == file_sha256(path, end) for s in prior):
@@ -114,33 +129,45 @@ class RolloutStore:
         `n_bytes` is how much of the file was consumed (defaults to its size), recorded with its
         hash so the same content is never stored twice.
         """
-        n_bytes = path.stat().st_size if n_bytes is None else n_bytes
-        source_id = uuid.uuid4().hex[:16]
-        staging = self.path / ".staging" / source_id
+        return self._commit(tables, [NewSource(path, fmt, n_bytes)])[0]
+
+    def append_many(self, tables: Iterable[pa.Table], sources: list[NewSource]) -> int:
+        """Write the normalized rows of several source files as one batch, all or nothing: one
+        directory, one rename, one update of `sources.json`. Each source's `rows` must be given (the
+        tables may mix sources); returns rows written."""
+        if any(s.rows is None for s in sources):
+            raise ValueError("append_many: every source needs its row count")
+        return sum(self._commit(tables, sources))
+
+    def _commit(self, tables: Iterable[pa.Table], sources: list[NewSource]) -> list[int]:
+        """Stage `tables`, rename them into rollouts/ in one step, then list `sources` in the ledger;
+        returns each source's rows (a lone source without `rows` is given all that were written)."""
+        sizes = [s.path.stat().st_size if s.n_bytes is None else s.n_bytes for s in sources]  # before reading
+        batch_id = uuid.uuid4().hex[:16]
+        staging = self.path / ".staging" / batch_id
         staging.mkdir(parents=True)
-        rows = 0
         try:
+            written = 0
             for i, table in enumerate(tables):
                 if table.num_rows == 0:
                     continue
                 import pyarrow.parquet as pq
 
                 pq.write_table(table, staging / f"part-{i:05d}.parquet", compression="zstd")
-                rows += table.num_rows
-            record = SourceRecord(
-                id=source_id,
-                path=str(path.resolve()),
-                format=fmt,
-                bytes=n_bytes,
-                sha256=file_sha256(path, n_bytes),
-                rows=rows,
-            )
-            os.rename(staging, self.rollouts_dir / source_id)
+                written += table.num_rows
+            counted = [written] if sources[0].rows is None else [s.rows or 0 for s in sources]
+            if sum(counted) != written:
+                raise ValueError(f"append_many: {written} rows written, the sources say {sum(counted)}")
+            records = []
+            for s, n_bytes, rows in zip(sources, sizes, counted, strict=True):
+                sha = file_sha256(s.path, n_bytes)
+                records.append(SourceRecord(batch_id, str(s.path.resolve()), s.fmt, n_bytes, sha, rows))
+            os.rename(staging, self.rollouts_dir / batch_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self._write_sources([*self.sources(), record])
-        return rows
+        self._write_sources([*self.sources(), *records])
+        return counted
 
     def append_table(self, table: pa.Table, *, name: str) -> int:
         """Write one normalized table from a live producer (the training callback); visible at once."""
@@ -213,6 +240,35 @@ class RolloutStore:
             return int(row[0]) if row else 0
         finally:
             con.close()
+
+
+@dataclass(frozen=True)
+class NewSource:
+    """A source file about to be stored: what its ledger record is made of."""
+
+    path: Path
+    fmt: str
+    n_bytes: int | None = None
+    """How much of the file was consumed (default: all of it)."""
+    rows: int | None = None
+    """Its rows among the tables of a batch (`append_many`); counted when one source is written alone."""
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    """`sources.json` as read, with lookups by content and by path (a folder's files are each looked up)."""
+
+    key: tuple[int, int, int] | None
+    sources: tuple[SourceRecord, ...]
+    contents: frozenset[tuple[str, int]]
+    by_path: dict[str, list[SourceRecord]]
+
+    @classmethod
+    def of(cls, sources: list[SourceRecord], key: tuple[int, int, int] | None) -> _Ledger:
+        by_path: dict[str, list[SourceRecord]] = {}
+        for s in sources:
+            by_path.setdefault(s.path, []).append(s)
+        return cls(key, tuple(sources), frozenset((s.sha256, s.bytes) for s in sources), by_path)
 
 
 def jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
