@@ -83,7 +83,8 @@ def prefill(
     the prefix (a loss needs the logits of the last prompt token, which the prefix does not return).
     """
     device = model.device
-    shared = common_prefix_length(seqs, leave=leave)
+    # One sequence shares nothing with another: splitting it would only add a forward call.
+    shared = common_prefix_length(seqs, leave=leave) if len(seqs) > 1 else 0
     cache = None
     if shared:
         prefix = torch.tensor([list(seqs[0][:shared])], device=device)
