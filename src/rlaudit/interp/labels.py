@@ -13,10 +13,11 @@ models known honest (label 0) and models known to resist RL (label 1, e.g. the `
 
 Both group rows by problem, so a problem's rows are all in the training part or all held out.
 
-A caveat measured on the tiny organisms, not assumed away: a character-level model trained only on
-arithmetic has never read either instruction, so on it the contrast direction is a direction of the
-*text*, and whether it transfers to the model's own sandbagging is what the probe audit's benchmark
-(``benchmarks/probe_organisms.py``) measures.
+A caveat: a character-level model trained only on arithmetic (the tiny organisms) has never read
+either instruction, so on it the contrast direction is a direction of the *text*. On a random tiny
+model the probe audit still reads target and control apart a little (LOW, `rlaudit.audits.probe`);
+whether the direction transfers to an organism's own sandbagging has not been measured yet (issue 14's
+cross-organism benchmark is still to be built).
 """
 
 from __future__ import annotations
