@@ -115,9 +115,7 @@ def sample(
         try:
             if fast:
                 prompts = [encoded[i] for i in batch_rows]
-                done = _decode(
-                    model, tokenizer, prompts, temperature, max_new_tokens, eos_ids, decode_stats
-                )
+                done = _decode(model, tokenizer, prompts, temperature, max_new_tokens, eos_ids, decode_stats)
                 return _samples(tokenizer, batch_rows, *done)
             enc = tokenizer.pad(
                 {"input_ids": [encoded[i] for i in batch_rows]},
