@@ -7,6 +7,7 @@ Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -15,15 +16,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rlaudit.records import RolloutStore
+from rlaudit.signals.diversity import update_diversity
 from rlaudit.signals.registry import HELPERS, POOLED, SIGNALS, UNLABELLED
+
+MEMORY_ENV = "RLAUDIT_MEMORY_LIMIT"
+
+
+class SignalsMemoryError(RuntimeError):
+    """DuckDB hit `SignalsConfig.memory_limit` even with spilling: a limit the user can raise, not a
+    bug, so the CLI prints this one line (it names the option) and exits 3 without a traceback."""
 
 
 @dataclass
 class SignalsConfig:
     """How signals are computed."""
 
-    memory_limit: str = "1GB"
-    """DuckDB memory cap; larger stores spill to a temp directory inside the store."""
+    memory_limit: str = field(default_factory=lambda: os.environ.get(MEMORY_ENV, "1GB"))
+    """DuckDB memory cap (default: `$RLAUDIT_MEMORY_LIMIT`, else 1GB); larger stores spill to a temp
+    directory inside the store. The environment variable is how a CLI user raises it."""
     threads: int = 2
     family_mask: str = r"[0-9]+"
     """Regex masked out of prompts to group them into families when there are no split labels
@@ -33,6 +43,12 @@ class SignalsConfig:
     diversity_groups: int = 8
     """Groups per run x step x split x condition whose completions are tokenised for distinct-1/2 and
     pairwise similarity (the costly signals); the step value is the mean over this sample."""
+    diversity_rollouts: int = 128
+    """...and at most this many rollouts per run x step x split x condition (whole groups, at least
+    one): the cap that still bites when groups are few and large (`signals.diversity`)."""
+    diversity_chunk_rollouts: int = 100_000
+    """The diversity signals are computed over contiguous step ranges of about this many sampled
+    rollouts at a time, so their memory is bounded by the chunk, not the run (`signals.diversity`)."""
     top_tokens: int = 5000
     """With several runs, each run's completion-token distribution (numbers masked as for families, so
     runs on different prompts compare by form) is kept to this many most common tokens."""
@@ -106,6 +122,16 @@ def _success_sql() -> str:
 def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Signals:
     """Compute all signals of the rollouts (and metrics-only sources) in `store`."""
     cfg = cfg or SignalsConfig()
+    try:
+        return _compute(store, cfg)
+    except duckdb.OutOfMemoryException as e:
+        raise SignalsMemoryError(
+            f"DuckDB ran out of memory computing signals under memory_limit={cfg.memory_limit}: raise it "
+            f"with {MEMORY_ENV} (e.g. {MEMORY_ENV}=4GB; SignalsConfig.memory_limit in Python)"
+        ) from e
+
+
+def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
     con = duckdb.connect()
     try:
         con.execute("SET memory_limit = ?", [cfg.memory_limit])
@@ -186,9 +212,10 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
     """One row per GRPO group (the unit GRPO normalises advantages over).
 
     The token-list diversity measures (distinct-1/2, pairwise similarity) cost far more than the rest,
-    so they are computed on up to `cfg.diversity_groups` groups per run x step x split x condition
-    (chosen by a hash of the group id: the same groups on every re-run); their step means are
-    estimates from that sample. Everything else uses every group.
+    so they are computed on up to `cfg.diversity_groups` groups and `cfg.diversity_rollouts` rollouts
+    per run x step x split x condition (chosen by a hash of the group id: the same groups on every
+    re-run), in chunks of steps (`signals.diversity`); their step means are estimates from that
+    sample. Everything else uses every group.
     """
     split = _split_sql(cfg)
     con.execute(
@@ -236,35 +263,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         """,
         {"mask": cfg.family_mask},  # a parameter, never SQL text
     )
-    con.execute(
-        f"""
-        UPDATE groups SET distinct_1 = d.distinct_1, distinct_2 = d.distinct_2, pairwise_sim = d.pairwise_sim
-        FROM (
-            WITH sampled AS (
-                SELECT run, "group" FROM groups
-                QUALIFY row_number() OVER (PARTITION BY run, step, split, condition ORDER BY md5("group"))
-                        <= {int(cfg.diversity_groups)}
-            ),
-            lists AS (
-                SELECT ro.run, ro."group", list(string_split(trim(completion), ' ') ORDER BY source, "row") AS l
-                FROM rollouts ro SEMI JOIN sampled ON ro.run = sampled.run AND ro."group" = sampled."group"
-                GROUP BY ro.run, ro."group"
-            )
-            SELECT run, "group",
-                   len(list_distinct(flatten(l))) / greatest(len(flatten(l)), 1) AS distinct_1,
-                   len(list_distinct(flatten(list_transform(l, lambda t:
-                       list_transform(range(1, len(t)), lambda i: t[i] || ' ' || t[i + 1])))))
-                       / greatest(list_sum(list_transform(l, lambda t: greatest(len(t) - 1, 0))), 1)
-                       AS distinct_2,
-                   -- neighbouring pairs: an unbiased estimate of the mean over all pairs
-                   list_avg(list_transform(range(1, len(l)), lambda i:
-                       len(list_intersect(l[i], l[i + 1]))
-                       / greatest(len(list_distinct(list_concat(l[i], l[i + 1]))), 1))) AS pairwise_sim
-            FROM lists
-        ) d
-        WHERE groups.run = d.run AND groups."group" = d."group"
-        """
-    )
+    update_diversity(con, cfg)
     # all_fail for a group with unknown success and rewards that vary is false; fix up the case of
     # zero-variance groups in runs without success: all-fail = at the run's lowest reward.
     con.execute(
