@@ -83,26 +83,49 @@ class Signals:
         t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
         return sorted(set(t.column("split").to_pylist()))
 
+    _series_rows: dict[tuple[str | None, str | None, str], tuple[pa.Array, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _series_of: pa.Table | None = field(default=None, init=False, repr=False, compare=False)
+
     def series(
         self, column: str, *, run: str | None = None, split: str | None = None, condition: str = POOLED
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of one signal, sorted by step; NaN where it is undefined."""
+        """(steps, values) of one signal, sorted by step; NaN where it is undefined.
+
+        The detectors call this ~1,300 times per run, and filtering the whole step table each time
+        was linear in steps per call; the row indices of each (run, split, condition), in step order,
+        are found once per `steps` table and reused (indices, not copies of the table: it is large at
+        tens of thousands of steps), so a call only gathers its column. Fresh arrays every call."""
         if column not in self.steps.column_names:
             why = "registered after these signals were computed" if column in SIGNALS else "not registered"
             raise KeyError(f"signal {column!r} is not in these signals ({why}; see rlaudit.signals.SIGNALS)")
-        t = self.steps.filter(pc.equal(self.steps["condition"], condition))
-        if run is not None:
-            t = t.filter(pc.equal(t["run"], run))
-        if split is not None:
-            t = t.filter(pc.equal(t["split"], split))
-        if t.num_rows == 0:
+        rows, steps = self._rows(run, split, condition)
+        if len(rows) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if run is None and len(set(t.column("run").to_pylist())) > 1:
-            raise ValueError("several runs in these signals: pass run=")
-        t = t.sort_by("step")
-        steps = t.column("step").to_numpy()
-        values = t.column(column).to_numpy(zero_copy_only=False).astype(float)
-        return steps, values
+        values = self.steps.column(column).take(rows).to_numpy().astype(float)
+        return steps.copy(), values
+
+    def _rows(self, run: str | None, split: str | None, condition: str) -> tuple[pa.Array, np.ndarray]:
+        """The row indices of one (run, split, condition) in step order, and their steps; cached per
+        `steps` table (a Signals whose `steps` is replaced starts a new cache)."""
+        if self._series_of is not self.steps:
+            self._series_rows.clear()
+            self._series_of = self.steps
+        key = (run, split, condition)
+        if key not in self._series_rows:
+            t = self.steps.select(["run", "split", "condition", "step"])
+            t = t.append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+            t = t.filter(pc.equal(t["condition"], condition))
+            if run is not None:
+                t = t.filter(pc.equal(t["run"], run))
+            if split is not None:
+                t = t.filter(pc.equal(t["split"], split))
+            if t.num_rows and run is None and len(set(t.column("run").to_pylist())) > 1:
+                raise ValueError("several runs in these signals: pass run=")
+            t = t.sort_by("step")
+            self._series_rows[key] = (t.column("_row").combine_chunks(), t.column("step").to_numpy())
+        return self._series_rows[key]
 
     def to_rows(self) -> list[dict]:
         return self.steps.to_pylist()
