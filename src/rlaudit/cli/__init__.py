@@ -66,11 +66,22 @@ def guarded(fn: F) -> F:
         except Exception as e:
             if os.environ.get("RLAUDIT_DEBUG"):
                 raise
+            if _is_limit(e):  # a limit the user can raise, named in the message: not a bug to report
+                typer.echo(f"rlaudit: error: {' '.join(str(e).split())}", err=True)
+                raise typer.Exit(3) from None
             text = " ".join(str(e).split())[:300]
             typer.echo(f"rlaudit: internal error: {type(e).__name__}: {text} ({REPORT_HINT})", err=True)
             raise typer.Exit(3) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _is_limit(e: BaseException) -> bool:
+    """Whether `e` is a resource limit the user set and can raise (`SignalsMemoryError`); imported
+    only when a verb failed, so the CLI's start stays free of DuckDB."""
+    from rlaudit.signals import SignalsMemoryError
+
+    return isinstance(e, SignalsMemoryError)
 
 
 def check_html_path(html: Path | None) -> None:

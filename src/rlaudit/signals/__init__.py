@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlaudit.signals.compute import Signals, SignalsConfig, compute_signals
+from rlaudit.signals.compute import MEMORY_ENV, Signals, SignalsConfig, SignalsMemoryError, compute_signals
 from rlaudit.signals.registry import (
     COMPONENTS,
     GROUP_COLUMNS,
@@ -45,6 +45,7 @@ __all__ = [
     "GROUP_COLUMNS",
     "HELPERS",
     "KEYS",
+    "MEMORY_ENV",
     "PASS_AT_K",
     "POOLED",
     "SIGNALS",
@@ -53,6 +54,7 @@ __all__ = [
     "SignalSpec",
     "Signals",
     "SignalsConfig",
+    "SignalsMemoryError",
     "compute_signals",
     "metrics_markdown",
     "register_signal",

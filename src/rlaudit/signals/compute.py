@@ -7,6 +7,7 @@ Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -15,15 +16,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rlaudit.records import RolloutStore
+from rlaudit.signals.diversity import update_diversity
 from rlaudit.signals.registry import HELPERS, POOLED, SIGNALS, UNLABELLED
+
+MEMORY_ENV = "RLAUDIT_MEMORY_LIMIT"
+
+
+class SignalsMemoryError(RuntimeError):
+    """DuckDB hit `SignalsConfig.memory_limit` even with spilling: a limit the user can raise, not a
+    bug, so the CLI prints this one line (it names the option) and exits 3 without a traceback."""
 
 
 @dataclass
 class SignalsConfig:
     """How signals are computed."""
 
-    memory_limit: str = "1GB"
-    """DuckDB memory cap; larger stores spill to a temp directory inside the store."""
+    memory_limit: str = field(default_factory=lambda: os.environ.get(MEMORY_ENV, "1GB"))
+    """DuckDB memory cap (default: `$RLAUDIT_MEMORY_LIMIT`, else 1GB); larger stores spill to a temp
+    directory inside the store. The environment variable is how a CLI user raises it."""
     threads: int = 2
     family_mask: str = r"[0-9]+"
     """Regex masked out of prompts to group them into families when there are no split labels
@@ -33,6 +43,12 @@ class SignalsConfig:
     diversity_groups: int = 8
     """Groups per run x step x split x condition whose completions are tokenised for distinct-1/2 and
     pairwise similarity (the costly signals); the step value is the mean over this sample."""
+    diversity_rollouts: int = 128
+    """...and at most this many rollouts per run x step x split x condition (whole groups, at least
+    one): the cap that still bites when groups are few and large (`signals.diversity`)."""
+    diversity_chunk_rollouts: int = 100_000
+    """The diversity signals are computed over contiguous step ranges of about this many sampled
+    rollouts at a time, so their memory is bounded by the chunk, not the run (`signals.diversity`)."""
     top_tokens: int = 5000
     """With several runs, each run's completion-token distribution (numbers masked as for families, so
     runs on different prompts compare by form) is kept to this many most common tokens."""
@@ -67,26 +83,49 @@ class Signals:
         t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
         return sorted(set(t.column("split").to_pylist()))
 
+    _series_rows: dict[tuple[str | None, str | None, str], tuple[pa.Array, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _series_of: pa.Table | None = field(default=None, init=False, repr=False, compare=False)
+
     def series(
         self, column: str, *, run: str | None = None, split: str | None = None, condition: str = POOLED
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of one signal, sorted by step; NaN where it is undefined."""
+        """(steps, values) of one signal, sorted by step; NaN where it is undefined.
+
+        The detectors call this ~1,300 times per run, and filtering the whole step table each time
+        was linear in steps per call; the row indices of each (run, split, condition), in step order,
+        are found once per `steps` table and reused (indices, not copies of the table: it is large at
+        tens of thousands of steps), so a call only gathers its column. Fresh arrays every call."""
         if column not in self.steps.column_names:
             why = "registered after these signals were computed" if column in SIGNALS else "not registered"
             raise KeyError(f"signal {column!r} is not in these signals ({why}; see rlaudit.signals.SIGNALS)")
-        t = self.steps.filter(pc.equal(self.steps["condition"], condition))
-        if run is not None:
-            t = t.filter(pc.equal(t["run"], run))
-        if split is not None:
-            t = t.filter(pc.equal(t["split"], split))
-        if t.num_rows == 0:
+        rows, steps = self._rows(run, split, condition)
+        if len(rows) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if run is None and len(set(t.column("run").to_pylist())) > 1:
-            raise ValueError("several runs in these signals: pass run=")
-        t = t.sort_by("step")
-        steps = t.column("step").to_numpy()
-        values = t.column(column).to_numpy(zero_copy_only=False).astype(float)
-        return steps, values
+        values = self.steps.column(column).take(rows).to_numpy().astype(float)
+        return steps.copy(), values
+
+    def _rows(self, run: str | None, split: str | None, condition: str) -> tuple[pa.Array, np.ndarray]:
+        """The row indices of one (run, split, condition) in step order, and their steps; cached per
+        `steps` table (a Signals whose `steps` is replaced starts a new cache)."""
+        if self._series_of is not self.steps:
+            self._series_rows.clear()
+            self._series_of = self.steps
+        key = (run, split, condition)
+        if key not in self._series_rows:
+            t = self.steps.select(["run", "split", "condition", "step"])
+            t = t.append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+            t = t.filter(pc.equal(t["condition"], condition))
+            if run is not None:
+                t = t.filter(pc.equal(t["run"], run))
+            if split is not None:
+                t = t.filter(pc.equal(t["split"], split))
+            if t.num_rows and run is None and len(set(t.column("run").to_pylist())) > 1:
+                raise ValueError("several runs in these signals: pass run=")
+            t = t.sort_by("step")
+            self._series_rows[key] = (t.column("_row").combine_chunks(), t.column("step").to_numpy())
+        return self._series_rows[key]
 
     def to_rows(self) -> list[dict]:
         return self.steps.to_pylist()
@@ -106,6 +145,16 @@ def _success_sql() -> str:
 def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Signals:
     """Compute all signals of the rollouts (and metrics-only sources) in `store`."""
     cfg = cfg or SignalsConfig()
+    try:
+        return _compute(store, cfg)
+    except duckdb.OutOfMemoryException as e:
+        raise SignalsMemoryError(
+            f"DuckDB ran out of memory computing signals under memory_limit={cfg.memory_limit}: raise it "
+            f"with {MEMORY_ENV} (e.g. {MEMORY_ENV}=4GB; SignalsConfig.memory_limit in Python)"
+        ) from e
+
+
+def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
     con = duckdb.connect()
     try:
         con.execute("SET memory_limit = ?", [cfg.memory_limit])
@@ -186,9 +235,10 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
     """One row per GRPO group (the unit GRPO normalises advantages over).
 
     The token-list diversity measures (distinct-1/2, pairwise similarity) cost far more than the rest,
-    so they are computed on up to `cfg.diversity_groups` groups per run x step x split x condition
-    (chosen by a hash of the group id: the same groups on every re-run); their step means are
-    estimates from that sample. Everything else uses every group.
+    so they are computed on up to `cfg.diversity_groups` groups and `cfg.diversity_rollouts` rollouts
+    per run x step x split x condition (chosen by a hash of the group id: the same groups on every
+    re-run), in chunks of steps (`signals.diversity`); their step means are estimates from that
+    sample. Everything else uses every group.
     """
     split = _split_sql(cfg)
     con.execute(
@@ -236,35 +286,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         """,
         {"mask": cfg.family_mask},  # a parameter, never SQL text
     )
-    con.execute(
-        f"""
-        UPDATE groups SET distinct_1 = d.distinct_1, distinct_2 = d.distinct_2, pairwise_sim = d.pairwise_sim
-        FROM (
-            WITH sampled AS (
-                SELECT run, "group" FROM groups
-                QUALIFY row_number() OVER (PARTITION BY run, step, split, condition ORDER BY md5("group"))
-                        <= {int(cfg.diversity_groups)}
-            ),
-            lists AS (
-                SELECT ro.run, ro."group", list(string_split(trim(completion), ' ') ORDER BY source, "row") AS l
-                FROM rollouts ro SEMI JOIN sampled ON ro.run = sampled.run AND ro."group" = sampled."group"
-                GROUP BY ro.run, ro."group"
-            )
-            SELECT run, "group",
-                   len(list_distinct(flatten(l))) / greatest(len(flatten(l)), 1) AS distinct_1,
-                   len(list_distinct(flatten(list_transform(l, lambda t:
-                       list_transform(range(1, len(t)), lambda i: t[i] || ' ' || t[i + 1])))))
-                       / greatest(list_sum(list_transform(l, lambda t: greatest(len(t) - 1, 0))), 1)
-                       AS distinct_2,
-                   -- neighbouring pairs: an unbiased estimate of the mean over all pairs
-                   list_avg(list_transform(range(1, len(l)), lambda i:
-                       len(list_intersect(l[i], l[i + 1]))
-                       / greatest(len(list_distinct(list_concat(l[i], l[i + 1]))), 1))) AS pairwise_sim
-            FROM lists
-        ) d
-        WHERE groups.run = d.run AND groups."group" = d."group"
-        """
-    )
+    update_diversity(con, cfg)
     # all_fail for a group with unknown success and rewards that vary is false; fix up the case of
     # zero-variance groups in runs without success: all-fail = at the run's lowest reward.
     con.execute(

@@ -1,0 +1,98 @@
+"""The token-list diversity signals of the group table (distinct-1/2, pairwise similarity), computed on
+a sample bounded in rollouts and in chunks bounded in rollouts.
+
+Why chunks: these measures need each sampled group's completions as token lists. Built in one query,
+DuckDB holds every sampled completion's tokens at once (a list aggregate cannot spill), and on a run
+with a handful of groups per step the sample is every completion: 1M rollouts of ~45 words ran out of
+memory under the 1 GB cap. Each chunk here covers a contiguous step range of one run with at most
+`SignalsConfig.diversity_chunk_rollouts` sampled rollouts (a single larger step is one chunk of its
+own), so memory is bounded by the chunk, not the run. Each group's values depend only on its own
+completions, so the chunking never changes a value. A group is the rollouts of one run x step x group id (a
+group id a log reuses at every step names a different group at each; before chunking, its
+diversity pooled the completions of every step).
+
+Why a budget in rollouts: the groups-per-cell cap alone samples every completion when groups are few
+and large; `SignalsConfig.diversity_rollouts` also caps the rollouts per cell (whole groups, in the
+same hash order, at least one group per cell).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import duckdb
+
+if TYPE_CHECKING:
+    from rlaudit.signals.compute import SignalsConfig
+
+_SAMPLE_SQL = """
+    CREATE OR REPLACE TEMP TABLE diversity_sample AS
+    WITH ranked AS (
+        SELECT run, step, "group", n,
+               row_number() OVER cell AS rk,
+               sum(n) OVER cell - n AS before
+        FROM groups
+        WINDOW cell AS (PARTITION BY run, step, split, condition ORDER BY md5("group"), "group"
+                        ROWS UNBOUNDED PRECEDING)
+    ),
+    kept AS (
+        SELECT run, step, "group", n FROM ranked
+        WHERE rk <= $groups AND (rk = 1 OR before + n <= $rollouts)
+    ),
+    per_step AS (
+        SELECT run, step, sum(n) AS n,
+               sum(sum(n)) OVER (PARTITION BY run ORDER BY step ROWS UNBOUNDED PRECEDING) - sum(n) AS before
+        FROM kept GROUP BY run, step
+    )
+    SELECT k.run, k."group", k.step, floor(p.before / $chunk)::BIGINT AS chunk
+    FROM kept k JOIN per_step p ON k.run = p.run AND k.step = p.step
+"""
+
+_UPDATE_SQL = """
+    UPDATE groups SET distinct_1 = d.distinct_1, distinct_2 = d.distinct_2, pairwise_sim = d.pairwise_sim
+    FROM (
+        WITH sampled AS (
+            SELECT run, step, "group" FROM diversity_sample WHERE run = $run AND chunk = $chunk
+        ),
+        lists AS (
+            SELECT ro.run, ro.step, ro."group",
+                   list(string_split(trim(completion), ' ') ORDER BY source, "row") AS l
+            FROM rollouts ro
+            SEMI JOIN sampled ON ro.run = sampled.run AND ro.step = sampled.step AND ro."group" = sampled."group"
+            WHERE ro.run = $run AND ro.step BETWEEN $lo AND $hi
+            GROUP BY ro.run, ro.step, ro."group"
+        )
+        SELECT run, step, "group",
+               len(list_distinct(flatten(l))) / greatest(len(flatten(l)), 1) AS distinct_1,
+               len(list_distinct(flatten(list_transform(l, lambda t:
+                   list_transform(range(1, len(t)), lambda i: t[i] || ' ' || t[i + 1])))))
+                   / greatest(list_sum(list_transform(l, lambda t: greatest(len(t) - 1, 0))), 1)
+                   AS distinct_2,
+               -- neighbouring pairs: an unbiased estimate of the mean over all pairs
+               list_avg(list_transform(range(1, len(l)), lambda i:
+                   len(list_intersect(l[i], l[i + 1]))
+                   / greatest(len(list_distinct(list_concat(l[i], l[i + 1]))), 1))) AS pairwise_sim
+        FROM lists
+    ) d
+    WHERE groups.run = d.run AND groups.step = d.step AND groups."group" = d."group"
+"""
+
+
+def update_diversity(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
+    """Fill `distinct_1`, `distinct_2` and `pairwise_sim` of the sampled groups in `groups`, one chunk
+    of steps at a time; the groups left out of the sample keep NULL (the step value is the sample mean)."""
+    con.execute(
+        _SAMPLE_SQL,
+        {
+            "groups": int(cfg.diversity_groups),
+            "rollouts": int(cfg.diversity_rollouts),
+            "chunk": max(int(cfg.diversity_chunk_rollouts), 1),
+        },
+    )
+    chunks = con.execute(
+        """SELECT run, chunk, min(step), max(step) FROM diversity_sample
+           GROUP BY run, chunk ORDER BY run, chunk"""
+    ).fetchall()
+    for run, chunk, lo, hi in chunks:
+        con.execute(_UPDATE_SQL, {"run": run, "chunk": chunk, "lo": lo, "hi": hi})
+    con.execute("DROP TABLE diversity_sample")

@@ -1,0 +1,134 @@
+"""The diversity sample bounded in rollouts and computed in chunks, the memory-limit error, and the
+cached `Signals.series` (issue 13: runs of tens of thousands of steps)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+
+from rlaudit.ingest import ingest
+from rlaudit.records import RolloutStore
+from rlaudit.signals import MEMORY_ENV, POOLED, SignalsConfig, SignalsMemoryError, compute_signals
+from rlaudit.signals.compute import Signals
+
+DIVERSITY = ["distinct_1", "distinct_2", "pairwise_sim"]
+
+
+def _store(tmp_path: Path, steps: int = 12, groups: int = 3, size: int = 4) -> RolloutStore:
+    """`groups` groups of `size` per step: group 0 repeats one completion, the others vary, so a
+    sample that drops or adds a group changes the step means."""
+    rows = []
+    for step in range(steps):
+        for g in range(groups):
+            for i in range(size):
+                text = "same old answer" if g == 0 else f"w{step} g{g} r{i} tail {i * g} x{step % 3}"
+                split = "train" if g % 2 == 0 else "eval"
+                rows.append(
+                    {
+                        "step": step,
+                        "prompt": f"p{g} s{step}",
+                        "completion": text,
+                        "reward": float(i % 2),
+                        "split": split,
+                    }
+                )
+    path = tmp_path / "run.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store = RolloutStore(tmp_path / "store")
+    ingest(path, store)
+    return store
+
+
+def _diversity(signals: Signals) -> dict:
+    t = signals.steps.sort_by(
+        [("run", "ascending"), ("split", "ascending"), ("condition", "ascending"), ("step", "ascending")]
+    )
+    return {c: t.column(c).to_pylist() for c in DIVERSITY}
+
+
+def test_chunking_never_changes_a_value(tmp_path):
+    store = _store(tmp_path)
+    whole = _diversity(compute_signals(store, SignalsConfig(diversity_chunk_rollouts=10**9)))
+    for chunk in (1, 5, 17):
+        assert _diversity(compute_signals(store, SignalsConfig(diversity_chunk_rollouts=chunk))) == whole
+    assert any(v is not None for v in whole["distinct_1"])
+
+
+def test_the_sample_is_bounded_in_rollouts_and_deterministic(tmp_path):
+    store = _store(tmp_path, groups=4, size=4)  # 2 groups of 4 per step x split
+    full = compute_signals(store, SignalsConfig(diversity_rollouts=8))
+    one = compute_signals(store, SignalsConfig(diversity_rollouts=4))  # one group per cell
+    again = compute_signals(store, SignalsConfig(diversity_rollouts=4))
+    assert _diversity(one) == _diversity(again)
+    assert _diversity(one) != _diversity(full)
+    # each train cell holds group 0 (distinct_1 = 3/12) and group 2; one group alone gives either
+    # value, never their mean
+    _, d1 = one.series("distinct_1", split="train")
+    _, d1_full = full.series("distinct_1", split="train")
+    pure = {round(3 / 12, 9)}
+    assert all(round(v, 9) not in pure for v in d1_full)
+    g2 = compute_signals(store, SignalsConfig(diversity_groups=1))
+    assert np.allclose(d1, g2.series("distinct_1", split="train")[1])
+
+
+def test_a_memory_limit_hit_is_one_error_naming_the_option(tmp_path, monkeypatch):
+    store = _store(tmp_path)
+    monkeypatch.setenv(MEMORY_ENV, "3GB")
+    assert SignalsConfig().memory_limit == "3GB"
+    with pytest.raises(SignalsMemoryError, match=MEMORY_ENV):
+        compute_signals(store, SignalsConfig(memory_limit="1KB", threads=1))
+
+
+def test_the_cli_reports_a_memory_limit_in_one_line_exit_3(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    log = tmp_path / "run.jsonl"
+    _store(tmp_path)  # writes run.jsonl
+    monkeypatch.setenv(MEMORY_ENV, "1KB")
+    monkeypatch.delenv("RLAUDIT_DEBUG", raising=False)
+    result = CliRunner().invoke(app, ["monitor", str(log), "--json"])
+    assert result.exit_code == 3
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1 and MEMORY_ENV in err and "Traceback" not in err
+    assert "bug" not in err
+
+
+def _series_reference(s: Signals, column: str, run: str | None, split: str | None, condition: str):
+    """`Signals.series` as it was before the cache: filter the whole table on every call."""
+    t = s.steps.filter(pc.equal(s.steps["condition"], condition))
+    if run is not None:
+        t = t.filter(pc.equal(t["run"], run))
+    if split is not None:
+        t = t.filter(pc.equal(t["split"], split))
+    if t.num_rows == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    t = t.sort_by("step")
+    return t.column("step").to_numpy(), t.column(column).to_numpy(zero_copy_only=False).astype(float)
+
+
+def test_cached_series_are_the_filtered_ones(tmp_path):
+    s = compute_signals(_store(tmp_path))
+    conditions = [*sorted(set(s.steps.column("condition").to_pylist())), "absent"]
+    for column in ["reward_mean", *DIVERSITY, "pass_rate"]:
+        for run in [None, *s.runs]:
+            for split in [None, "train", "eval", "nope"]:
+                for condition in conditions:
+                    for _ in range(2):  # the second call is served from the cache
+                        steps, values = s.series(column, run=run, split=split, condition=condition)
+                        ref_steps, ref_values = _series_reference(s, column, run, split, condition)
+                        assert np.array_equal(steps, ref_steps)
+                        assert np.array_equal(values, ref_values, equal_nan=True)
+    steps, values = s.series("reward_mean", split="train")
+    steps[:] = -1
+    values[:] = -1.0
+    assert np.array_equal(
+        s.series("reward_mean", split="train")[1],
+        _series_reference(s, "reward_mean", None, "train", POOLED)[1],
+        equal_nan=True,
+    )
+    s.steps = s.steps.slice(0, 3)  # a replaced table is not served from the old cache
+    assert len(s.series("reward_mean", split="train")[0]) <= 3
