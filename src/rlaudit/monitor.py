@@ -84,8 +84,9 @@ def run_monitor(
     ingested = []
     # Each path is its own run, named after it, unless its records name their run.
     runs = run_names(paths) if len(paths) > 1 else [None] * len(paths)
-    for p, run in zip(paths, runs, strict=True):
-        ingested.append(ingest(Path(p), store, fmt=fmt, run=run, reward_weights=reward_weights))
+    with store.writing():  # one writer at a time; any bad input and nothing is stored
+        for p, run in zip(paths, runs, strict=True):
+            ingested.append(ingest(Path(p), store, fmt=fmt, run=run, reward_weights=reward_weights))
     return judge(store, config=config, ingested=ingested, provenance=provenance)
 
 
