@@ -209,3 +209,16 @@ def test_one_scored_reward_is_enough_for_no_unscored_finding(tmp_path):
     code, out, err = _monitor(path, tmp_path / "store")
     assert code in (0, 1), err
     assert not [f for f in json.loads(out)["findings"] if f["detector"] == "unscored"]
+
+
+def test_a_name_with_a_line_break_stays_one_line(tmp_path):
+    """Found by the format fuzz: a TRL parquet whose only column is named "\\n" named it raw."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "completions"
+    folder.mkdir()
+    pq.write_table(pa.table({"a\nb": [1]}), folder / "completions_00001.parquet")
+    store = tmp_path / "store"
+    assert_bad_input(_monitor(folder, store), store, "missing column 'step'", "a\\nb")
+    assert not store.exists()

@@ -84,24 +84,27 @@ LOGS = st.one_of(
 )
 
 
+def check_monitor_on(path: Path, store: Path) -> None:
+    """Run `monitor PATH --json --store STORE` and check the CLI contract."""
+    res = runner.invoke(app, ["monitor", str(path), "--json", "--store", str(store)])
+    if res.exit_code in (0, 1):
+        doc = json.loads(res.stdout)
+        assert doc["kind"] == "monitor" and doc["exit_code"] == res.exit_code
+    else:
+        assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
+        assert res.stdout == ""
+        lines = res.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("rlaudit: error: "), res.stderr
+        assert not store.exists(), "bad input created or changed the store"
+
+
 def check_monitor(data: bytes) -> None:
-    """Run `monitor --json --store` on `data` as a .jsonl file and check the CLI contract."""
+    """`check_monitor_on` for `data` written as a .jsonl file."""
     tmp = Path(tempfile.mkdtemp(prefix="rlaudit-fuzz-"))
     try:
-        log, store = tmp / "log.jsonl", tmp / "store"
+        log = tmp / "log.jsonl"
         log.write_bytes(data)
-        res = runner.invoke(app, ["monitor", str(log), "--json", "--store", str(store)])
-        if res.exit_code in (0, 1):
-            doc = json.loads(res.stdout)
-            assert doc["kind"] == "monitor" and doc["exit_code"] == res.exit_code
-        else:
-            assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
-            assert res.stdout == ""
-            lines = res.stderr.splitlines()
-            assert len(lines) == 1 and lines[0].startswith("rlaudit: error: "), res.stderr
-            assert not store.exists() or not any(
-                p for p in store.rglob("*") if p.is_file() and p.name != ".lock"
-            ), "bad input changed the store"
+        check_monitor_on(log, tmp / "store")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
