@@ -66,8 +66,9 @@ def _line(tmp_path: Path, name: str, text: str) -> Path:
         ('"x":"\\ud800"', ["line 1", "surrogate"]),
         ('"x":' + "[" * 1500 + "]" * 1500, ["line 1", "nested"]),
         ('"x":' + "[" * 5000 + "]" * 5000, ["line 1", "nested"]),
+        ('"x":' + '["]]",' * 5000 + "0" + "]" * 5000, ["line 1", "nested"]),  # "]]" hides a level
     ],
-    ids=["inf-int", "2**64", "1e308", "lone-surrogate", "nest-1500", "nest-5000"],
+    ids=["inf-int", "2**64", "1e308", "lone-surrogate", "nest-1500", "nest-5000", "nest-hidden"],
 )
 def test_bad_jsonl_field_is_one_line_exit_2(tmp_path, extra, words):
     path = _line(tmp_path, "bad.jsonl", "{" + BASE + "," + extra + "}")
@@ -103,8 +104,13 @@ def test_reward_keys_are_data_not_sql(tmp_path, key):
     assert json.loads(out)["kind"] == "monitor"
 
 
-def test_a_hundred_thousand_deep_field_is_refused_not_a_segfault(tmp_path):
-    path = _line(tmp_path, "deep.jsonl", "{" + BASE + ',"x":' + "[" * 100_000 + "]" * 100_000 + "}")
+@pytest.mark.parametrize(
+    "deep",
+    ["[" * 100_000 + "]" * 100_000, '["]]",' * 100_000 + "0" + "]" * 100_000],
+    ids=["plain", "closers-in-strings"],
+)
+def test_a_hundred_thousand_deep_field_is_refused_not_a_segfault(tmp_path, deep):
+    path = _line(tmp_path, "deep.jsonl", "{" + BASE + ',"x":' + deep + "}")
     store = tmp_path / "store"
     assert_bad_input(_monitor_subprocess(path, store), store, "deep.jsonl", "nested")
 

@@ -89,20 +89,46 @@ def _kind(mode: int) -> str:
 
 
 def depth_bound(data: bytes) -> int:
-    """An upper bound on the JSON nesting depth of any stretch of `data`, in a few numpy passes.
+    """An upper bound on the JSON nesting depth of any line of `data`, in a few numpy passes.
 
-    Brackets inside strings count too, so the bound can be too high, never too low: callers treat a
-    high bound as a reason to look exactly (`exact_depth`), not as an error. Only the bracket bytes
-    are summed (a few per record), so a 32 MiB block costs about two comparisons per byte.
+    Brackets inside strings are left out (a `"]"` in a string must not hide real nesting): a quote
+    counts unless an odd run of backslashes precedes it, and a string ends at a line break at the
+    latest (JSON has none raw inside strings), so a broken line cannot hide the lines after it. What
+    is left can only overcount (callers confirm a high bound with `exact_depth`). Only the bracket and
+    quote bytes are summed, a few per record.
     """
     b = np.frombuffer(data, dtype=np.uint8)
     opens = (b == ord("[")) | (b == ord("{"))
     at = np.flatnonzero(opens | (b == ord("]")) | (b == ord("}")))
     if at.size == 0:
         return 0
+    quotes = np.flatnonzero(b == ord('"'))
+    if quotes.size:
+        quotes = quotes[_unescaped(b, quotes)]
+        breaks = np.concatenate([[-1], np.flatnonzero(b == ord("\n"))])  # -1: the first line's "break"
+        line_begin = breaks[np.searchsorted(breaks, at) - 1]  # the break before each bracket
+        before_line = np.searchsorted(quotes, line_begin)
+        in_string = (np.searchsorted(quotes, at) - before_line) % 2 == 1
+        at = at[~in_string]
+        if at.size == 0:
+            return 0
     levels = np.cumsum(np.where(opens[at], 1, -1), dtype=np.int64)
     lows = np.minimum.accumulate(np.minimum(levels, 0))  # a line can start deeper than it ends
     return int((levels - lows).max())
+
+
+def _unescaped(b: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """Which of the `quotes` positions are not escaped (an even run of backslashes before them)."""
+    run = np.zeros(quotes.size, dtype=np.int64)
+    live = np.ones(quotes.size, dtype=bool)
+    k = 1
+    while live.any():  # as many rounds as the longest backslash run before a quote
+        pos = quotes - k
+        live &= pos >= 0
+        live[live] = b[pos[live]] == ord("\\")
+        run += live
+        k += 1
+    return run % 2 == 0
 
 
 def exact_depth(text: str) -> int:
