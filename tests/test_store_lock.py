@@ -181,3 +181,12 @@ def test_staging_is_left_alone_while_a_writer_holds_the_store(tmp_path, store_wi
         holder.wait()
     RolloutStore(store_with_a_run)
     assert not batch.exists()
+
+
+def test_a_store_path_that_is_a_file_or_unwritable_is_bad_input(tmp_path):
+    good = _log(tmp_path / "good.jsonl", 16, "good")
+    (tmp_path / "afile").write_text("x")
+    code, err = _monitor(str(good), "--store", str(tmp_path / "afile"))
+    assert code == 2 and "not a directory" in err
+    code, err = _monitor(str(good), "--store", str(tmp_path / "afile" / "sub"))
+    assert code == 2 and "cannot create or open" in err

@@ -37,7 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from rlaudit.records.lock import store_lock, try_store_lock
-from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA
+from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA, RecordError
 
 SCHEMA_VERSION = 1
 """Version of ``sources.json``."""
@@ -128,8 +128,12 @@ class RolloutStore:
         writer waits `timeout` seconds (default `rlaudit.records.lock.LOCK_TIMEOUT_S`), then gets
         `StoreBusy`."""
         created = not self.path.exists()
-        if created:
+        if self.path.exists() and not self.path.is_dir():
+            raise RecordError(f"store {self.path}: not a directory")
+        try:
             self._create()
+        except OSError as e:  # a read-only place, a missing parent: the user's choice of --store
+            raise RecordError(f"store {self.path}: cannot create or open it ({e.strerror})") from None
         txn = _Transaction()
         try:
             with store_lock(self.path, timeout=timeout):
