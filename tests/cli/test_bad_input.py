@@ -228,3 +228,12 @@ def test_a_name_with_a_line_break_stays_one_line(tmp_path):
     store = tmp_path / "store"
     assert_bad_input(_monitor(folder, store), store, "missing column 'step'", "a\\nb")
     assert not store.exists()
+
+
+def test_a_401_digit_verl_score_is_bad_input(tmp_path):
+    """Found by the slow format fuzz: verl's `score` went through float() unchecked."""
+    folder = tmp_path / "rollout_data"
+    folder.mkdir()
+    (folder / "1.jsonl").write_text('{"input": "q", "output": "", "score": 1' + "0" * 400 + ', "step": 0}\n')
+    store = tmp_path / "store"
+    assert_bad_input(_monitor(folder, store), store, "1.jsonl", "'score'", "float64")
