@@ -84,8 +84,9 @@ def run_monitor(
     ingested = []
     # Each path is its own run, named after it, unless its records name their run.
     runs = run_names(paths) if len(paths) > 1 else [None] * len(paths)
-    for p, run in zip(paths, runs, strict=True):
-        ingested.append(ingest(Path(p), store, fmt=fmt, run=run, reward_weights=reward_weights))
+    with store.writing():  # one writer at a time; any bad input and nothing is stored
+        for p, run in zip(paths, runs, strict=True):
+            ingested.append(ingest(Path(p), store, fmt=fmt, run=run, reward_weights=reward_weights))
     return judge(store, config=config, ingested=ingested, provenance=provenance)
 
 
@@ -147,6 +148,7 @@ def judge(
         findings += unlabelled_findings(findings, run_detectors(plain, config.detectors))
     if not config.splits_matched:
         findings = [_at_most_medium(f) if f.detector in config.split_comparisons else f for f in findings]
+    findings += unscored_findings(store)
     sections: dict[str, Any] = {
         "signals": signals_section(signals),
         "ingested": [_ingested(r) for r in ingested or []],
@@ -157,6 +159,34 @@ def judge(
     judgement.sections["samples"] = samples(store, judgement, config)
     provenance.finish()
     return judgement
+
+
+def unscored_findings(store: RolloutStore) -> list[Finding]:
+    """A MEDIUM finding when rollouts are stored but not one has a reward (all null or NaN).
+
+    Every detector reads rewards, so such a log gives no evidence either way; calling it `clean`
+    would read as "checked and fine". MEDIUM makes the verdict `suspicious` (exit 1): look at it.
+    """
+    if store.is_empty():
+        return []
+    con = store.connect()
+    try:
+        row = con.execute("SELECT count(*), count(reward) FROM rollouts").fetchone()
+    finally:
+        con.close()
+    total, scored = (int(row[0]), int(row[1])) if row else (0, 0)
+    if total == 0 or scored > 0:
+        return []
+    return [
+        Finding(
+            detector="unscored",
+            severity=Severity.MEDIUM,
+            score=float("nan"),
+            summary=f"Nothing was scored: all {total} rollouts have a null or NaN reward, so no detector "
+            "had a reward to judge; the run is not shown clean. Check the reward function.",
+            evidence={"rollouts": total, "scored": 0},
+        )
+    ]
 
 
 def _at_most_medium(f: Finding) -> Finding:

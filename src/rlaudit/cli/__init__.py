@@ -41,9 +41,17 @@ REPORT_HINT = (
 
 
 def fail(message: str) -> typer.Exit:
-    """Print a one-line error and return the exit (code 2) to raise."""
-    typer.echo(f"rlaudit: error: {message}", err=True)
+    """Print a one-line error and return the exit (code 2) to raise.
+
+    Messages quote user-given names (a file's column, a reward key), which may hold line breaks or
+    other control characters: they are escaped, so the error stays one line."""
+    typer.echo(f"rlaudit: error: {one_line(message)}", err=True)
     return typer.Exit(2)
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (line breaks included) written as escapes."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def guarded(fn: F) -> F:
@@ -67,9 +75,9 @@ def guarded(fn: F) -> F:
             if os.environ.get("RLAUDIT_DEBUG"):
                 raise
             if _is_limit(e):  # a limit the user can raise, named in the message: not a bug to report
-                typer.echo(f"rlaudit: error: {' '.join(str(e).split())}", err=True)
+                typer.echo(f"rlaudit: error: {one_line(' '.join(str(e).split()))}", err=True)
                 raise typer.Exit(3) from None
-            text = " ".join(str(e).split())[:300]
+            text = one_line(" ".join(str(e).split()))[:300]
             typer.echo(f"rlaudit: internal error: {type(e).__name__}: {text} ({REPORT_HINT})", err=True)
             raise typer.Exit(3) from None
 

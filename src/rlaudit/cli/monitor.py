@@ -88,7 +88,7 @@ def monitor(
         with quiet_stdout(as_json):
             result = run_monitor(
                 inputs,
-                store=RolloutStore(store) if store else None,
+                store=RolloutStore(store, create=False) if store else None,
                 fmt=fmt,
                 reward_weights=weights,
                 config=config,

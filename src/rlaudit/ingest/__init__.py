@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlaudit.ingest.jsonl import ingest_jsonl
+from rlaudit.ingest.limits import check_tree
 from rlaudit.records import RecordError, RolloutStore
 
 FORMATS = ("jsonl", "trl", "verl", "trl-state")
@@ -80,6 +81,7 @@ def ingest(
 ) -> IngestResult:
     """Ingest one file or directory into `store`. Bad input raises `RecordError`, storing nothing."""
     path = Path(path)
+    check_tree(path)  # before anything opens or hashes a file: a FIFO or /dev/zero would hang it
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt not in FORMATS:

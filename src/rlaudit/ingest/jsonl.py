@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pj
 
+from rlaudit.ingest.limits import MAX_DEPTH, MAX_RECORD_BYTES, check_line, depth_bound
 from rlaudit.records import FIELDS, REQUIRED, RecordError, RolloutStore, normalize
 
 BLOCK_BYTES = 32 << 20  # ~100k-300k rollouts per block: big enough for throughput, small for memory
@@ -73,6 +75,8 @@ def read_jsonl(
 def _fast(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
     row = rows_before + 1
     for chunk in _chunks(path, offset=offset, end=end):
+        if depth_bound(chunk) > MAX_DEPTH:  # maybe too deep for pyarrow's parser: let the slow pass look
+            raise _Fallback
         table = pj.read_json(
             pa.BufferReader(chunk),
             read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
@@ -107,6 +111,8 @@ def _chunks(path: Path, *, offset: int, end: int) -> Iterator[bytes]:
             buf = carry + data
             cut = len(buf) if left <= 0 else buf.rfind(b"\n") + 1
             if cut == 0:  # no line break yet (a line longer than a block): keep reading
+                if len(buf) > MAX_RECORD_BYTES:  # the line-by-line pass names it
+                    raise _Fallback
                 carry = buf
                 continue
             buf, carry = buf[:cut], buf[cut:]
@@ -121,10 +127,11 @@ def _lines(path: Path, *, offset: int, end: int) -> Iterator[bytes]:
     with open(path, "rb") as raw:
         raw.seek(offset)
         pos = offset
-        for bline in raw:
-            if pos >= end:
+        while pos < end:
+            # At most one byte over the record limit in memory: `check_line` refuses such a line.
+            bline = raw.readline(min(end - pos, MAX_RECORD_BYTES + 1))
+            if not bline:
                 break
-            bline = bline[: end - pos]
             pos += len(bline)
             yield bline
 
@@ -142,6 +149,7 @@ def json_objects(
             raise RecordError(f"{path}: line {line_no}: invalid UTF-8 ({e.reason})") from None
         if not line.strip():
             continue
+        check_line(line, bline, f"{path}: line {line_no}")
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
@@ -149,7 +157,23 @@ def json_objects(
             raise RecordError(f"{path}: line {line_no}: {what} ({e.msg})") from None
         if not isinstance(obj, dict):
             raise RecordError(f"{path}: line {line_no}: expected a JSON object, got {type(obj).__name__}")
+        if _SURROGATE.search(line):
+            _check_text(obj, f"{path}: line {line_no}")
         yield line_no, obj
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: valid in pairs, but a lone one is no character at all."""
+
+
+def _check_text(obj: dict[str, Any], where: str) -> None:
+    """A `RecordError` for a record holding a lone surrogate (it cannot be stored as UTF-8)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError(
+            f"{where}: a string holds a lone UTF-16 surrogate escape (not a character)"
+        ) from None
 
 
 def _slow(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
@@ -221,6 +245,9 @@ def _check(obj: dict[str, Any], path: Path, line_no: int) -> None:
                 raise RecordError(
                     f"{path}: line {line_no}: field 'rewards' must be an object of name -> number"
                 )
+            for key, x in v.items():
+                if not _fits_float(x):
+                    raise RecordError(f"{path}: line {line_no}: reward {key!r} is out of the float64 range")
             continue
         ok = isinstance(v, _PY_KIND[kind]) and (kind == "bool" or not isinstance(v, bool))
         if kind == "int" and isinstance(v, float) and v.is_integer():
@@ -229,10 +256,21 @@ def _check(obj: dict[str, Any], path: Path, line_no: int) -> None:
             raise RecordError(
                 f"{path}: line {line_no}: field '{name}' must be {_KIND_NAME[kind]}, got {json.dumps(v)[:40]}"
             )
+        if kind == "float" and not _fits_float(v):
+            raise RecordError(f"{path}: line {line_no}: field '{name}' is out of the float64 range")
         if kind == "float" and isinstance(v, float) and math.isinf(v):
             raise RecordError(f"{path}: line {line_no}: field '{name}' is infinite")
         if kind == "int" and not -(2**63) <= v < 2**63:
             raise RecordError(f"{path}: line {line_no}: field '{name}' is out of the 64-bit integer range")
+
+
+def _fits_float(v: float) -> bool:
+    """Whether a JSON number converts to a float64 (a 401-digit integer does not)."""
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
 
 
 _KIND_NAME = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false"}

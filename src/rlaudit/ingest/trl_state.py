@@ -68,6 +68,8 @@ def load_log_history(state_file: Path) -> list[dict[str, Any]]:
         state = json.loads(state_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RecordError(f"{state_file}: not a valid trainer_state.json ({e})") from None
+    except RecursionError:  # Python's parser recurses per level; no trainer state nests this deep
+        raise RecordError(f"{state_file}: nested too deeply to be a trainer_state.json") from None
     history = state.get("log_history") if isinstance(state, dict) else None
     if not isinstance(history, list):
         raise RecordError(f"{state_file}: no 'log_history' list (is this a transformers trainer_state.json?)")
@@ -124,6 +126,8 @@ def metrics_table(state_file: Path, *, run: str) -> pa.Table:
             step = int(step)
         if not isinstance(step, int) or isinstance(step, bool):
             raise RecordError(f"{where}: field 'step' must be an integer, got {json.dumps(step)}")
+        if not -(2**63) <= step < 2**63:
+            raise RecordError(f"{where}: field 'step' is out of the 64-bit integer range")
         cols["run"].append(run)
         cols["step"].append(step)
         for column, key in _METRIC_KEYS.items():
@@ -147,6 +151,10 @@ def _number(value: Any, where: str, key: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(f"{where}: field '{key}' must be a number, got {json.dumps(value)[:40]}")
-    if math.isinf(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise RecordError(f"{where}: field '{key}' is out of the float64 range") from None
+    if math.isinf(number):
         raise RecordError(f"{where}: field '{key}' is infinite")
-    return float(value)
+    return number

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from rlaudit.ingest._common import Pending, append_all
-from rlaudit.ingest.jsonl import FALLBACK_ROWS, _check, _table, json_objects
+from rlaudit.ingest.jsonl import FALLBACK_ROWS, _check, _fits_float, _table, json_objects
 from rlaudit.records import RecordError, RolloutStore, normalize
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ def _record(obj: dict[str, Any], f: Path, line_no: int) -> dict[str, Any]:
     if score is not None:
         if isinstance(score, bool) or not isinstance(score, int | float):
             raise RecordError(f"{where}: key 'score' must be a number, got {_show(score)}")
+        if not _fits_float(score):  # an integer of hundreds of digits
+            raise RecordError(f"{where}: key 'score' is out of the float64 range")
         if math.isinf(score):
             raise RecordError(f"{where}: key 'score' is infinite")
     step = obj["step"]

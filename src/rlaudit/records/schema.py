@@ -60,6 +60,8 @@ METRICS_SCHEMA = pa.schema(
         pa.field("source", pa.string()),
     ]
 )
+_INT64_BOUND = float(2**63)
+"""A float at or past this (or infinite, or NaN-free and huge) is no int64."""
 REQUIRED = tuple(name for name, (_, req, _) in FIELDS.items() if req)
 
 
@@ -153,16 +155,62 @@ def _check_column(
     if required and name != "reward" and col.null_count:  # a null reward is allowed: unscored
         bad = _first_index(pc.is_null(col))
         raise RecordError(f"{source}: row {first_row + bad}: required field '{name}' is null")
+    if kind == "int" and (pa.types.is_floating(col.type) or pa.types.is_uint64(col.type)):
+        # DuckDB's cast to BIGINT would fail on these with an error that names no row.
+        big = pc.greater_equal(pc.abs(pc.cast(col, pa.float64())), _INT64_BOUND)
+        if pc.any(big).as_py():
+            bad = _first_index(pc.fill_null(big, False))
+            raise RecordError(
+                f"{source}: row {first_row + bad}: field '{name}' is out of the 64-bit integer range"
+            )
     if kind == "int" and pa.types.is_floating(col.type):
         frac = pc.not_equal(col, pc.floor(col))
         if pc.any(frac).as_py():
             bad = _first_index(pc.fill_null(frac, False))
             raise RecordError(f"{source}: row {first_row + bad}: field '{name}' must be an integer")
+    if kind == "rewards":
+        _check_components(col, where=where)
     if kind == "float" and pa.types.is_floating(col.type):
         inf = pc.is_inf(col)
         if pc.any(inf).as_py():
             bad = _first_index(pc.fill_null(inf, False))
             raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is infinite")
+
+
+def _check_components(col: pa.ChunkedArray, *, where: tuple[str, int]) -> None:
+    """A `RecordError` for an infinite reward component (an infinite total is refused too: either
+    would turn every mean and variance over the run into inf or NaN)."""
+    source, first_row = where
+    if pa.types.is_struct(col.type):
+        for i, f in enumerate(col.type):
+            inf = _inf_mask(pc.struct_field(col, [i]))
+            if inf is not None:
+                raise RecordError(
+                    f"{source}: row {first_row + _first_index(inf)}: reward component {f.name!r} is infinite"
+                )
+        return
+    # A map: its values are flattened across rows, so the error names the key, not the row.
+    keys, items = [], []
+    for c in col.chunks:
+        if len(c) == 0:
+            continue
+        lo, hi = c.offsets[0].as_py(), c.offsets[-1].as_py()  # a sliced map's own entries
+        keys.append(c.keys.slice(lo, hi - lo))
+        items.append(c.items.slice(lo, hi - lo))
+    if not items:
+        return
+    inf = _inf_mask(pa.chunked_array(items, col.type.item_type))
+    if inf is not None:
+        key = pa.chunked_array(keys, col.type.key_type)[_first_index(inf)].as_py()
+        raise RecordError(f"{source}: rows from {first_row}: reward component {key!r} is infinite")
+
+
+def _inf_mask(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Where `values` are infinite, or None when none are (or they are not floats)."""
+    if not pa.types.is_floating(values.type):
+        return None
+    inf = pc.fill_null(pc.is_inf(values), False)
+    return inf if pc.any(inf).as_py() else None
 
 
 def _check_extra_names(extras: list[str], *, where: tuple[str, int]) -> None:

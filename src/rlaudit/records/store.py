@@ -12,27 +12,37 @@ one that lists it. A batch of sources (`append_many`: a folder of TRL's per-step
 directory, one rename and one rewrite of `sources.json`, its sources sharing the directory's id: a
 folder of 30,000 files is not 30,000 rewrites of a growing ledger. Readers can query while a run is
 still appending.
+
+A command that ingests several inputs writes inside `RolloutStore.writing()`: it holds the store's
+write lock (`rlaudit.records.lock`: a second writer waits, then gets "store is in use by PID ...") and
+defers every rename and the ledger update to its end, so an input with any bad file commits nothing.
+Staging debris of a killed run is removed when a store is opened and no writer holds it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA
+from rlaudit.records.lock import store_lock, try_store_lock
+from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA, RecordError
 
 SCHEMA_VERSION = 1
 """Version of ``sources.json``."""
+STAGING_GRACE_S = 600.0
+"""Age past which a staged single file in ``.staging/`` counts as a killed run's debris."""
 
 
 @dataclass
@@ -70,12 +80,87 @@ class RolloutStore:
     >>> store.connect().sql("SELECT count(*) FROM rollouts")  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
+        """Open the store at `path`; with `create=False` a missing folder is made only when something
+        is written (`writing`), so bad input leaves no empty store behind."""
         self.path = Path(path)
         self.rollouts_dir = self.path / "rollouts"
+        self._ledger: _Ledger | None = None
+        self._txn: _Transaction | None = None
+        if create or self.path.is_dir():
+            self._create()
+
+    def _create(self) -> None:
         self.rollouts_dir.mkdir(parents=True, exist_ok=True)
         (self.path / ".staging").mkdir(exist_ok=True)
-        self._ledger: _Ledger | None = None
+        self._clean_staging()
+
+    def _clean_staging(self) -> None:
+        """Remove what a killed run left in `.staging/` (never stored: a batch becomes visible only
+        by its rename out of it), unless a writer holds the store now and may be staging.
+
+        Batch folders are staged only under the lock, so a free lock means they are debris. Single
+        files are also staged by the live callback, which takes no lock: those go only once older
+        than `STAGING_GRACE_S`, so a file being written at this moment is never pulled away.
+        """
+        staging = self.path / ".staging"
+        if not any(staging.iterdir()):
+            return
+        lock = try_store_lock(self.path)
+        if lock is None:
+            return
+        try:
+            old = time.time() - STAGING_GRACE_S
+            for debris in staging.iterdir():
+                with contextlib.suppress(OSError):
+                    if debris.is_dir():
+                        shutil.rmtree(debris)
+                    elif debris.stat().st_mtime < old:
+                        debris.unlink()
+        finally:
+            lock.release()
+
+    @contextlib.contextmanager
+    def writing(self, *, timeout: float | None = None) -> Iterator[RolloutStore]:
+        """Write several inputs as one: hold the store's lock, stage everything, and make it visible
+        (renames, then one ledger update) only when the block ends without an exception. On an
+        exception nothing is stored, and a store folder this call created is removed again. A second
+        writer waits `timeout` seconds (default `rlaudit.records.lock.LOCK_TIMEOUT_S`), then gets
+        `StoreBusy`."""
+        created = not self.path.exists()
+        if self.path.exists() and not self.path.is_dir():
+            raise RecordError(f"store {self.path}: not a directory")
+        try:
+            self._create()
+        except OSError as e:  # a read-only place, a missing parent: the user's choice of --store
+            raise RecordError(f"store {self.path}: cannot create or open it ({e.strerror})") from None
+        txn = _Transaction()
+        try:
+            with store_lock(self.path, timeout=timeout):
+                self._txn = txn
+                try:
+                    yield self
+                    self._txn = None
+                    self._publish(txn)
+                finally:
+                    self._txn = None
+                    for staged, _ in txn.moves:  # left only when the block failed
+                        if staged.is_dir():
+                            shutil.rmtree(staged, ignore_errors=True)
+                        else:
+                            staged.unlink(missing_ok=True)
+        except BaseException:
+            if created:
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise
+
+    def _publish(self, txn: _Transaction) -> None:
+        """Renames first, the ledger last: a reader sees a batch's rows only once all are in place."""
+        for staged, final in txn.moves:
+            final.parent.mkdir(exist_ok=True)
+            os.replace(staged, final)
+        if txn.records:
+            self._write_sources([*self.sources(), *txn.records])
 
     # -- what has been ingested ---------------------------------------------------------------
     @property
@@ -99,7 +184,7 @@ class RolloutStore:
         return self._ledger
 
     def _write_sources(self, sources: list[SourceRecord]) -> None:
-        tmp = self._sources_file.with_suffix(".json.tmp")
+        tmp = self._sources_file.with_suffix(f".json.{os.getpid()}.tmp")  # never shared by two writers
         tmp.write_text(
             json.dumps({"schema_version": SCHEMA_VERSION, "sources": [asdict(s) for s in sources]}, indent=1)
         )
@@ -114,6 +199,8 @@ class RolloutStore:
         full = file_sha256(path)
         if (full, size) in ledger.contents:
             return None
+        if self._txn is not None and any(r.sha256 == full and r.bytes == size for r in self._txn.records):
+            return None  # already staged by this command
         resolved = str(path.resolve())
         prior = ledger.by_path.get(resolved, [])
         if prior:
@@ -139,9 +226,17 @@ class RolloutStore:
             raise ValueError("append_many: every source needs its row count")
         return sum(self._commit(tables, sources))
 
+    def _locked(self) -> contextlib.AbstractContextManager[object]:
+        """The write lock for one append made outside a `writing` block (inside one it is held)."""
+        return contextlib.nullcontext() if self._txn is not None else store_lock(self.path)
+
     def _commit(self, tables: Iterable[pa.Table], sources: list[NewSource]) -> list[int]:
         """Stage `tables`, rename them into rollouts/ in one step, then list `sources` in the ledger;
         returns each source's rows (a lone source without `rows` is given all that were written)."""
+        with self._locked():
+            return self._commit_locked(tables, sources)
+
+    def _commit_locked(self, tables: Iterable[pa.Table], sources: list[NewSource]) -> list[int]:
         sizes = [s.path.stat().st_size if s.n_bytes is None else s.n_bytes for s in sources]  # before reading
         batch_id = uuid.uuid4().hex[:16]
         staging = self.path / ".staging" / batch_id
@@ -162,6 +257,10 @@ class RolloutStore:
             for s, n_bytes, rows in zip(sources, sizes, counted, strict=True):
                 sha = file_sha256(s.path, n_bytes)
                 records.append(SourceRecord(batch_id, str(s.path.resolve()), s.fmt, n_bytes, sha, rows))
+            if self._txn is not None:  # made visible when the `writing` block ends
+                self._txn.moves.append((staging, self.rollouts_dir / batch_id))
+                self._txn.records += records
+                return counted
             os.rename(staging, self.rollouts_dir / batch_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -184,6 +283,10 @@ class RolloutStore:
 
     def append_metrics(self, table: pa.Table, *, path: Path) -> int:
         """Store per-step metrics (METRICS_SCHEMA) from a metrics-only source, once per content."""
+        with self._locked():
+            return self._append_metrics_locked(table, path=path)
+
+    def _append_metrics_locked(self, table: pa.Table, *, path: Path) -> int:
         table = table.cast(METRICS_SCHEMA)
         metrics_dir = self.path / "metrics"
         metrics_dir.mkdir(exist_ok=True)
@@ -192,7 +295,6 @@ class RolloutStore:
 
         tmp = self.path / ".staging" / f"{source_id}.parquet"
         pq.write_table(table, tmp)
-        os.replace(tmp, metrics_dir / f"{source_id}.parquet")
         record = SourceRecord(
             id=source_id,
             path=str(path.resolve()),
@@ -201,6 +303,11 @@ class RolloutStore:
             sha256=file_sha256(path),
             rows=table.num_rows,
         )
+        if self._txn is not None:
+            self._txn.moves.append((tmp, metrics_dir / f"{source_id}.parquet"))
+            self._txn.records.append(record)
+            return table.num_rows
+        os.replace(tmp, metrics_dir / f"{source_id}.parquet")
         self._write_sources([*self.sources(), record])
         return table.num_rows
 
@@ -252,6 +359,14 @@ class NewSource:
     """How much of the file was consumed (default: all of it)."""
     rows: int | None = None
     """Its rows among the tables of a batch (`append_many`); counted when one source is written alone."""
+
+
+@dataclass
+class _Transaction:
+    """What a `RolloutStore.writing` block has staged: (staged path, final path) and ledger records."""
+
+    moves: list[tuple[Path, Path]] = field(default_factory=list)
+    records: list[SourceRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
