@@ -130,6 +130,7 @@ def test_eval(checkpoint: Path):
     assert res.returncode == 0, res.stderr
     doc = one_json_object(res.stdout)
     assert doc["kind"] == "eval" and doc["verdict"] is None
+    assert res.stderr == "", res.stderr  # no bar either: transformers' "Loading weights" one included
     assert doc["provenance"]["model"]["parameters"] > 0 and doc["provenance"]["model"]["sha256"]
     check_golden("eval_skeleton", skeleton(masked(doc)))
 

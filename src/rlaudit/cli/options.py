@@ -153,10 +153,12 @@ def load_model_or_fail(name: str, options: ModelOptions, *, quiet: bool) -> tupl
     """(model, tokenizer) of an organism, embedded name, checkpoint or adapter on the chosen device and
     dtype; one that cannot load is bad input (one line, exit 2)."""
     require_train_extra()
+    from rlaudit import progress
     from rlaudit.organisms import load_model
 
     try:
-        with quiet_stdout(quiet):
+        # transformers draws its own "Loading weights" bar, on any stderr: off under --json too.
+        with quiet_stdout(quiet), progress.quiet(quiet):
             return load_model(
                 name, device=options.device, dtype=options.dtype, trust_remote_code=options.trust_remote_code
             )

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,7 @@ def fit_probe(
     `groups` (default: each row its own) keeps rows of one group together in the held-out split and
     in the cross-validation folds. The probe is fitted on the training part only, so its held-out
     metrics describe the probe that is saved."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit
     from sklearn.pipeline import make_pipeline
@@ -253,7 +255,15 @@ def fit_probe(
             use_legacy_attributes=False,
         ),
     )
-    pipe.fit(x[train], y[train])
+    # A regularisation strength lbfgs does not converge at (the weakest, on separable data) is common
+    # and harmless to the chosen one; it is recorded in the probe's meta, not printed once per fold.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        pipe.fit(x[train], y[train])
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     scaler, lr = pipe[0], pipe[-1]
     probe = Probe(
         layer=layer,
@@ -266,7 +276,13 @@ def fit_probe(
         source=source,
         labels=dict(labels),
         data_hash=data_hash(x, y),
-        meta={**(meta or {}), "seed": seed, "n_train": len(train), "n_test": len(test)},
+        meta={
+            **(meta or {}),
+            "seed": seed,
+            "n_train": len(train),
+            "n_test": len(test),
+            "unconverged_fits": unconverged,
+        },
     )
     probe.metrics = heldout_metrics(y[test], probe.decision_function(x[test]))
     return probe
