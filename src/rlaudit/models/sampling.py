@@ -302,21 +302,10 @@ def _summarize(
     finished = is_eos.any(dim=1)  # (B,)
     first_eos = is_eos.int().argmax(dim=1)  # (B,); 0 when there is none, masked by `finished`
     length = torch.where(finished, first_eos + 1, completion_ids.shape[1])  # (B,)
-
-    samples = []
-    for b, prompt_index in enumerate(batch_rows):
-        k = int(length[b])
-        samples.append(
-            Sample(
-                prompt_index=prompt_index,
-                completion=tokenizer.decode(completion_ids[b, :k], skip_special_tokens=True),
-                n_tokens=k,
-                entropy=entropy[b, :k].mean().item(),
-                logprob=token_logp[b, :k].mean().item(),
-                finished=bool(finished[b]),
-            )
-        )
-    return samples
+    counted = torch.arange(completion_ids.shape[1], device=length.device) < length[:, None]  # (B, S)
+    entropy_sum = (entropy * counted).sum(dim=1)
+    logprob_sum = (token_logp * counted).sum(dim=1)
+    return _samples(tokenizer, batch_rows, completion_ids, length, finished, entropy_sum, logprob_sum)
 
 
 def _use_chat(tokenizer: Any, chat: bool | None) -> bool:
