@@ -132,3 +132,36 @@ def test_cached_series_are_the_filtered_ones(tmp_path):
     )
     s.steps = s.steps.slice(0, 3)  # a replaced table is not served from the old cache
     assert len(s.series("reward_mean", split="train")[0]) <= 3
+
+
+def test_the_ingest_connection_keeps_the_same_memory_limit(tmp_path, monkeypatch):
+    """Ingest (normalising rows in DuckDB) and store reads run under `RLAUDIT_MEMORY_LIMIT` too,
+    not only the signals pass."""
+    from rlaudit.records.memory import MemoryLimitError, limited_connection
+
+    monkeypatch.setenv(MEMORY_ENV, "300MB")
+    con = limited_connection()
+    try:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "286.1 MiB"
+    finally:
+        con.close()
+    _store(tmp_path)  # writes run.jsonl
+    monkeypatch.setenv(MEMORY_ENV, "1KB")
+    with pytest.raises(MemoryLimitError, match=MEMORY_ENV):
+        ingest(tmp_path / "run.jsonl", RolloutStore(tmp_path / "store2"))
+
+
+def test_an_unreadable_memory_limit_is_bad_input_exit_2_and_nothing_written(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    _store(tmp_path)  # writes run.jsonl
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    monkeypatch.delenv("RLAUDIT_DEBUG", raising=False)
+    out = tmp_path / "new-store"
+    result = CliRunner().invoke(app, ["monitor", str(tmp_path / "run.jsonl"), "--store", str(out), "--json"])
+    assert result.exit_code == 2, result.stderr
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1 and MEMORY_ENV in err and "'lots'" in err
+    assert result.stdout == "" and not out.exists()

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rlaudit.records.memory import limited_connection, memory_limit, out_of_memory
+
 
 class RecordError(ValueError):
     """Bad input: the message is one line naming the file, the line/row and the field."""
@@ -266,12 +268,15 @@ def _to_store_schema(
         cols["extras"] = table.select(extras).to_struct_array()
     if rows is not None:
         cols["source_of_row"], cols["row_of_source"] = rows
-    con = duckdb.connect()
+    limit = memory_limit()
+    con = limited_connection(limit)
     try:
         con.register("batch", pa.table(cols))
         sql = _store_sql(alias, has_extras=bool(extras), per_row=rows is not None)
         params = [run] if rows is not None else [run, source, first_row - 1]
         out = con.sql(sql, params=params).to_arrow_table()
+    except duckdb.OutOfMemoryException as e:
+        raise out_of_memory(e, limit, f"storing rows of {source}") from None
     finally:
         con.close()
     return out.cast(STORE_SCHEMA)

@@ -37,6 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from rlaudit.records.lock import store_lock, try_store_lock
+from rlaudit.records.memory import limited_connection
 from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA, RecordError
 
 SCHEMA_VERSION = 1
@@ -325,7 +326,7 @@ class RolloutStore:
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a `rollouts` view over everything stored so far."""
-        con = con or duckdb.connect()
+        con = con or limited_connection()
         # The store's path is user-given: it reaches DuckDB through the relation API as a value, never
         # in SQL text. The view re-expands the glob on every query, so parts landing later are seen.
         if self.is_empty():

@@ -7,7 +7,6 @@ Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -16,13 +15,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rlaudit.records import RolloutStore
+from rlaudit.records.memory import (
+    MEMORY_ENV,
+    MemoryLimitError,
+    limited_connection,
+    memory_limit,
+    out_of_memory,
+)
 from rlaudit.signals.diversity import update_diversity
 from rlaudit.signals.registry import HELPERS, POOLED, SIGNALS, UNLABELLED
 
-MEMORY_ENV = "RLAUDIT_MEMORY_LIMIT"
+__all__ = ["MEMORY_ENV", "Signals", "SignalsConfig", "SignalsMemoryError", "compute_signals"]
 
 
-class SignalsMemoryError(RuntimeError):
+class SignalsMemoryError(MemoryLimitError):
     """DuckDB hit `SignalsConfig.memory_limit` even with spilling: a limit the user can raise, not a
     bug, so the CLI prints this one line (it names the option) and exits 3 without a traceback."""
 
@@ -31,7 +37,7 @@ class SignalsMemoryError(RuntimeError):
 class SignalsConfig:
     """How signals are computed."""
 
-    memory_limit: str = field(default_factory=lambda: os.environ.get(MEMORY_ENV, "1GB"))
+    memory_limit: str = field(default_factory=memory_limit)
     """DuckDB memory cap (default: `$RLAUDIT_MEMORY_LIMIT`, else 1GB); larger stores spill to a temp
     directory inside the store. The environment variable is how a CLI user raises it."""
     threads: int = 2
@@ -148,16 +154,12 @@ def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Si
     try:
         return _compute(store, cfg)
     except duckdb.OutOfMemoryException as e:
-        raise SignalsMemoryError(
-            f"DuckDB ran out of memory computing signals under memory_limit={cfg.memory_limit}: raise it "
-            f"with {MEMORY_ENV} (e.g. {MEMORY_ENV}=4GB; SignalsConfig.memory_limit in Python)"
-        ) from e
+        raise SignalsMemoryError(str(out_of_memory(e, cfg.memory_limit, "computing signals"))) from e
 
 
 def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
-    con = duckdb.connect()
+    con = limited_connection(cfg.memory_limit)
     try:
-        con.execute("SET memory_limit = ?", [cfg.memory_limit])
         con.execute(f"SET threads={int(cfg.threads)}")
         con.execute("SET temp_directory = ?", [(store.path / ".duckdb_tmp").as_posix()])
         con.execute("SET preserve_insertion_order=false")
@@ -203,7 +205,8 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
         ).to_arrow_table()
         tokens = None
         if len(set(steps.column("run").to_pylist())) > 1:
-            tokens = con.execute(
+            # con.sql, not execute: DuckDB warns that Arrow from a DB-API result copies the rows.
+            tokens = con.sql(
                 f"""
                 WITH mid AS (SELECT run, (min(step) + max(step)) / 2 AS mid FROM rollouts GROUP BY run),
                 t AS (SELECT ro.run, regexp_replace(unnest(string_split(trim(completion), ' ')), $mask, '#', 'g')
@@ -212,7 +215,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
                 SELECT run, token, count(*) AS n FROM t GROUP BY run, token
                 QUALIFY row_number() OVER (PARTITION BY run ORDER BY n DESC, token) <= {int(cfg.top_tokens)}
                 """,
-                {"mask": cfg.family_mask},
+                params={"mask": cfg.family_mask},
             ).to_arrow_table()
         labelled = not cfg.ignore_splits and bool(
             con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0]
