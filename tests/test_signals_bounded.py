@@ -165,3 +165,30 @@ def test_an_unreadable_memory_limit_is_bad_input_exit_2_and_nothing_written(tmp_
     err = result.stderr.strip()
     assert len(err.splitlines()) == 1 and MEMORY_ENV in err and "'lots'" in err
     assert result.stdout == "" and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "cfg", [SignalsConfig(), SignalsConfig(diversity_groups=1), SignalsConfig(diversity_rollouts=4)]
+)
+def test_the_unlabelled_view_reusing_the_labelled_diversity_changes_no_value(tmp_path, cfg, monkeypatch):
+    """The monitor's second (unlabelled) pass takes each sampled group's diversity from the labelled
+    pass: every signal comes out as if computed from scratch, and nothing is tokenised again (its
+    sample is a subset of the labelled one)."""
+    import dataclasses
+
+    import rlaudit.signals.diversity as diversity
+
+    store = _store(tmp_path, groups=5, size=4)
+    labelled = compute_signals(store, cfg)
+    plain_cfg = dataclasses.replace(cfg, ignore_splits=True)
+    fresh = compute_signals(store, plain_cfg)
+    # Any tokenising query now fails: the reused pass must not run one.
+    monkeypatch.setattr(diversity, "_UPDATE_SQL", "SELECT error('tokenised again')")
+    reused = compute_signals(store, plain_cfg, reuse=labelled)
+    assert reused.steps.equals(fresh.steps)
+    assert reused.families.equals(fresh.families)
+    assert fresh.group_diversity is not None and reused.group_diversity is not None
+    assert reused.group_diversity.num_rows > 0
+    assert sorted(reused.group_diversity.to_pylist(), key=str) == sorted(
+        fresh.group_diversity.to_pylist(), key=str
+    )

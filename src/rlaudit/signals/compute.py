@@ -80,14 +80,27 @@ class Signals:
     component_splits: pa.Table | None = None
     """Per run x step x split x reward component: `mean`, `earned` (share of rollouts paid a positive
     value of it) and `n` rollouts; None for metrics-only inputs. `components` pools the splits."""
+    group_diversity: pa.Table | None = None
+    """Per sampled run x step x group: distinct-1/2 and pairwise similarity, the costly values a
+    second pass over the same store reuses (`compute_signals(reuse=...)`)."""
 
     def is_labelled(self, run: str) -> bool:
         """Whether `run` carries split labels (runs of one store may differ)."""
         return self.splits(run) != [UNLABELLED]
 
     def splits(self, run: str | None = None) -> list[str]:
-        t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
-        return sorted(set(t.column("split").to_pylist()))
+        """The splits logged (by `run`), sorted; cached per `steps` table like `series` (detectors ask
+        hundreds of times, and each answer was a scan of the step table)."""
+        if self._splits_of is not self.steps:
+            self._splits.clear()
+            self._splits_of = self.steps
+        if run not in self._splits:
+            t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
+            self._splits[run] = sorted(set(pc.unique(t.column("split")).to_pylist()))
+        return list(self._splits[run])
+
+    _splits: dict[str | None, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _splits_of: pa.Table | None = field(default=None, init=False, repr=False, compare=False)
 
     _series_rows: dict[tuple[str | None, str | None, str], tuple[pa.Array, np.ndarray]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -148,16 +161,22 @@ def _success_sql() -> str:
     """
 
 
-def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Signals:
-    """Compute all signals of the rollouts (and metrics-only sources) in `store`."""
+def compute_signals(
+    store: RolloutStore, cfg: SignalsConfig | None = None, *, reuse: Signals | None = None
+) -> Signals:
+    """Compute all signals of the rollouts (and metrics-only sources) in `store`.
+
+    `reuse`: signals of the same, unchanged store computed before (the monitor's labelled pass when it
+    computes the unlabelled view): what does not depend on split labels (each sampled group's
+    diversity, the per-run token counts) is taken from it, not computed again."""
     cfg = cfg or SignalsConfig()
     try:
-        return _compute(store, cfg)
+        return _compute(store, cfg, reuse)
     except duckdb.OutOfMemoryException as e:
         raise SignalsMemoryError(str(out_of_memory(e, cfg.memory_limit, "computing signals"))) from e
 
 
-def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
+def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> Signals:
     con = limited_connection(cfg.memory_limit)
     try:
         con.execute(f"SET threads={int(cfg.threads)}")
@@ -166,7 +185,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
         store.connect(con)
         if store.is_empty():
             return _metrics_only(con)
-        _group_table(con, cfg)
+        group_diversity = _group_table(con, cfg, reuse.group_diversity if reuse else None)
         steps = con.sql(_step_sql()).to_arrow_table()
         families = con.sql(
             """
@@ -203,8 +222,8 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
             FROM component_rows GROUP BY run, step, split, component ORDER BY run, split, component, step
             """
         ).to_arrow_table()
-        tokens = None
-        if len(set(steps.column("run").to_pylist())) > 1:
+        tokens = reuse.tokens if reuse else None
+        if tokens is None and len(set(steps.column("run").to_pylist())) > 1:
             # con.sql, not execute: DuckDB warns that Arrow from a DB-API result copies the rows.
             tokens = con.sql(
                 f"""
@@ -223,7 +242,16 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
         success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
         runs = sorted(set(steps.column("run").to_pylist()))
         return Signals(
-            steps, families, components, tokens, runs, labelled, success_known, False, component_splits
+            steps,
+            families,
+            components,
+            tokens,
+            runs,
+            labelled,
+            success_known,
+            False,
+            component_splits,
+            group_diversity,
         )
     finally:
         con.close()
@@ -234,14 +262,17 @@ def _split_sql(cfg: SignalsConfig) -> str:
     return f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
 
 
-def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
+def _group_table(
+    con: duckdb.DuckDBPyConnection, cfg: SignalsConfig, known: pa.Table | None = None
+) -> pa.Table:
     """One row per GRPO group (the unit GRPO normalises advantages over).
 
     The token-list diversity measures (distinct-1/2, pairwise similarity) cost far more than the rest,
     so they are computed on up to `cfg.diversity_groups` groups and `cfg.diversity_rollouts` rollouts
     per run x step x split x condition (chosen by a hash of the group id: the same groups on every
     re-run), in chunks of steps (`signals.diversity`); their step means are estimates from that
-    sample. Everything else uses every group.
+    sample. Everything else uses every group. `known` diversity values are reused (`update_diversity`);
+    returns the sampled groups' values.
     """
     split = _split_sql(cfg)
     con.execute(
@@ -289,7 +320,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         """,
         {"mask": cfg.family_mask},  # a parameter, never SQL text
     )
-    update_diversity(con, cfg)
+    group_diversity = update_diversity(con, cfg, known)
     # all_fail for a group with unknown success and rewards that vary is false; fix up the case of
     # zero-variance groups in runs without success: all-fail = at the run's lowest reward.
     con.execute(
@@ -299,6 +330,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         WHERE groups.run = lo.run AND groups.n_s = 0
         """
     )
+    return group_diversity
 
 
 def _step_sql() -> str:

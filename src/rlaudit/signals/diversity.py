@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from rlaudit.signals.compute import SignalsConfig
@@ -52,7 +53,7 @@ _UPDATE_SQL = """
     UPDATE groups SET distinct_1 = d.distinct_1, distinct_2 = d.distinct_2, pairwise_sim = d.pairwise_sim
     FROM (
         WITH sampled AS (
-            SELECT run, step, "group" FROM diversity_sample WHERE run = $run AND chunk = $chunk
+            SELECT run, step, "group" FROM diversity_todo WHERE run = $run AND chunk = $chunk
         ),
         lists AS (
             SELECT ro.run, ro.step, ro."group",
@@ -78,9 +79,25 @@ _UPDATE_SQL = """
 """
 
 
-def update_diversity(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
+_FROM_KNOWN_SQL = """
+    UPDATE groups SET distinct_1 = k.distinct_1, distinct_2 = k.distinct_2, pairwise_sim = k.pairwise_sim
+    FROM diversity_known k SEMI JOIN diversity_sample s
+         ON k.run = s.run AND k.step = s.step AND k."group" = s."group"
+    WHERE groups.run = k.run AND groups.step = k.step AND groups."group" = k."group"
+"""
+
+
+def update_diversity(
+    con: duckdb.DuckDBPyConnection, cfg: SignalsConfig, known: pa.Table | None = None
+) -> pa.Table:
     """Fill `distinct_1`, `distinct_2` and `pairwise_sim` of the sampled groups in `groups`, one chunk
-    of steps at a time; the groups left out of the sample keep NULL (the step value is the sample mean)."""
+    of steps at a time; the groups left out of the sample keep NULL (the step value is the sample mean).
+
+    `known`: values already computed for (run, step, group) on the same store (a group's values depend
+    on its completions alone, never on split labels), taken as they are instead of re-tokenised. The
+    monitor's unlabelled view passes the labelled pass's: its sample is a subset of the labelled one
+    (same hash order, coarser cells), so it tokenises nothing again. Returns this pass's sampled
+    groups with their values, to be passed as a later pass's `known`."""
     con.execute(
         _SAMPLE_SQL,
         {
@@ -89,10 +106,31 @@ def update_diversity(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None
             "chunk": max(int(cfg.diversity_chunk_rollouts), 1),
         },
     )
+    if known is not None and known.num_rows:
+        con.register("diversity_known", known)
+        con.execute(_FROM_KNOWN_SQL)
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE diversity_todo AS
+               SELECT * FROM diversity_sample s ANTI JOIN diversity_known k
+               ON k.run = s.run AND k.step = s.step AND k."group" = s."group"
+            """
+        )
+        con.unregister("diversity_known")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE diversity_todo AS SELECT * FROM diversity_sample")
     chunks = con.execute(
-        """SELECT run, chunk, min(step), max(step) FROM diversity_sample
+        """SELECT run, chunk, min(step), max(step) FROM diversity_todo
            GROUP BY run, chunk ORDER BY run, chunk"""
     ).fetchall()
     for run, chunk, lo, hi in chunks:
         con.execute(_UPDATE_SQL, {"run": run, "chunk": chunk, "lo": lo, "hi": hi})
+    done = con.sql(
+        """SELECT s.run, s.step, s."group", any_value(g.distinct_1) AS distinct_1,
+                  any_value(g.distinct_2) AS distinct_2, any_value(g.pairwise_sim) AS pairwise_sim
+           FROM diversity_sample s JOIN groups g ON g.run = s.run AND g.step = s.step AND g."group" = s."group"
+           GROUP BY s.run, s.step, s."group"
+        """
+    ).to_arrow_table()
     con.execute("DROP TABLE diversity_sample")
+    con.execute("DROP TABLE diversity_todo")
+    return done
