@@ -192,3 +192,20 @@ def test_the_unlabelled_view_reusing_the_labelled_diversity_changes_no_value(tmp
     assert sorted(reused.group_diversity.to_pylist(), key=str) == sorted(
         fresh.group_diversity.to_pylist(), key=str
     )
+
+
+def test_a_run_past_its_diversity_budget_keeps_every_kth_step_with_unchanged_values(tmp_path):
+    store = _store(tmp_path, steps=12, groups=2, size=4)  # 8 rollouts per step, one group per cell
+    full = compute_signals(store)
+    budget = compute_signals(store, SignalsConfig(diversity_run_rollouts=30))  # 96 sampled: stride 4
+    for split in ("train", "eval"):
+        steps, d1 = budget.series("distinct_1", split=split)
+        _, d1_full = full.series("distinct_1", split=split)
+        kept = np.isfinite(d1)
+        assert list(steps[kept]) == [0, 4, 8]
+        assert np.array_equal(d1[kept], d1_full[kept])
+        # the other signals use every group, budget or not
+        assert np.array_equal(
+            budget.series("unique_frac", split=split)[1], full.series("unique_frac", split=split)[1]
+        )
+    assert compute_signals(store, SignalsConfig(diversity_run_rollouts=96)).steps.equals(full.steps)

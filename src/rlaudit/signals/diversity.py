@@ -14,6 +14,14 @@ diversity pooled the completions of every step).
 Why a budget in rollouts: the groups-per-cell cap alone samples every completion when groups are few
 and large; `SignalsConfig.diversity_rollouts` also caps the rollouts per cell (whole groups, in the
 same hash order, at least one group per cell).
+
+Why a budget per run: with a handful of groups per step the per-cell caps keep every rollout, so the
+cost grows with the run (tokenising was most of `rlaudit monitor`'s CPU on a 1M-rollout, 31k-step
+log). Past `SignalsConfig.diversity_run_rollouts` sampled rollouts in one run, the sample keeps every
+k-th logged step (k the smallest stride that fits), and the other steps' diversity is NULL: the series
+is coarser, never biased, and what a detector reads of it (a change point, first/last means) needs
+thousands of points, not tens of thousands. Runs under the budget (every shipped example, organism
+and test run) are sampled exactly as before.
 """
 
 from __future__ import annotations
@@ -40,13 +48,20 @@ _SAMPLE_SQL = """
         SELECT run, step, "group", n FROM ranked
         WHERE rk <= $groups AND (rk = 1 OR before + n <= $rollouts)
     ),
+    stepped AS (  -- past $run_rollouts sampled rollouts in a run, every stride-th logged step only
+        SELECT run, step, "group", n,
+               dense_rank() OVER (PARTITION BY run ORDER BY step) - 1 AS step_rank,
+               greatest(ceil(sum(n) OVER (PARTITION BY run) / $run_rollouts), 1)::BIGINT AS stride
+        FROM kept
+    ),
+    strided AS (SELECT run, step, "group", n FROM stepped WHERE step_rank % stride = 0),
     per_step AS (
         SELECT run, step, sum(n) AS n,
                sum(sum(n)) OVER (PARTITION BY run ORDER BY step ROWS UNBOUNDED PRECEDING) - sum(n) AS before
-        FROM kept GROUP BY run, step
+        FROM strided GROUP BY run, step
     )
     SELECT k.run, k."group", k.step, floor(p.before / $chunk)::BIGINT AS chunk
-    FROM kept k JOIN per_step p ON k.run = p.run AND k.step = p.step
+    FROM strided k JOIN per_step p ON k.run = p.run AND k.step = p.step
 """
 
 _UPDATE_SQL = """
@@ -103,6 +118,7 @@ def update_diversity(
         {
             "groups": int(cfg.diversity_groups),
             "rollouts": int(cfg.diversity_rollouts),
+            "run_rollouts": max(int(cfg.diversity_run_rollouts), 1),
             "chunk": max(int(cfg.diversity_chunk_rollouts), 1),
         },
     )
