@@ -155,3 +155,111 @@ def test_an_unreadable_journal_is_an_error_naming_it(tmp_path):
     journal.journal_path(store).write_text("{not json")
     with pytest.raises(ValueError, match=r"commit\.json: unreadable commit journal"):
         RolloutStore(store)
+
+
+# -- kill -9 at random points --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model_builder) -> tuple[list[str], int]:
+    """A TRL output folder written by a real `GRPOTrainer` run (log_completions: one file per step) and
+    two JSONL logs big enough that an ingest takes a while to kill."""
+    pytest.importorskip("trl")
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rlaudit.tasks.arith import arith_reward, make_dataset
+
+    root = tmp_path_factory.mktemp("kill-inputs")
+    steps, per_step = 4, 8
+    args = GRPOConfig(
+        output_dir=str(root / "trl-run"),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        seed=0,
+        max_steps=steps,
+        per_device_train_batch_size=per_step,
+        num_generations=4,
+        max_completion_length=3,
+        activation_checkpointing=False,
+        logging_steps=1,
+        log_completions=True,
+        num_completions_to_print=0,
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    model, tokenizer = tiny_model_builder()
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[arith_reward],
+        args=args,
+        train_dataset=Dataset.from_list(make_dataset(64, seed=0)),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    assert len(list((root / "trl-run" / "completions").glob("*.parquet"))) == steps
+    paths = [_jsonl(root / "a.jsonl", 12_000, "a"), _jsonl(root / "b.jsonl", 8_000, "b"), root / "trl-run"]
+    return [str(p) for p in paths], 12_000 + 8_000 + steps * per_step
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rlaudit", "monitor", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+    )
+
+
+def _wait_for_lock(store: Path, proc: subprocess.Popen[bytes]) -> float:
+    """Block until `proc` holds the store's write lock (its PID file appears); the time it did."""
+    import time
+
+    while not (store / ".lock.pid").exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the ingest ended ({proc.returncode}) before taking the lock")
+        time.sleep(0.002)
+    return time.monotonic()
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_of_an_ingest_then_rerun(tmp_path, real_inputs):
+    """At least 20 SIGKILLs at random points while `monitor --store` holds the lock (reading,
+    normalizing, staging, publishing), one or two per trial, each trial then re-run to the end."""
+    import random
+    import time
+
+    paths, total = real_inputs
+    rng = random.Random(0)
+
+    # How long a whole ingest holds the lock, here and now (the machine's load changes it).
+    probe = tmp_path / "probe"
+    proc = _start([*paths, "--store", str(probe), "--json"])
+    start = _wait_for_lock(probe, proc)
+    while (probe / ".lock.pid").exists() and proc.poll() is None:
+        time.sleep(0.002)
+    held = time.monotonic() - start
+    assert proc.wait() in (0, 1)
+    assert assert_consistent(probe) == total
+
+    landed, trial = 0, 0
+    while landed < 20:
+        trial += 1
+        assert trial <= 60, f"only {landed} kills landed in 60 trials"
+        store = tmp_path / f"store-{trial}"
+        args = [*paths, "--store", str(store), "--json"]
+        for _ in range(rng.choice((1, 2))):
+            proc = _start(args)
+            _wait_for_lock(store, proc)
+            time.sleep(rng.uniform(0, 1.1 * held))
+            if proc.poll() is None:
+                proc.kill()
+                landed += 1
+            proc.wait()
+            assert_consistent(store)  # opens, recovers, and claims exactly what it holds
+        rerun = CliRunner().invoke(app, ["monitor", *args])
+        assert rerun.exit_code in (0, 1), rerun.stderr
+        assert assert_consistent(store) == total
+        assert not any((store / ".staging").iterdir())
+    print(f"{landed} kills landed in {trial} trials; an ingest held the lock {held:.1f} s")  # for -s
