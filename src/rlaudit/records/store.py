@@ -273,8 +273,9 @@ class RolloutStore:
             self._publish([move])
         return counted
 
-    def append_table(self, table: pa.Table, *, name: str) -> int:
-        """Write one normalized table from a live producer (the training callback); visible at once."""
+    def append_table(self, table: pa.Table, *, name: str, part: str | None = None) -> int:
+        """Write one normalized table from a live producer (the training callback); visible at once.
+        A `part` name makes the write idempotent: writing the same part again replaces it."""
         if table.num_rows == 0:
             return 0
         import pyarrow.parquet as pq
@@ -283,7 +284,7 @@ class RolloutStore:
         part_dir.mkdir(exist_ok=True)
         tmp = self.path / ".staging" / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, part_dir / f"part-{uuid.uuid4().hex[:12]}.parquet")
+        os.replace(tmp, part_dir / f"{part or 'part-' + uuid.uuid4().hex[:12]}.parquet")
         return table.num_rows
 
     def append_metrics(self, table: pa.Table, *, path: Path) -> int:
