@@ -47,7 +47,7 @@ class FaultLog:
             logger.warning(
                 "rlaudit monitor: %s (training continues; further faults of this kind are only counted"
                 " in rlaudit/errors)",
-                kind if exc is None else f"{kind}: {type(exc).__name__}: {exc}",
+                kind if exc is None else f"{kind}: {exc}",
                 exc_info=exc,
             )
 
