@@ -140,7 +140,11 @@ class MonitorCallback(TrainerCallback):
         self._judge_seconds = 0.0
         self._last_judge_end = time.perf_counter()
         self._last_judge_step = 0
-        self._wrap_rewards()
+        accelerator = getattr(trainer, "accelerator", None)
+        self.active = bool(getattr(accelerator, "is_main_process", True))
+        """Only the main process records and judges (its own share of the rollouts); the others no-op."""
+        if self.active:
+            self._wrap_rewards()
 
     # -- capture ------------------------------------------------------------------------------
     def _wrap_rewards(self) -> None:
@@ -157,11 +161,13 @@ class MonitorCallback(TrainerCallback):
     def _capture(self, inputs, prompts, completions, completion_ids_list, rewards_per_func) -> None:  # type: ignore[no-untyped-def]
         per_func = rewards_per_func.detach().float().cpu().numpy()
         n = len(prompts)
-        per_func = per_func[:n]  # gathered across processes: this process's rows come first on one process
+        per_func = per_func[:n]  # gathered across processes: the main process's rows come first
         names = list(self.trainer.reward_func_names)
         weights = self.trainer.reward_weights.detach().float().cpu().numpy()
-        weighted = per_func * weights
         import numpy as np
+
+        with np.errstate(invalid="ignore"):  # inf * a weight of 0 is NaN: that reward does not count
+            weighted = per_func * weights
 
         total = np.where(np.isnan(per_func).all(axis=1), np.nan, np.nansum(weighted, axis=1))
         step = int(self.trainer.state.global_step) + 1  # the step these rollouts feed (TRL's log convention)
@@ -209,6 +215,8 @@ class MonitorCallback(TrainerCallback):
     # -- trainer events -----------------------------------------------------------------------------
     @fail_open("on_step_end")
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if not self.active:
+            return control
         due = self._backoff.due(state.global_step, self._last_judge_step)
         spent = time.perf_counter() - self._last_judge_end
         cheap_enough = self._judge_seconds <= self.config.max_overhead * spent
@@ -220,13 +228,15 @@ class MonitorCallback(TrainerCallback):
 
     @fail_open("on_train_end")
     def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if not self.active:
+            return control
         self._safely(self._judge, state, control)
         return control
 
     @fail_open("on_save")
     def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         """Save the monitor's state into the checkpoint the trainer has just written."""
-        if state.is_world_process_zero:
+        if self.active:
             self._safely(self._flush)  # what the store cannot take is saved with the checkpoint
             checkpoint_state.save(self, checkpoint_state.checkpoint_dir(args.output_dir, state.global_step))
         return control
@@ -234,7 +244,7 @@ class MonitorCallback(TrainerCallback):
     @fail_open("on_train_begin")
     def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         """On a resumed run (the trainer has restored its state: global_step > 0), restore ours."""
-        if state.global_step > 0:
+        if self.active and state.global_step > 0:
             ckpt = checkpoint_state.checkpoint_dir(args.output_dir, state.global_step)
             if not checkpoint_state.restore(self, ckpt, state.global_step):
                 self.faults.record(f"resume: no monitor state in {ckpt.name}, later rows may be stored twice")
