@@ -16,7 +16,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from rlaudit.tasks.arith import arith_reward, make_dataset
 from rlaudit.training import MonitorCallback
-from rlaudit.training.checkpoint_state import STATE_DIR, STATE_FILE
+from rlaudit.training.checkpoint_state import STATE_DIR, STATE_FILE, last_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -119,3 +119,72 @@ def test_resuming_from_a_checkpoint_without_monitor_state_is_a_counted_fault(tmp
     assert trainer.state.global_step == STEPS
     assert any(k.startswith("resume: no monitor state in checkpoint-2") for k in monitor.faults.counts)
     assert _per_step(monitor) == {s: BATCH for s in range(3, STEPS + 1)}
+
+
+# -- kill -9 during a live run, then resume from the last checkpoint ---------------------------------
+
+MODEL = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "seed": 0}
+"""The tests' tiny model (tests/conftest.py), built again inside the training subprocess."""
+TRAIN = """
+import json, math, sys
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+from rlaudit.models.tiny import TinyModelConfig, build_tiny_model
+from rlaudit.tasks.arith import arith_reward, make_dataset
+from rlaudit.training import MonitorCallback
+from rlaudit.training.checkpoint_state import last_checkpoint
+out, store, steps, model_config = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+model, tokenizer = build_tiny_model(TinyModelConfig(**model_config))
+args = GRPOConfig(output_dir=out, use_cpu=True, bf16=False, report_to="none", seed=0, max_steps=steps,
+    per_device_train_batch_size=8, num_generations=4, max_completion_length=3, learning_rate=1e-3,
+    activation_checkpointing=False, logging_steps=1, save_strategy="steps", save_steps=1, disable_tqdm=True)
+trainer = GRPOTrainer(model=model, reward_funcs=[arith_reward], args=args,
+    train_dataset=Dataset.from_list(make_dataset(64, seed=0)), processing_class=tokenizer)
+trainer.add_callback(MonitorCallback(trainer, store=store, every_steps=1, max_overhead=math.inf))
+trainer.train(resume_from_checkpoint=last_checkpoint(out))
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_live_run_then_resume_stores_every_rollout_once(tmp_path):
+    """SIGKILL at random points of a real GRPO run (a checkpoint every step), each followed by a resume
+    from the last whole checkpoint (`last_checkpoint`: a kill inside the trainer's own save leaves a
+    half-written folder), until the run completes: each step's rollouts are stored once."""
+    import os
+    import random
+    import subprocess
+    import sys
+    import time
+
+    from rlaudit.records import RolloutStore
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    rng = random.Random(0)
+    steps, landed = 8, 0
+    for trial in range(3):
+        out, store = tmp_path / f"out-{trial}", tmp_path / f"store-{trial}"
+        cmd = [sys.executable, "-c", TRAIN, str(out), str(store), str(steps), json.dumps(MODEL)]
+        for _ in range(steps + 1):  # each attempt gets at least one step further
+            before = last_checkpoint(out)
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            # Kill once the run has made progress (a new checkpoint; before the first one, a resume
+            # would restart from scratch), at a random point of the steps after it.
+            while proc.poll() is None and last_checkpoint(out) == before:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0, 4))
+            if proc.poll() is None:
+                proc.kill()
+                landed += 1
+            _, err = proc.communicate()
+            if proc.returncode == 0:
+                break
+            assert proc.returncode == -9, err.decode()[-2000:]
+            if str(last_checkpoint(out)).endswith(f"-{steps}"):
+                break  # killed after its last checkpoint (resuming a finished run trains one step more)
+        else:
+            raise AssertionError("the run never completed")
+        con = RolloutStore(store).connect()
+        per_step = dict(con.execute("SELECT step, count(*) FROM rollouts GROUP BY step").fetchall())
+        assert per_step == dict.fromkeys(range(1, steps + 1), BATCH), per_step
+    assert landed >= 3
+    print(f"{landed} kills landed in 3 runs of {steps} steps")  # for -s

@@ -8,10 +8,12 @@ row counter). On resume it restores that state and moves the parts this run wrot
 to ``store/superseded/`` (out of every query, kept for inspection): their steps are about to be
 trained, and logged, again.
 
-A run's parts are told apart from any other run's by a session id in their names, kept across
-resumes. A kill between the trainer's checkpoint and this save (the trainer writes the checkpoint,
-then calls `on_save`) leaves a checkpoint without monitor state: resuming from it is counted as a
-fault, and rows after S may then be stored twice.
+The state is written in `on_save`, just after the trainer has written its checkpoint, and not before:
+a folder `checkpoint-N` made early would be taken by `get_last_checkpoint` for a checkpoint, and a
+resume from it would fail. A kill between the two writes leaves a checkpoint without monitor state,
+as does a checkpoint saved with no callback: resuming from one is a counted fault, and rows after S may
+then be stored twice. A run's parts are told apart from any other run's by a session id in
+their names, kept across resumes.
 """
 
 from __future__ import annotations
@@ -38,6 +40,25 @@ def checkpoint_dir(output_dir: str, step: int) -> Path:
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     return Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{step}"
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest checkpoint in `output_dir` that is whole: the trainer's state and the monitor's both
+    written (transformers' `get_last_checkpoint` takes the newest folder, even one a kill left half
+    written, which then fails to resume). Pass it to `trainer.train(resume_from_checkpoint=...)`."""
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    whole = []
+    for path in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        step = path.name.rpartition("-")[2]
+        if (
+            step.isdigit()
+            and (path / TRAINER_STATE_NAME).is_file()
+            and (path / STATE_DIR / STATE_FILE).is_file()
+        ):
+            whole.append((int(step), path))
+    return str(max(whole)[1]) if whole else None
 
 
 def save(cb: MonitorCallback, checkpoint: Path) -> None:
