@@ -148,3 +148,41 @@ def test_quarantine_file_holds_the_row_and_reason(tmp_path):
     (line,) = (tmp_path / "q" / "quarantine.jsonl").read_text().splitlines()
     doc = json.loads(line)
     assert doc["row"] == 2 and doc["values"]["completion"] == "c1" and "infinite" in doc["error"]
+
+
+def test_a_pass_that_keeps_failing_backs_off(tmp_path, monkeypatch):
+    """Issue 15 measured 51 attempts in 60 steps for a pass that always failed. Driven here without a
+    trainer (a stand-in with what the callback reads): 60 steps, a pass due every step, each failing."""
+    pytest.importorskip("transformers")
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl, TrainerState
+
+    from rlaudit.training import monitor_callback
+    from rlaudit.training.monitor_callback import MonitorCallback
+
+    attempts: list[int] = []
+
+    def failing_judge(store, config):
+        attempts.append(state.global_step)
+        raise RuntimeError("planted: the pass fails")
+
+    monkeypatch.setattr(monitor_callback, "judge", failing_judge)
+    trainer = SimpleNamespace(
+        args=SimpleNamespace(output_dir=str(tmp_path / "out"), run_name="r"),
+        _calculate_rewards=lambda *a: None,
+        _metrics={"train": defaultdict(list)},
+    )
+    cb = MonitorCallback(
+        trainer, store=tmp_path / "store", every_steps=1, max_overhead=math.inf, max_backoff=32
+    )
+    state, control = TrainerState(), TrainerControl()
+    for step in range(1, 61):
+        state.global_step = step
+        cb.on_step_end(None, state, control)
+    assert attempts == [1, 3, 7, 15, 31]  # 2, 4, 8, 16 steps apart; then 32, the cap (next: 63)
+    assert cb.faults.counts["_judge: RuntimeError"] == 5
+    assert trainer._metrics["train"]["rlaudit/errors"] == [
+        float(sum(1 for a in attempts if a <= s)) for s in range(1, 61)
+    ]
