@@ -16,9 +16,11 @@ and logged once per kind, never raised into the training loop; rows the store ca
 (bounded, the oldest spilled to side files) until it can; a bad row is quarantined, not its batch; a
 detector that fails is counted, and makes that pass's verdict NaN, not `clean`; a failing pass backs
 off. Its state is saved with each trainer checkpoint and restored on resume
-(`rlaudit.training.checkpoint_state`), so a resumed run stores each rollout once. It stays cheap: rows are buffered and written when the detectors run, and the
-detectors run at most every `every_steps` steps and only when the time they took last is under
-`max_overhead` of the training time since (so a fast run is judged less often), and always at the end.
+(`rlaudit.training.checkpoint_state`), so a resumed run stores each rollout once. Only the main process
+of a multi-process run records and judges. It stays cheap: rows are buffered and written when the
+detectors run, and the detectors run at most every `every_steps` steps and only when the time they took
+last is under `max_overhead` of the training time since (so a fast run is judged less often), and
+always at the end.
 """
 
 from __future__ import annotations
