@@ -186,3 +186,33 @@ def test_a_pass_that_keeps_failing_backs_off(tmp_path, monkeypatch):
     assert trainer._metrics["train"]["rlaudit/errors"] == [
         float(sum(1 for a in attempts if a <= s)) for s in range(1, 61)
     ]
+
+
+def test_a_store_that_cannot_be_made_at_start_gets_the_rows_once_it_can(tmp_path):
+    """The store's place is unusable when the callback is made (a file where its parent folder should
+    be): construction does not fail, the rows wait in the buffer, and land once the place works."""
+    pytest.importorskip("transformers")
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from rlaudit.training.monitor_callback import MonitorCallback
+
+    blocker = tmp_path / "disk"
+    blocker.write_text("not a folder")
+    trainer = SimpleNamespace(
+        args=SimpleNamespace(output_dir=str(tmp_path / "out"), run_name="r"),
+        _calculate_rewards=lambda *a: None,
+        _metrics={"train": defaultdict(list)},
+    )
+    cb = MonitorCallback(trainer, store=blocker / "store")
+    assert cb.faults.counts == {"open store: NotADirectoryError": 1}
+    cb._pending.append(_raw([1.0] * 8))
+    cb._safely(cb._flush)
+    assert cb.faults.counts["_flush: NotADirectoryError"] == 1 and cb.buffer.rows_in_memory == 8
+
+    blocker.unlink()
+    blocker.mkdir()
+    cb._pending.append(_raw([0.0] * 8, first_step=2))
+    cb._safely(cb._flush)
+    assert cb.store.count() == 16 and not cb.buffer.chunks
+    assert cb.errors == 2
