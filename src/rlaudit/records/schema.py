@@ -65,6 +65,8 @@ METRICS_SCHEMA = pa.schema(
 _INT64_BOUND = float(2**63)
 """A float at or past this (or infinite, or NaN-free and huge) is no int64."""
 REQUIRED = tuple(name for name, (_, req, _) in FIELDS.items() if req)
+NON_NEGATIVE = ("step", "n_tokens")
+"""Counts: a negative one is a logging bug, and a negative step would sort before the run began."""
 
 
 def _kind_ok(typ: pa.DataType, kind: str) -> bool:
@@ -170,6 +172,11 @@ def _check_column(
         if pc.any(frac).as_py():
             bad = _first_index(pc.fill_null(frac, False))
             raise RecordError(f"{source}: row {first_row + bad}: field '{name}' must be an integer")
+    if name in NON_NEGATIVE and not pa.types.is_null(col.type):
+        negative = pc.less(col, 0)
+        if pc.any(negative).as_py():
+            bad = _first_index(pc.fill_null(negative, False))
+            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is negative ({col[bad]})")
     if kind == "rewards":
         _check_components(col, where=where)
     if kind == "float" and pa.types.is_floating(col.type):
