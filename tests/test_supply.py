@@ -175,3 +175,28 @@ def test_site_dirs_of_takes_a_venv_or_a_site_packages_folder_and_rejects_others(
         site_dirs_of(tmp_path)
     with pytest.raises(ValueError, match="no such directory"):
         site_dirs_of(tmp_path / "nope")
+
+
+def test_without_tqdm_it_checks_without_a_bar(demo_venv, monkeypatch):
+    """tqdm comes with the [train] extra; env-check must work in a core install."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tqdm" else real(name, *a)
+    )
+    for name in ("tqdm", "tqdm.auto"):  # importing it now fails, as it would without the extra
+        monkeypatch.setitem(sys.modules, name, None)
+    doc = check_environment(EnvCheckConfig(site_dirs=(str(demo_venv()),)), show_progress=True).to_json()
+    assert doc["verdict"] == "clean"
+
+
+def test_the_html_report_renders_an_env_check(demo_venv, tmp_path):
+    from rlaudit.report import write_html
+
+    venv = demo_venv()
+    (site(venv) / "demo_pkg" / "core.py").write_text("ANSWER = 43\n")
+    doc = check_environment(EnvCheckConfig(site_dirs=(str(venv),)), show_progress=False).to_json()
+    write_html(doc, tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert "env-check:changed" in html and "demo_pkg/core.py" in html

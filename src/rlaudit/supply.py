@@ -32,6 +32,7 @@ import base64
 import dataclasses
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import site
@@ -351,11 +352,10 @@ def check_environment(config: EnvCheckConfig | None = None, *, show_progress: bo
         else default_site_dirs()
     )
     provenance = Provenance.begin(configs={"env_check": dataclasses.asdict(config)})
-    bar = (
-        bars.bar_total(planned_bytes(site_dirs), "env-check", unit="B", unit_scale=True)
-        if show_progress
-        else None
-    )
+    # The bar is tqdm's, which comes with the [train] extra; a core install checks without one.
+    drawn = show_progress and importlib.util.find_spec("tqdm") is not None
+    total = planned_bytes(site_dirs) if drawn else 0
+    bar = bars.bar_total(total, "env-check", unit="B", unit_scale=True) if drawn else None
     try:
         report = scan(site_dirs, progress=bar.update if bar is not None else None)
     finally:
