@@ -2,7 +2,8 @@
 its syntax tree (so a comment or a docstring that names a call does not count, and an alias does not
 hide one):
 
-- no pickle (nor dill, cloudpickle, joblib, shelve, marshal): loading one runs code;
+- no pickle (nor dill, cloudpickle, joblib, shelve, marshal, pandas' read_pickle, numpy's
+  allow_pickle, yaml.load without a Loader): loading one runs code;
 - `torch.load` only with `weights_only=True`, and no `torch.save` (a pickle): rlaudit writes safetensors;
 - `save_pretrained` never with `safe_serialization=False`; a model's `from_pretrained` with
   `use_safetensors=True` (or from a GGUF file, which holds no code);
@@ -68,6 +69,14 @@ def _call(node: ast.Call) -> list[str]:
         out.append("torch.load without weights_only=True")
     if name == "torch.save":
         out.append("torch.save writes a pickle; write safetensors")
+    if name.split(".")[-1] in ("read_pickle", "to_pickle"):
+        out.append(f"{name} reads or writes a pickle")
+    if name in ("np.load", "numpy.load") and not _is_const(
+        kw.get("allow_pickle", ast.Constant(False)), False
+    ):
+        out.append(f"{name}(allow_pickle=...) can unpickle")
+    if name == "yaml.load" and "Loader" not in kw:
+        out.append("yaml.load without a Loader (use yaml.safe_load)")
     if name.endswith(".save_pretrained") and _is_const(kw.get("safe_serialization"), False):
         out.append("save_pretrained(safe_serialization=False) writes a pickle")
     if (
@@ -121,6 +130,9 @@ def test_module_is_safe_with_untrusted_files(path: Path):
         ("def load(p, *, trust_remote_code: bool | None = None): ...", "does not default to False"),
         ("class C:\n    trust_remote_code: bool = True", "field trust_remote_code"),
         ("eval(text)", "calls eval"),
+        ("pd.read_pickle(path)", "pickle"),
+        ("np.load(path, allow_pickle=True)", "allow_pickle"),
+        ("yaml.load(text)", "yaml.safe_load"),
         ("subprocess.run(cmd, shell=True)", "shell"),
     ],
 )
@@ -138,6 +150,8 @@ def test_the_checker_catches_each_unsafe_pattern(code: str, expected: str):
         "def load(p, trust_remote_code: bool = False): ...",
         "def _load(p, trust_remote_code: bool): ...",
         "model.eval()",
+        "np.load(path)",
+        "yaml.safe_load(text)",
         "subprocess.run(cmd, check=True)",
     ],
 )
