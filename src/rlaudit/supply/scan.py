@@ -1,30 +1,5 @@
-"""Installed packages checked against their wheel `RECORD`s (`rlaudit env-check`).
-
-A training job imports a few hundred distributions; any of them edited in place after installation
-(a poisoned dependency, an agent or a script that patched site-packages) runs with the job's
-permissions. Every wheel install writes, in its `*.dist-info/RECORD`, each file it installed with a
-`sha256=<urlsafe base64, no padding>` hash and its size. This module re-hashes every installed file
-against that record and lists what does not match:
-
-| kind | what it is | why it matters |
-|---|---|---|
-| changed | a file that RECORD lists with a hash, now with other content, another size, or not a regular file (a symlink, a folder) | code edited after installation |
-| missing | a file RECORD lists with a hash that is gone | a check or a module removed |
-| added | a file inside a distribution's own folder (`torch/`, `trl/`, its `*.dist-info/`) that no RECORD names | new code where an import will find it |
-| unowned | an entry of site-packages that belongs to no distribution (a stray `.pth`, module or folder) | `.pth` files run at every interpreter start |
-
-What is expected and not listed: bytecode in a `__pycache__/` folder whose source file is beside it
-(pip compiles it after installing and records it without a hash; Python never imports a cached file
-without its source); the RECORD file itself and other entries that carry no hash (existence only).
-Editable installs (`pip install -e`) are checked as installed (their `.pth` and finder module); their
-source tree is the user's own and has no hashes to check, which the result says.
-
-What it cannot see: whoever can write to site-packages can rewrite a RECORD too, so a clean result
-means "nothing changed behind pip's back", not "nothing was ever tampered with". Pair it with a
-hash-checked install from a lock file (`requirements/*.lock`, `pip install --require-hashes`).
-Symlinks are never followed: a listed file that became a symlink is `changed`, and a RECORD entry that
-points outside the environment's prefix is not read (it is counted in `outside`).
-"""
+"""The scan behind `rlaudit env-check`: every installed distribution's files against its wheel
+RECORD (what each kind of mismatch means: `rlaudit.supply`)."""
 
 from __future__ import annotations
 
@@ -32,7 +7,6 @@ import base64
 import dataclasses
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import os
 import site
@@ -44,23 +18,6 @@ from typing import Any
 HASHES = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"})
 """Hash algorithms a RECORD may use (the wheel spec asks for sha256 or stronger: never md5 or sha1)."""
 KINDS = ("changed", "missing", "added", "unowned")
-
-
-@dataclasses.dataclass(frozen=True)
-class EnvCheckConfig:
-    """What `check_environment` reads and how much it lists.
-
-    `site_dirs`: site-packages folders to check (default: the running interpreter's, `site.getsitepackages()`
-    and the user site when it exists). `max_listed`: most entries of each kind written out in full (the
-    counts are always exact); a broken environment can differ in thousands of files.
-    """
-
-    site_dirs: tuple[str, ...] = ()
-    max_listed: int = 200
-
-    def __post_init__(self) -> None:
-        if self.max_listed < 1:
-            raise ValueError(f"max_listed must be >= 1 (got {self.max_listed})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +74,7 @@ def default_site_dirs() -> list[Path]:
     dirs = [*site.getsitepackages()]
     if site.ENABLE_USER_SITE:
         dirs.append(site.getusersitepackages())
-    return _unique(Path(d) for d in dirs if Path(d).is_dir())
+    return unique_dirs(Path(d) for d in dirs if Path(d).is_dir())
 
 
 def site_dirs_of(path: Path) -> list[Path]:
@@ -133,10 +90,10 @@ def site_dirs_of(path: Path) -> list[Path]:
             f"{path}: neither a site-packages folder (no *.dist-info inside) nor an environment "
             "(no lib/python3*/site-packages)"
         )
-    return _unique(found)
+    return unique_dirs(found)
 
 
-def _unique(paths: Iterable[Path]) -> list[Path]:
+def unique_dirs(paths: Iterable[Path]) -> list[Path]:
     seen: dict[str, Path] = {}
     for p in paths:
         seen.setdefault(os.path.realpath(p), p)  # a lib64 -> lib symlink names one folder twice
@@ -153,7 +110,7 @@ def scan(site_dirs: list[Path], *, progress: Callable[[int], None] | None = None
     `planned_bytes`)."""
     report = EnvReport(site_dirs=[str(d) for d in site_dirs])
     for site_dir in site_dirs:
-        owned, entries = _read_records(site_dir, report)
+        owned, entries, unchecked = _read_records(site_dir, report)
         listing = hashlib.sha256()
         for entry in sorted(entries, key=lambda e: e.path):
             listing.update(f"{_shown(entry.path, site_dir)}\0{entry.algorithm}={entry.digest}\n".encode())
@@ -178,7 +135,7 @@ def scan(site_dirs: list[Path], *, progress: Callable[[int], None] | None = None
                 report.bytes_hashed += entry.size
             if progress is not None:
                 progress(entry.size or 0)
-        _walk_unlisted(site_dir, owned, report)
+        _walk_unlisted(site_dir, owned, unchecked, report)
     report.mismatches.sort(key=lambda m: (KINDS.index(m.kind), m.site_dir, m.path))
     return report
 
@@ -187,27 +144,36 @@ def planned_bytes(site_dirs: list[Path]) -> int:
     """The bytes `scan` will hash, from the RECORDs' sizes (for a progress bar)."""
     total = 0
     for site_dir in site_dirs:
-        _, entries = _read_records(site_dir, EnvReport(site_dirs=[]))
+        _, entries, _ = _read_records(site_dir, EnvReport(site_dirs=[]))
         total += sum(e.size or 0 for e in entries)
     return total
 
 
-def _read_records(site_dir: Path, report: EnvReport) -> tuple[dict[str, str], list[_Entry]]:
+def _read_records(site_dir: Path, report: EnvReport) -> tuple[dict[str, str], list[_Entry], set[str]]:
     """Every path the RECORDs in `site_dir` name (absolute, normalised, not resolved) -> its
-    distribution, and the hashed entries to verify. Distributions without a RECORD go to
-    `report.unverifiable`, editable installs to `report.editable`."""
+    distribution; the hashed entries to verify; and the top-level names of distributions that cannot be
+    verified (`report.unverifiable` says why), which are then neither walked nor called unowned.
+    Editable installs go to `report.editable`."""
     owned: dict[str, str] = {}
     entries: list[_Entry] = []
+    unchecked: set[str] = set()
     prefix = os.path.normpath(site_dir.parent.parent.parent)  # <prefix>/lib/pythonX.Y/site-packages
     for dist in importlib.metadata.distributions(path=[str(site_dir)]):
         name = f"{dist.metadata['Name'] or '?'} {dist.version or '?'}"
         report.distributions += 1
-        if dist.read_text("RECORD") is None:
-            # An egg-info install (setup.py develop, conda) lists no hashes: its files stay unowned.
-            report.unverifiable.append({"distribution": name, "site_dir": str(site_dir)})
+        meta_dir = getattr(dist, "_path", None)  # its *.dist-info / *.egg-info (CPython's PathDistribution)
+        reason = _unverifiable(dist)
+        try:
+            files = list(dist.files or ()) if reason is None else []
+        except (ValueError, UnicodeDecodeError) as e:  # a RECORD line with a size that is no number, ...
+            reason = f"its RECORD cannot be read ({e})"
+            files = []
+        if reason is not None:
+            report.unverifiable.append({"distribution": name, "site_dir": str(site_dir), "reason": reason})
+            unchecked |= _top_level_names(dist, meta_dir)
             continue
         _note_editable(dist, name, report)
-        for file in dist.files or ():
+        for file in files:
             path = os.path.normpath(os.path.join(site_dir, str(file)))
             if os.path.commonpath([path, prefix]) != prefix:
                 report.outside += 1  # a RECORD may name anything: never read outside the environment
@@ -229,7 +195,40 @@ def _read_records(site_dir: Path, report: EnvReport) -> tuple[dict[str, str], li
                 )
                 continue
             entries.append(_Entry(path, site_dir, name, algorithm, file.hash.value, file.size))
-    return owned, entries
+    return owned, entries, unchecked
+
+
+def _unverifiable(dist: importlib.metadata.Distribution) -> str | None:
+    """Why `dist`'s files cannot be checked against a RECORD, or None when they can."""
+    if dist.read_text("RECORD") is None:
+        return "no RECORD (an egg-info or OS-packaged install): its files are not checked"
+    if dist.read_text("INSTALLER") is None:
+        # pip, uv and installer write INSTALLER; Debian's python3-* packages ship the wheel's RECORD
+        # without one and patch files after the wheel was built, so their hashes are not the wheel's.
+        return "no INSTALLER: put there by an OS package manager, not a wheel installer; check it with that manager (dpkg --verify)"
+    return None
+
+
+def _top_level_names(dist: importlib.metadata.Distribution, meta_dir: object) -> set[str]:
+    """The site-packages entries an unverifiable distribution owns: its metadata folder, the names in
+    its top_level.txt, and the first component of each RECORD path."""
+    names = {os.path.basename(str(meta_dir))} if meta_dir is not None else set()
+    names |= {line.strip().split("/")[0] for line in (dist.read_text("top_level.txt") or "").splitlines()}
+    try:
+        paths = [str(f) for f in dist.files or ()] if dist.read_text("RECORD") is not None else []
+    except (ValueError, UnicodeDecodeError):
+        paths = []
+    names |= {path.replace("\\", "/").split("/")[0] for path in paths}
+    return {n for n in names if n and n not in (".", "..")}
+
+
+def _is_unchecked(name: str, unchecked: set[str]) -> bool:
+    """Whether site-packages entry `name` belongs to an unverifiable distribution: a listed name, or a
+    module of a listed top-level name (`six.py`, `_cffi_backend.cpython-311-x86_64-linux-gnu.so`)."""
+    if name in unchecked:
+        return True
+    stem, _, suffix = name.partition(".")
+    return stem in unchecked and suffix.rsplit(".", 1)[-1] in ("py", "so", "pyd")
 
 
 def _note_editable(dist: importlib.metadata.Distribution, name: str, report: EnvReport) -> None:
@@ -268,9 +267,10 @@ def _verify(entry: _Entry) -> tuple[str, str] | None:
     return None
 
 
-def _walk_unlisted(site_dir: Path, owned: dict[str, str], report: EnvReport) -> None:
+def _walk_unlisted(site_dir: Path, owned: dict[str, str], unchecked: set[str], report: EnvReport) -> None:
     """Files no RECORD names: inside a folder some distribution installed into (`added`), or a
-    top-level entry of `site_dir` that no distribution owns (`unowned`)."""
+    top-level entry of `site_dir` that no distribution owns (`unowned`); entries of unverifiable
+    distributions (`unchecked`) are left alone."""
     root = os.path.normpath(site_dir)
     owners: dict[str, str] = {}  # top-level name -> a distribution with a file under it
     for path, dist in owned.items():
@@ -284,7 +284,7 @@ def _walk_unlisted(site_dir: Path, owned: dict[str, str], report: EnvReport) -> 
             for path in _files_under(entry.path):
                 if path not in owned:
                     _unlisted(path, root, owners[entry.name], report)
-        elif entry.name in owners:
+        elif entry.name in owners or _is_unchecked(entry.name, unchecked):
             continue  # a top-level module or .pth a RECORD lists (verified above when hashed)
         elif entry.name == "__pycache__" and entry.is_dir(follow_symlinks=False):
             for path in _files_under(entry.path):
@@ -333,115 +333,3 @@ def _expected_bytecode(path: str) -> bool:
 def _shown(path: str, site_dir: Path) -> str:
     rel = os.path.relpath(path, site_dir)
     return rel if not rel.startswith("..") else path
-
-
-# -- the judgement --------------------------------------------------------------------------------
-
-
-def check_environment(config: EnvCheckConfig | None = None, *, show_progress: bool = True) -> Any:
-    """Scan `config.site_dirs` (default: this interpreter's) and return a `Judgement` of kind
-    `env-check`: one MEDIUM finding per kind of mismatch (verdict `suspicious`, exit 1), none when every
-    file matches (verdict `clean`, exit 0). ValueError when a folder given is not an environment."""
-    from rlaudit import progress as bars
-    from rlaudit.judgement import Judgement, Provenance
-
-    config = config or EnvCheckConfig()
-    site_dirs = (
-        _unique(d for p in config.site_dirs for d in site_dirs_of(Path(p)))
-        if config.site_dirs
-        else default_site_dirs()
-    )
-    provenance = Provenance.begin(configs={"env_check": dataclasses.asdict(config)})
-    # The bar is tqdm's, which comes with the [train] extra; a core install checks without one.
-    drawn = show_progress and importlib.util.find_spec("tqdm") is not None
-    total = planned_bytes(site_dirs) if drawn else 0
-    bar = bars.bar_total(total, "env-check", unit="B", unit_scale=True) if drawn else None
-    try:
-        report = scan(site_dirs, progress=bar.update if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
-    provenance.inputs = report.inputs
-    findings = _findings(report, config)
-    sections = {"environment": _section(report, config), "notes": _notes(report)}
-    return Judgement.judged("env-check", findings, sections, provenance.finish())
-
-
-def _findings(report: EnvReport, config: EnvCheckConfig) -> list[Any]:
-    from rlaudit.findings import Finding, Severity
-
-    def files(n: int) -> str:
-        return f"{n} file{'s' * (n != 1)}"
-
-    summaries = {
-        "changed": lambda n: (
-            f"{files(n)} installed differ{'s' * (n == 1)} from the hash the wheel's RECORD gives"
-        ),
-        "missing": lambda n: f"{files(n)} the wheel's RECORD lists {'is' if n == 1 else 'are'} gone",
-        "added": lambda n: f"{files(n)} inside an installed package's folder that no RECORD lists",
-        "unowned": lambda n: (
-            f"{n} site-packages entr{'y' if n == 1 else 'ies'} no installed distribution owns"
-        ),
-    }
-    findings = []
-    for kind, n in report.counts().items():
-        if not n:
-            continue
-        listed = [m for m in report.mismatches if m.kind == kind]
-        dists = sorted({m.distribution for m in listed if m.distribution})
-        first = ", ".join(m.path for m in listed[:3]) + (", ..." if n > 3 else "")
-        summary = f"{summaries[kind](n)}: {first}"
-        findings.append(
-            Finding(
-                detector=f"env-check:{kind}",
-                severity=Severity.MEDIUM,
-                score=1.0,
-                summary=summary,
-                evidence={"count": n, "distributions": dists[: config.max_listed]},
-            )
-        )
-    return findings
-
-
-def _section(report: EnvReport, config: EnvCheckConfig) -> dict[str, Any]:
-    listed: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
-    for m in report.mismatches:
-        if len(listed[m.kind]) < config.max_listed:
-            listed[m.kind].append(_row(m))
-    return {
-        "site_dirs": report.site_dirs,
-        "distributions": report.distributions,
-        "files_checked": report.files_checked,
-        "bytes_hashed": report.bytes_hashed,
-        "counts": report.counts(),
-        **listed,
-        "bytecode_expected": report.bytecode_expected,
-        "entries_without_hash": report.no_hash,
-        "entries_outside_prefix": report.outside,
-        "editable": report.editable,
-        "unverifiable": report.unverifiable,
-    }
-
-
-def _row(m: Mismatch) -> dict[str, Any]:
-    return {"path": m.path, "site_dir": m.site_dir, "distribution": m.distribution, "detail": m.detail}
-
-
-def _notes(report: EnvReport) -> list[str]:
-    notes = [
-        "A RECORD can be rewritten by whoever can write to site-packages: a clean result means nothing "
-        "changed behind the installer's back, not that the install itself was trustworthy."
-    ]
-    for e in report.editable:
-        notes.append(
-            f"{e['distribution']} is an editable install: its source ({e['source']}) has no hashes to check."
-        )
-    for u in report.unverifiable:
-        notes.append(
-            f"{u['distribution']} has no RECORD (not a wheel install): its files are listed as unowned."
-        )
-    if report.outside:
-        notes.append(
-            f"{report.outside} RECORD entries point outside the environment's prefix and were not read."
-        )
-    return notes
