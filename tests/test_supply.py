@@ -200,3 +200,29 @@ def test_the_html_report_renders_an_env_check(demo_venv, tmp_path):
     write_html(doc, tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text()
     assert "env-check:changed" in html and "demo_pkg/core.py" in html
+
+
+def test_a_distribution_without_installer_is_named_as_not_checked(demo_venv):
+    """Debian's python3-* packages ship the wheel's RECORD without an INSTALLER and patch files after
+    the wheel was built: env-check says it cannot check them instead of calling every file changed."""
+    venv = demo_venv()
+    sp = site(venv)
+    (sp / "demo_pkg-1.0.dist-info" / "INSTALLER").unlink()
+    (sp / "demo_pkg" / "core.py").write_text("ANSWER = 43\n")
+    report = scan([sp])
+    assert report.mismatches == [] and report.files_checked == 0
+    (entry,) = report.unverifiable
+    assert entry["distribution"] == "demo-pkg 1.0" and "no INSTALLER" in entry["reason"]
+    doc = check_environment(EnvCheckConfig(site_dirs=(str(venv),)), show_progress=False).to_json()
+    assert any("demo-pkg 1.0 not checked" in n for n in doc["sections"]["notes"])
+
+
+def test_an_unreadable_record_is_named_and_a_stray_file_beside_it_still_caught(demo_venv):
+    venv = demo_venv()
+    sp = site(venv)
+    record = sp / "demo_pkg-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text().replace(",12\n", ",twelve\n", 1))  # a size that is no number
+    (sp / "stray.pth").write_text("import os\n")
+    report = scan([sp])
+    assert [(m.kind, m.path) for m in report.mismatches] == [("unowned", "stray.pth")]
+    assert "RECORD cannot be read" in report.unverifiable[0]["reason"]

@@ -135,9 +135,11 @@ def _notes(report: EnvReport) -> list[str]:
         notes.append(
             f"{e['distribution']} is an editable install: its source ({e['source']}) has no hashes to check."
         )
-    for u in report.unverifiable:
+    for u in report.unverifiable[:5]:
+        notes.append(f"{u['distribution']} not checked: {u['reason']}.")
+    if len(report.unverifiable) > 5:
         notes.append(
-            f"{u['distribution']} has no RECORD (not a wheel install): its files are listed as unowned."
+            f"{len(report.unverifiable) - 5} more distributions not checked (sections.environment.unverifiable)."
         )
     if report.outside:
         notes.append(

@@ -4,6 +4,7 @@ RECORD (what each kind of mismatch means: `rlaudit.supply`)."""
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -214,10 +215,9 @@ def _top_level_names(dist: importlib.metadata.Distribution, meta_dir: object) ->
     its top_level.txt, and the first component of each RECORD path."""
     names = {os.path.basename(str(meta_dir))} if meta_dir is not None else set()
     names |= {line.strip().split("/")[0] for line in (dist.read_text("top_level.txt") or "").splitlines()}
-    try:
-        paths = [str(f) for f in dist.files or ()] if dist.read_text("RECORD") is not None else []
-    except (ValueError, UnicodeDecodeError):
-        paths = []
+    # The RECORD's first column, read as CSV without importlib.metadata (whose parse of a bad line fails).
+    record = dist.read_text("RECORD") or ""
+    paths = [row[0] for row in csv.reader(record.splitlines()) if row]
     names |= {path.replace("\\", "/").split("/")[0] for path in paths}
     return {n for n in names if n and n not in (".", "..")}
 
