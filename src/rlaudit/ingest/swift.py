@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from rlaudit.ingest._common import Pending, append_all
-from rlaudit.ingest.jsonl import FALLBACK_ROWS, _fits_float, _table, json_objects
+from rlaudit.ingest.jsonl import FALLBACK_ROWS, _check, _fits_float, _table, json_objects
 from rlaudit.records import RecordError, RolloutStore, normalize
 
 if TYPE_CHECKING:
@@ -217,6 +217,7 @@ def _rows(
             elif field == "answer" and value is not None and not isinstance(value, str):
                 value = json.dumps(value, ensure_ascii=False)
             record[field] = value
+        _check(record, f, line_no)  # extras named like record fields (split, correct, ...) have their types
         out.append(record)
     return out
 
