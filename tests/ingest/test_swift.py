@@ -273,3 +273,13 @@ def test_monitor_on_fuzzed_swift_logs_keeps_the_cli_contract(data: bytes) -> Non
         check_monitor_on(tmp / "run", tmp / "store")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_batch_line_of_megabytes_is_detected_and_read(tmp_path: Path, store: RolloutStore):
+    out = tmp_path / "run"
+    out.mkdir()
+    n = 600  # 600 rollouts of 3 kB: a 1.8 MB line, longer than the head detection reads
+    log_line(out / "completions.jsonl", 1, ["p" * 3000] * n, ["c"] * n, {"Acc": [1.0] * n}, [0.0] * n)
+    assert (out / "completions.jsonl").stat().st_size > 1 << 20
+    assert detect_format(out) == "swift"
+    assert ingest(out, store).rows_added == n

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,19 +51,17 @@ _FIRST = ("step", "prompt", "completion")
 _MAPPED = {"advantages": "advantage", "entropy": "entropy", "solution": "answer"}
 
 
+_HEAD = re.compile(rb'\A\{\s*"step"\s*:\s*\[[^\]]*\]\s*,\s*"prompt"\s*:\s*\[')
+"""How an ms-swift completions line starts: the step column, then the prompt column."""
+
+
 def looks_like_swift(path: Path) -> bool:
-    """Whether the first line of `path` is an ms-swift completions line (columns as lists, `step` first)."""
+    """Whether `path` starts like an ms-swift completions line: `{"step": [...], "prompt": [`. Only the
+    head is read, and nothing is parsed: a line holds a whole generation batch (megabytes), and a
+    hostile file may nest deeper than a JSON parser recurses."""
     with open(path, "rb") as f:
-        first = f.readline(1 << 20)
-    try:
-        obj = json.loads(first)
-    except ValueError:
-        return False
-    return (
-        isinstance(obj, dict)
-        and list(obj)[:3] == list(_FIRST)
-        and all(isinstance(obj[k], list) for k in _FIRST)
-    )
+        head = f.read(1 << 20)
+    return _HEAD.match(head) is not None
 
 
 def locate(path: Path) -> Path | None:
