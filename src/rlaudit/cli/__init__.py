@@ -228,6 +228,7 @@ def main(
 from rlaudit.cli import audit as _audit  # noqa: E402, F401
 from rlaudit.cli import bench as _bench  # noqa: E402, F401
 from rlaudit.cli import elicit as _elicit  # noqa: E402, F401
+from rlaudit.cli import env_check as _env_check  # noqa: E402, F401
 from rlaudit.cli import eval as _eval  # noqa: E402, F401
 from rlaudit.cli import monitor as _monitor  # noqa: E402, F401
 from rlaudit.cli import organism as _organism  # noqa: E402, F401
