@@ -74,6 +74,8 @@ class LiveProbe:
         """Steps whose scoring failed (logged once, then counted)."""
         self.seconds = 0.0
         """Wall-clock seconds spent scoring so far (the signal's overhead)."""
+        self.cpu_seconds = 0.0
+        """CPU seconds of the process spent scoring so far (the overhead on a shared, loaded machine)."""
         self.scored_steps: list[int] = []
 
     def due(self, step: int) -> bool:
@@ -107,7 +109,7 @@ class LiveProbe:
         scoring failed), after logging each split's mean score into `trainer`'s metric buffer."""
         if not self.due(step):
             return {}
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             scores = self._score(trainer, step, prompts, completions, splits)
         except Exception:
@@ -117,6 +119,7 @@ class LiveProbe:
             scores = None
         finally:
             self.seconds += time.perf_counter() - start
+            self.cpu_seconds += time.process_time() - cpu
         metrics = trainer._metrics["train"]
         metrics[ERRORS_KEY].append(float(self.errors))
         if scores is None:
