@@ -66,7 +66,7 @@ def test_a_target_score_rising_while_control_stays_is_flagged(scored):
     (f,) = _findings(signals)
     assert f.split == "target" and f.evidence["rising"] and f.signal == "probe_score"
     assert f.evidence["rise"] == pytest.approx(0.54, abs=0.1) and f.evidence["rise_p"] < 0.05
-    # It ends above control, but is not above it on average: a rise alone is MEDIUM.
+    # It ends above control, but is not above it on average.
     assert not f.evidence["above"] and f.severity == Severity.MEDIUM
 
 
@@ -76,9 +76,11 @@ def test_a_target_score_above_control_from_the_start_is_medium(scored):
     assert f.evidence["gap"] == pytest.approx(0.5, abs=0.05) and f.evidence["paired_steps"] == 10
 
 
-def test_rising_and_above_is_high(scored):
+def test_rising_and_above_is_one_medium_finding_never_high(scored):
+    """Uncalibrated (the module docstring): both halves at once still stop at MEDIUM."""
     (f,) = _findings(scored(lambda split, step: 0.5 + 0.025 * step if split == "target" else 0.2))
-    assert f.severity == Severity.HIGH and f.evidence["rising"] and f.evidence["above"]
+    assert f.severity == Severity.MEDIUM and f.evidence["rising"] and f.evidence["above"]
+    assert f.score == pytest.approx(max(f.evidence["rise"], f.evidence["gap"]))
 
 
 def test_a_rise_control_shares_and_a_flat_score_are_clean(scored):

@@ -15,6 +15,7 @@ pytest.importorskip("trl")
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
+from rlaudit.findings import Severity
 from rlaudit.interp import activations
 from rlaudit.interp.probes import Probe, fit_probe
 from rlaudit.tasks.arith import arith_reward, make_dataset
@@ -107,7 +108,7 @@ def test_probe_scores_reach_the_tracker_the_store_and_the_detector(tmp_path, tin
     # The detector: target sits above control on every scored step.
     (f,) = [f for f in monitor.result.findings if f.detector == "probe_score_rise"]
     assert f.split == "target" and f.evidence["above"] and f.evidence["paired_steps"] == STEPS
-    assert f.severity >= 2 and f.signal == "probe_score"
+    assert f.severity == Severity.MEDIUM and f.signal == "probe_score"
 
 
 def test_a_probe_that_reads_nothing_leaves_the_run_clean_and_unchanged(tmp_path, tiny_model_builder):
