@@ -195,3 +195,36 @@ def test_bad_probe_options_are_clear_errors(tmp_path, tiny_model_builder):
         MonitorCallback(trainer, probe=tmp_path / "p.json", probe_every=0)
     with pytest.raises(ValueError, match=r"p\.json"):
         MonitorCallback(trainer, probe=tmp_path / "p.json")  # no such file
+
+
+def test_elicit_runs_the_live_probe_and_refuses_a_bad_probe_file(tmp_path, tiny_model_builder):
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    model, tokenizer = tiny_model_builder()
+    ckpt = tmp_path / "ckpt"
+    model.save_pretrained(ckpt)
+    tokenizer.save_pretrained(ckpt)
+    _split_probe(model, tokenizer, shuffle=False).save(tmp_path / "probe.json")
+    small = ["--steps", "3", "--eval-prompts", "8", "--num-generations", "4", "--prompts-per-step", "4"]
+    args = ["elicit", str(ckpt), *small, "--probe", str(tmp_path / "probe.json"), "--probe-every", "2"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run"), "--json"])
+    assert res.exit_code in (0, 1), res.output
+    doc = json.loads(res.stdout)
+    assert doc["provenance"]["configs"]["elicit"]["probe_every"] == 2
+    rows = [r for by_split in doc["sections"]["signals"]["steps"].values() for r in by_split.values()]
+    scored = {
+        step
+        for by_condition in rows
+        for step, n in zip(by_condition["*"]["step"], by_condition["*"]["probe_rollouts"], strict=True)
+        if n
+    }
+    assert scored == {1, 3}
+
+    (tmp_path / "bad.json").write_text('{"format": "rlaudit-probe", "version": 1}')
+    bad = CliRunner().invoke(
+        app, [*args[:-4], "--probe", str(tmp_path / "bad.json"), "--out", str(tmp_path / "b")]
+    )
+    assert bad.exit_code == 2 and "bad.json" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
