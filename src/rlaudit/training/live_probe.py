@@ -17,7 +17,9 @@ line beside the other ``rlaudit/...`` metrics.
 Prompts are fed as TRL fed them: a plain-string prompt verbatim (TRL applies no template to one), a
 chat message list through the tokenizer's chat template.
 
-It never raises into the trainer: any error while scoring (a probe for another model's width, a
+Only the main process monitors (`MonitorCallback`), so only it scores; under FSDP or DeepSpeed (a
+model sharded across processes, where one process cannot run a forward pass alone) the probe refuses
+to run, and says so once. It never raises into the trainer: any error while scoring (a probe for another model's width, a
 completion the pooling cannot read, out of memory) is logged once with its traceback, counted in
 `errors` (``rlaudit/probe_errors``), and the step's rows go unscored.
 """
@@ -152,6 +154,11 @@ class LiveProbe:
         out = np.full(len(prompts), np.nan)
         if not chosen:
             return out
+        sharded = str(getattr(getattr(trainer.accelerator, "state", None), "distributed_type", ""))
+        if "FSDP" in sharded or "DEEPSPEED" in sharded:
+            # A forward pass on one process of a sharded model waits for the others, which are not
+            # scoring (only the main process monitors): refuse rather than hang the run.
+            raise RuntimeError(f"the live probe needs the whole model on one process; not under {sharded}")
         model = trainer.accelerator.unwrap_model(trainer.model)
         tokenizer = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
         sample_prompts = [prompts[i] for i in chosen]
