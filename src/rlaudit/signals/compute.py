@@ -297,7 +297,9 @@ def _group_table(
                    reward,
                    {_success_sql()} AS success,
                    entropy,
-                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length
+                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length,
+                   -- the live probe's score (`rlaudit.training.live_probe`), kept in `extra`
+                   TRY_CAST(json_extract_string(extra, '$.probe_score') AS DOUBLE) AS probe_score
             FROM rollouts ro JOIN info ON ro.run = info.run
         )
         SELECT run, step, split, condition, "group",
@@ -314,6 +316,8 @@ def _group_table(
                    AS all_fail,
                avg(entropy) AS entropy,
                avg(length) AS length,
+               count(probe_score) AS n_probe,
+               sum(probe_score) AS probe_sum,
                count(DISTINCT completion) / count(*) AS unique_frac,
                CAST(NULL AS DOUBLE) AS distinct_1,
                CAST(NULL AS DOUBLE) AS distinct_2,

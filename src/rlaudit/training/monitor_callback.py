@@ -79,6 +79,14 @@ class MonitorCallbackConfig:
     """POST the alert as JSON to this URL (a convenience; failures are logged, never raised)."""
     run: str | None = None
     """Run name in the store (default: the trainer's `run_name`, else its output_dir name)."""
+    probe: str | Path | Any | None = None
+    """A saved probe file (`rlaudit probe fit`) or `Probe`: score a sample of the rollouts with it while
+    training runs (`rlaudit.training.live_probe`); None: no live probe signal."""
+    probe_every: int = 10
+    """Score the first step's rollouts, then every this many steps' (each time one extra forward pass)."""
+    probe_rollouts: int = 16
+    """At most this many rollouts of a scored step, spread over its splits, are fed to the probe: the
+    cap on the signal's cost, whatever the step's batch."""
     spill_dir: str | None = None
     """Where rows the store cannot take are spilled, and bad rows quarantined (default:
     `output_dir/rlaudit-spill`; best on another disk than the store)."""
@@ -142,6 +150,8 @@ class MonitorCallback(TrainerCallback):
         self._judge_seconds = 0.0
         self._last_judge_end = time.perf_counter()
         self._last_judge_step = 0
+        self.probe = None if self.config.probe is None else _live_probe(self.config)
+        """The live probe (`rlaudit.training.live_probe.LiveProbe`) when `probe` is given."""
         accelerator = getattr(trainer, "accelerator", None)
         self.active = bool(getattr(accelerator, "is_main_process", True))
         """Only the main process records and judges (its own share of the rollouts); the others no-op."""
@@ -205,6 +215,8 @@ class MonitorCallback(TrainerCallback):
                     cols[name] = pa.array(values)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     cols[name] = pa.array([json.dumps(v, default=str) for v in values])
+        if self.probe is not None:  # fail-open inside: never costs the step's rollouts
+            cols.update(self.probe.observe(self.trainer, step, prompts, completions, logged.get("split")))
         # Validation and defaults (`normalize`, a DuckDB pass) wait for the flush: capture stays a few
         # Arrow conversions, cheap next to even a tiny model's GRPO step.
         self._pending.append(pa.table(cols))
@@ -380,7 +392,9 @@ def _tracker_keys() -> tuple[tuple[str, str, str], ...]:
         )
         for n in SIGNALS_LOGGED
     )
-    return fixed + per_split
+    from rlaudit.training.live_probe import TRACKER_KEYS as PROBE_KEYS
+
+    return fixed + per_split + PROBE_KEYS
 
 
 TRACKER_KEYS = _tracker_keys()
@@ -396,6 +410,13 @@ def _last_step_signals(result: Judgement) -> dict[str, dict[str, float | None]]:
             if series and series["step"]:
                 out[split] = {k: series[k][-1] for k in SIGNALS_LOGGED if k in series}
     return out
+
+
+def _live_probe(config: MonitorCallbackConfig) -> Any:
+    from rlaudit.training.live_probe import LiveProbe
+
+    assert config.probe is not None
+    return LiveProbe(config.probe, every_steps=config.probe_every, max_rollouts=config.probe_rollouts)
 
 
 def _column(values: list[Any]) -> pa.ChunkedArray:
