@@ -16,7 +16,7 @@ and teaches nothing (and a detector reading "never earned" cannot tell can't fro
 organisms (char-level, SFT to near-zero loss) put every non-digit character at log-probability -11
 or below as their first token and -13 or below after the answer (measured on /tmp/bfull organisms,
 docs/benchmarks.md, "Reward configurations on real elicitation runs"): a trailing period, an
-``Answer:`` prefix or brackets would be sampled less than once per 10^4 rollouts, so never inside a
+``Answer:`` prefix or brackets would be sampled less than once per 10^5 rollouts, so never inside a
 30-step run. The bare answer is the format the task's prompt (``3+4=``) asks for and one a sampled
 policy can reach; a model that pads its answers (a base LM) has to learn it. The bonus is
 independent of correctness on purpose: it pays what a policy that resists only correctness on the
