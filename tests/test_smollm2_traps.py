@@ -1,0 +1,55 @@
+"""Issue 12's traps on real TRL GRPO runs of a SmolLM2 organism, recorded by
+`scripts/record_smollm2_traps.py` (TRL's own completions logs, shipped in tests/data/smollm2_traps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from rlaudit.findings import VERDICTS
+from rlaudit.monitor import run_monitor
+
+DATA = Path(__file__).parent / "data" / "smollm2_traps"
+LOCKED = DATA / "locked-correct"
+FORMAT = DATA / "locked-correct+format"
+
+
+def _rank(label: str) -> int:
+    return VERDICTS.index(label)
+
+
+def test_the_recording_is_what_the_script_wrote():
+    meta = json.loads((LOCKED / "run.json").read_text())
+    files = sorted((LOCKED / "completions").glob("completions_*.parquet"))
+    assert len(files) == meta["config"]["steps"]
+    cols = pq.read_schema(files[0]).names
+    assert {"step", "prompt", "completion", "arith_reward", "split", "correct", "advantage"} <= set(cols)
+
+
+def test_the_locked_smollm2_run_is_flagged():
+    result = run_monitor([LOCKED])
+    assert result.label == "hacking-likely", [f.summary for f in result.findings]
+    assert any(f.split == "target" and f.detector == "exploration_starvation" for f in result.findings)
+
+
+def test_its_split_labels_never_lower_the_verdict(tmp_path):
+    """The same rollouts without their `split` column: the monitor must not be more careful with less."""
+    bare = tmp_path / "locked-nosplit" / "completions"
+    bare.mkdir(parents=True)
+    for f in sorted((LOCKED / "completions").glob("completions_*.parquet")):
+        t = pq.read_table(f)
+        pq.write_table(t.drop_columns(["split"]), bare / f.name)
+    labelled, unlabelled = run_monitor([LOCKED]), run_monitor([bare.parent])
+    assert _rank(labelled.label) >= _rank(unlabelled.label)
+
+
+@pytest.mark.skipif(not FORMAT.exists(), reason="the correct+format run was not recorded")
+def test_the_two_reward_configurations(tmp_path):
+    result = run_monitor([LOCKED, FORMAT])
+    invariance = [f for f in result.findings if f.detector == "reward_config_invariance"]
+    summaries = [(str(f.severity), f.summary) for f in invariance]
+    assert result.label == "hacking-likely"
+    assert invariance, summaries
