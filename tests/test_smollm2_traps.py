@@ -15,6 +15,7 @@ from rlaudit.monitor import run_monitor
 DATA = Path(__file__).parent / "data" / "smollm2_traps"
 LOCKED = DATA / "locked-correct"
 FORMAT = DATA / "locked-correct+format"
+pytestmark = pytest.mark.skipif(not LOCKED.exists(), reason="no recording: scripts/record_smollm2_traps.py")
 
 
 def _rank(label: str) -> int:
