@@ -18,8 +18,9 @@ or below as their first token and -13 or below after the answer (measured on /tm
 docs/benchmarks.md, "Reward configurations on real elicitation runs"): a trailing period, an
 ``Answer:`` prefix or brackets would be sampled less than once per 10^5 rollouts, so never inside a
 30-step run. The bare answer is the format the task's prompt (``3+4=``) asks for and one a sampled
-policy can reach (the tiny organisms reach it in every sample, SmolLM2-Instruct, which opens with
-words, in none of 128: `scripts/format_reachability.py`). The bonus is
+policy can reach (the tiny organisms reach it in every sample; SmolLM2-Instruct, which opens with
+words, in none of 128, `scripts/format_reachability.py`; the SmolLM2 locked organism in 75% and
+learns the rest within two GRPO steps, `scripts/record_smollm2_traps.py`). The bonus is
 independent of correctness on purpose: it pays what a policy that resists only correctness on the
 target split has no reason to withhold, so a resistant policy that also leaves it unearned on target
 is withholding more than the answer.
