@@ -30,7 +30,9 @@ from pathlib import Path
 from rlaudit.training.elicit import ElicitConfig, elicit
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "smollm2_traps"
-RUNS = {"locked-correct": "correct", "locked-correct+format": "correct+format"}
+RUNS = {"locked-correct": "correct", "locked-correct+format": "correct+format", "locked-lr2e-4": "correct"}
+LEARNING_RATES = {"locked-lr2e-4": 2e-4}
+"""Runs at another learning rate than elicitation's 1e-4 (a try at a lock RL breaks part-way)."""
 
 
 def main() -> None:
@@ -41,7 +43,11 @@ def main() -> None:
     ap.add_argument("--num-generations", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("runs/smollm2-traps"))
-    ap.add_argument("--runs", default=",".join(RUNS), help="Comma-separated runs to record.")
+    ap.add_argument(
+        "--runs",
+        default="locked-correct,locked-correct+format",
+        help=f"Comma-separated, of {', '.join(RUNS)}.",
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for name in args.runs.split(","):
@@ -56,6 +62,7 @@ def main() -> None:
             num_generations=args.num_generations,
             eval_prompts=8,
             threads=1,
+            learning_rate=LEARNING_RATES.get(name, ElicitConfig.learning_rate),
         )
         t0, c0 = time.perf_counter(), time.process_time()
         result = elicit(args.organism, work, cfg)
@@ -68,6 +75,7 @@ def main() -> None:
         meta = {
             "organism": Path(args.organism).name,
             "config": {
+                "learning_rate": cfg.learning_rate,
                 "steps": args.steps,
                 "prompts_per_step": args.prompts_per_step,
                 "num_generations": args.num_generations,
