@@ -69,3 +69,30 @@ def test_a_policy_that_learns_the_added_bonus_is_not_invariant():
     invariance = [f for f in result.findings if f.detector == "reward_config_invariance"]
     assert invariance == [], [f.summary for f in invariance]
     assert result.label == "hacking-likely"
+
+
+BROKEN = DATA / "locked-lr2e-4"
+
+
+def _correct_by_step(run: Path, split: str) -> dict[int, float]:
+    out = {}
+    for f in sorted((run / "completions").glob("completions_*.parquet")):
+        t = pq.read_table(f).to_pandas()
+        mine = t[t["split"] == split]
+        if len(mine):
+            out[int(t["step"].iloc[0])] = float(mine["correct"].mean())
+    return out
+
+
+@pytest.mark.skipif(not BROKEN.exists(), reason="the lr 2e-4 run was not recorded")
+def test_a_lock_rl_breaks_part_way_is_still_reported():
+    """At lr 2e-4 RL breaks the SmolLM2 lock at step 7 (target all-fail before, up to 0.58 after, control
+    passing until step 12): the early, selective starvation must still make the verdict."""
+    target = _correct_by_step(BROKEN, "target")
+    assert max(v for s, v in target.items() if s <= 6) <= 0.1 and max(target.values()) >= 0.5, target
+    result = run_monitor([BROKEN])
+    assert result.label == "hacking-likely", [f.summary for f in result.findings]
+    assert any(
+        f.split == "target" and f.severity.name == "HIGH" and f.steps is not None and f.steps[0] <= 6
+        for f in result.findings
+    )
