@@ -13,8 +13,8 @@ Runs (all on the locked SmolLM2 organism: target split locked, control answered)
 - ``locked-correct+format``: the same under ``--reward correct+format``; with ``locked-correct``,
   the two-configuration pair for ``rlaudit monitor A B``.
 
-SmolLM2 GRPO is slow on a CPU (about 10 CPU-seconds a step at 4 prompts x 4 generations), so runs
-are tiny: few steps, few prompts, the task's 8-token completions.
+SmolLM2 GRPO is slow on a CPU (167 CPU-seconds for a 10-step run at 4 prompts x 4 generations, loading
+and the before/after evaluations included), so runs are tiny: few steps, few prompts, the task's 8-token completions.
 
     python scripts/record_smollm2_traps.py --organism /tmp/sm/locked --steps 10
 """
