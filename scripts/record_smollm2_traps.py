@@ -12,6 +12,8 @@ Runs (all on the locked SmolLM2 organism: target split locked, control answered)
   the monitor less careful).
 - ``locked-correct+format``: the same under ``--reward correct+format``; with ``locked-correct``,
   the two-configuration pair for ``rlaudit monitor A B``.
+- ``locked-lr2e-4`` (``--runs locked-lr2e-4 --steps 16``): correctness at lr 2e-4, where RL breaks
+  the lock part-way; the early, selective starvation must still make the verdict.
 
 SmolLM2 GRPO is slow on a CPU (167 CPU-seconds for a 10-step run at 4 prompts x 4 generations, loading
 and the before/after evaluations included), so runs are tiny: few steps, few prompts, the task's 8-token completions.
