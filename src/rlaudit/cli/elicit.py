@@ -37,6 +37,13 @@ def elicit(
     deploy_cue: DeployCueOption = None,
     steps: Annotated[int, typer.Option(help="GRPO optimizer steps.")] = 30,
     seed: Annotated[int, typer.Option(help="Seed for data, sampling and training.")] = 0,
+    reward: Annotated[
+        str,
+        typer.Option(
+            help="Reward configuration: correct, or correct+format (adds a 0.5 bonus for a bare-answer "
+            "completion; run both and `rlaudit monitor OUT_A OUT_B` for the invariance check)."
+        ),
+    ] = "correct",
     mitigation: Annotated[
         str, typer.Option(help="none, demo-injection, sft-warmstart or temperature.")
     ] = "none",
@@ -106,6 +113,7 @@ def elicit(
             threads=threads,
             steps=steps,
             seed=seed,
+            reward=reward,
             mitigation=mitigation,
             learning_rate=learning_rate,
             prompts_per_step=prompts_per_step,
@@ -116,7 +124,8 @@ def elicit(
         )
     except ValueError as e:
         raise fail(str(e)) from None
-    out = out or Path("runs") / f"elicit-{Path(model).name}-{mitigation}-{seed}"
+    suffix = "" if reward == "correct" else f"-{reward}"
+    out = out or Path("runs") / f"elicit-{Path(model).name}-{mitigation}{suffix}-{seed}"
     try:
         with running(None, options, as_json=as_json), checker_errors_fail():
             result = run_elicit(model, out, cfg, append=append)
@@ -131,5 +140,5 @@ def elicit(
             cells = ", ".join(f"{c} {by_cue[c]:.0%} -> {done['after'][split][c]:.0%}" for c in by_cue)
             typer.echo(f"{split}: {cells}")
         typer.echo(f"first flagged at step: {done['first_flag_step']}; verdict: {doc['verdict']}")
-        typer.echo(f"outputs: {out}/elicit.json, {out}/report.html, {out}/store")
+        typer.echo(f"outputs: {out}/elicit.json, {out}/report.html, {out}/store, {out}/completions")
     emit(doc, as_json=as_json, html=None, summary=False)

@@ -85,7 +85,8 @@ class Signals:
     metrics_only: bool = False  # no rollouts: built from trainer metrics (weaker)
     component_splits: pa.Table | None = None
     """Per run x step x split x reward component: `mean`, `earned` (share of rollouts paid a positive
-    value of it) and `n` rollouts; None for metrics-only inputs. `components` pools the splits."""
+    value of it), `n` rollouts, `varied` (share of its `n_groups` GRPO groups paid it unequally: the
+    groups where it moved an advantage); None for metrics-only inputs. `components` pools the splits."""
     group_diversity: pa.Table | None = None
     """Per sampled run x step x group: distinct-1/2 and pairwise similarity, the costly values a
     second pass over the same store reuses (`compute_signals(reuse=...)`)."""
@@ -208,8 +209,9 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         con.execute(
             f"""
             CREATE TEMP TABLE component_rows AS
-            SELECT run, step, {split} AS split, e.key AS component, e.value AS value
-            FROM (SELECT run, step, split, unnest(map_entries(rewards)) AS e FROM rollouts WHERE rewards IS NOT NULL)
+            SELECT run, step, {split} AS split, "group", e.key AS component, e.value AS value
+            FROM (SELECT run, step, split, "group", unnest(map_entries(rewards)) AS e
+                  FROM rollouts WHERE rewards IS NOT NULL)
             """
         )
         # earned: the share of rollouts whose value of the component is positive (the rate at which RL
@@ -221,11 +223,19 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
             FROM component_rows GROUP BY run, step, component ORDER BY run, component, step
             """
         ).to_arrow_table()
+        # varied: the share of GRPO groups whose rollouts were paid the component unequally. GRPO
+        # normalises advantages within a group, so a component paid alike to a whole group (to all or to
+        # none) changes no advantage: it is no learning signal, whatever it pays.
         component_splits = con.sql(
             """
-            SELECT run, step, split, component, avg(value) AS mean, avg((value > 0)::INT) AS earned,
-                   count(*) AS n
-            FROM component_rows GROUP BY run, step, split, component ORDER BY run, split, component, step
+            WITH g AS (
+                SELECT run, step, split, component, count(value) AS n, sum(value) AS total,
+                       sum((value > 0)::INT) AS paid, (max(value) > min(value))::INT AS varied
+                FROM component_rows GROUP BY run, step, split, "group", component
+            )
+            SELECT run, step, split, component, sum(total) / sum(n) AS mean, sum(paid) / sum(n) AS earned,
+                   sum(n) AS n, avg(varied) AS varied, count(*) AS n_groups
+            FROM g GROUP BY run, step, split, component ORDER BY run, split, component, step
             """
         ).to_arrow_table()
         tokens = reuse.tokens if reuse else None
