@@ -140,9 +140,11 @@ def judge(
     ingested: list[IngestResult] | None = None,
     provenance: Provenance | None = None,
     kind: str = "monitor",
+    extra: list[Finding] | None = None,
 ) -> Judgement:
     """Signals, findings and verdict of everything in `store` (also used by the live callback and
-    `rlaudit show`, `kind="show"`)."""
+    `rlaudit show`, `kind="show"`). `extra`: findings made elsewhere that join the verdict (the live
+    callback's background judge, `rlaudit.training.live_judge`)."""
     config = config or MonitorConfig()
     provenance = provenance or Provenance.begin(configs=_configs(config))
     if store.is_empty() and not store.has_metrics():
@@ -159,6 +161,7 @@ def judge(
         from rlaudit.judges import judge_store
 
         findings += judge_store(store, config.judge)
+    findings += extra or []
     sections: dict[str, Any] = {
         "signals": signals_section(signals),
         "ingested": [_ingested(r) for r in ingested or []],

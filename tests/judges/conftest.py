@@ -51,3 +51,16 @@ def store_of(log: Path, where: Path) -> RolloutStore:
 @pytest.fixture
 def verbal_store(tmp_path: Path) -> RolloutStore:
     return store_of(write_log(tmp_path / "verbal.jsonl"), tmp_path / "store")
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory):
+    """llama.cpp's OpenAI-compatible server with SmolLM2, started for the module and stopped after."""
+    pytest.importorskip(
+        "llama_cpp.server", reason="install the judge-server extra: pip install -e '.[judge-server]'"
+    )
+    from rlaudit.judges.llama_server import start_server
+
+    server = start_server(tmp_path_factory.mktemp("llama") / "server.log")
+    yield server
+    server.stop()

@@ -14,6 +14,7 @@ never from a file, and never logged or written into a finding; without one, a pl
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from rlaudit.judges.backend import Messages, Reply
 
+INSTALL_HINT = "pip install 'rlaudit[judge]' (or openai==3.51.0)"
 NO_KEY = "no-key"
 """Sent as the API key when no `key_env` is given: the client needs one; local servers ignore it."""
 
@@ -49,6 +51,8 @@ class OpenAIJudgeConfig:
     """0: the same prompt gets the same reply, which is what makes the cache honest."""
 
     def __post_init__(self) -> None:
+        if importlib.util.find_spec("openai") is None:
+            raise ValueError(f"a judge URL needs the openai client: {INSTALL_HINT}")
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"judge URL {self.url!r} must start with http:// or https://")
         if not self.model.strip():

@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from transformers import TrainerCallback
@@ -38,6 +38,10 @@ from rlaudit.ingest.trl import render_chat_column
 from rlaudit.judgement import Judgement
 from rlaudit.monitor import MonitorConfig, judge
 from rlaudit.records import RolloutStore, normalize
+from rlaudit.training.live_judge import LiveJudge
+
+if TYPE_CHECKING:
+    from rlaudit.judges import JudgeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,10 @@ class MonitorCallbackConfig:
     run: str | None = None
     """Run name in the store (default: the trainer's `run_name`, else its output_dir name)."""
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    judge: JudgeConfig | None = None
+    """A transcript judge run in the background (`rlaudit.training.live_judge`): never blocks a step;
+    its findings join the judgement after its replies come. None: no judge. (`monitor.judge` would
+    judge in the training thread: leave it None here.)"""
 
     def __post_init__(self) -> None:
         for name in ("halt_on", "alert_on"):
@@ -102,6 +110,7 @@ class MonitorCallback(TrainerCallback):
         self._judge_seconds = 0.0
         self._last_judge_end = time.perf_counter()
         self._last_judge_step = 0
+        self.live_judge = LiveJudge(self.store, self.config.judge) if self.config.judge else None
         self._wrap_rewards()
 
     # -- capture ------------------------------------------------------------------------------
@@ -174,6 +183,10 @@ class MonitorCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         self._safely(self._judge, state, control)
+        if self.live_judge is not None:  # training is over: the last judge replies may now be waited for
+            self.live_judge.wait(self.live_judge.live.final_wait_s)
+            self._safely(self._judge, state, control, False)
+            self.live_judge.close(timeout=0)
         return control
 
     # -- judging --------------------------------------------------------------------------------
@@ -185,10 +198,15 @@ class MonitorCallback(TrainerCallback):
             self._rows += table.num_rows
             self.store.append_table(table, name=f"live-{_safe(self.run)}")
 
-    def _judge(self, state: Any, control: Any) -> None:
+    def _judge(self, state: Any, control: Any, submit: bool = True) -> None:
         start = time.perf_counter()
         self._flush()
-        result = judge(self.store, config=self.config.monitor)
+        extra = None
+        if self.live_judge is not None:
+            if submit:
+                self.live_judge.submit(int(state.global_step))
+            extra = self.live_judge.latest()
+        result = judge(self.store, config=self.config.monitor, extra=extra)
         self.result = result
         if self.first_flag_step is None and result.label != "clean":
             self.first_flag_step = int(state.global_step)
