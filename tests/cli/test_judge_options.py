@@ -15,14 +15,21 @@ runner = CliRunner()
     ("args", "message"),
     [
         (["--judge-url", "http://127.0.0.1:9/v1"], "name the judge model"),
-        (["--judge-model", "m", "--judge-view", "thoughts"], "not one of cot, action"),
+        (
+            ["--judge-model", "m", "--judge-url", "http://x/v1", "--judge-view", "thoughts"],
+            "not one of cot, action",
+        ),
         (["--judge-model", "m", "--judge-url", "ftp://x"], "must start with http"),
         (
             ["--judge-model", "m", "--judge-url", "http://x/v1", "--judge-key-env", "RLAUDIT_NO_SUCH_VAR"],
             "is not set",
         ),
-        (["--judge-model", "m", "--judge-view", "action", "--judge-answer", "regex:("], "does not compile"),
-        (["--judge-model", "m", "--judge-budget", "0"], "budget"),
+        (
+            ["--judge-model", "tiny", "--judge-view", "action", "--judge-answer", "regex:("],
+            "does not compile",
+        ),
+        (["--judge-model", "m", "--judge-url", "http://x/v1", "--judge-budget", "0"], "budget"),
+        (["--judge-model", "no/such/checkpoint"], "no directory no/such/checkpoint"),
     ],
 )
 def test_bad_judge_options_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, args, message):

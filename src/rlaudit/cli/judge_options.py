@@ -86,6 +86,11 @@ def judge_config(
         if url is not None or key_env is not None:
             raise fail("--judge-url/--judge-key-env: name the judge model with --judge-model")
         return None
+    if url is None and model not in ("smollm2", "tiny") and not Path(model).is_dir():
+        raise fail(
+            f"--judge-model: no directory {model} (in process: smollm2, tiny or a local checkpoint "
+            "directory; for a served model give --judge-url too)"
+        )
     if cache is None:
         cache = (store if store is not None else user_cache_dir()) / CACHE_FILE
     try:
