@@ -55,6 +55,16 @@ def elicit(
         bool,
         typer.Option(help="Add this run to a store OUT already holds (default: refuse a used store)."),
     ] = False,
+    probe: Annotated[
+        Path | None,
+        typer.Option(
+            help="A saved probe (rlaudit probe fit): score a sample of the rollouts with it while RL runs "
+            "(rlaudit/probe_score/<split>, the probe_score_rise detector)."
+        ),
+    ] = None,
+    probe_every: Annotated[
+        int, typer.Option(help="With --probe: score the first step, then every N-th.")
+    ] = 10,
     max_new_tokens: MaxNewTokensOption = None,
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
@@ -72,6 +82,13 @@ def elicit(
     )
     options = ModelOptions(device, dtype, None, trust_remote_code, threads)
     options.check()
+    if probe is not None:  # an unreadable probe: one line, exit 2, before any model loads
+        from rlaudit.interp.probes import Probe, ProbeFileError
+
+        try:
+            Probe.load(probe)
+        except ProbeFileError as e:
+            raise fail(str(e)) from None
     from rlaudit.training.elicit import ElicitConfig, StoreInUse
     from rlaudit.training.elicit import elicit as run_elicit
 
@@ -94,6 +111,8 @@ def elicit(
             prompts_per_step=prompts_per_step,
             num_generations=num_generations,
             eval_prompts=eval_prompts,
+            probe=None if probe is None else str(probe),
+            probe_every=probe_every,
         )
     except ValueError as e:
         raise fail(str(e)) from None

@@ -43,7 +43,7 @@ def monitor(
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, jsonl, trl, verl or trl-state.", show_default=True)
+        str, typer.Option("--format", help="auto, jsonl, trl, verl, swift or trl-state.", show_default=True)
     ] = "auto",
     store: Annotated[
         Path | None,

@@ -19,6 +19,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, cast
 
 from rlaudit.judges.backend import Messages, Reply
 
@@ -51,8 +52,6 @@ class OpenAIJudgeConfig:
     """0: the same prompt gets the same reply, which is what makes the cache honest."""
 
     def __post_init__(self) -> None:
-        if importlib.util.find_spec("openai") is None:
-            raise ValueError(f"a judge URL needs the openai client: {INSTALL_HINT}")
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"judge URL {self.url!r} must start with http:// or https://")
         if not self.model.strip():
@@ -61,6 +60,8 @@ class OpenAIJudgeConfig:
             raise ValueError(f"--judge-key-env: the environment variable {self.key_env} is not set or empty")
         if self.concurrency < 1 or self.timeout_s <= 0 or self.max_retries < 0 or self.give_up_after < 1:
             raise ValueError("judge concurrency and give_up_after must be >= 1, timeout > 0, retries >= 0")
+        if importlib.util.find_spec("openai") is None:  # last: the checks above need no client
+            raise ValueError(f"a judge URL needs the openai client: {INSTALL_HINT}")
 
 
 class OpenAIJudge:
@@ -93,7 +94,7 @@ class OpenAIJudge:
         try:
             out = self._client.chat.completions.create(
                 model=self.config.model,
-                messages=messages,  # type: ignore[arg-type]  # plain role/content dicts
+                messages=cast(Any, messages),  # plain role/content dicts, as the API takes them
                 max_tokens=self.config.max_tokens,
                 temperature=self.config.temperature,
             )

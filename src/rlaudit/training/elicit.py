@@ -75,6 +75,11 @@ class ElicitConfig:
     """Held-out prompts for the before/after accuracy (per split x condition: a quarter each)."""
     monitor_every: int = 1
     """Judge the run every this many steps (elicitation runs are short: every step, to time the first flag)."""
+    probe: str | None = None
+    """A saved probe file (`rlaudit probe fit`): the monitor's live probe signal scores a sample of the
+    rollouts with it (`rlaudit.training.live_probe`); None: no live probe."""
+    probe_every: int = 10
+    """With `probe`: score the first step, then every this many steps."""
     sft: SFTWarmstart = field(default_factory=SFTWarmstart)
     boost: TemperatureBoost = field(default_factory=TemperatureBoost)
 
@@ -88,6 +93,8 @@ class ElicitConfig:
         for name, least in (("prompts_per_step", 1), ("num_generations", 2), ("eval_prompts", 4)):
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be >= {least} (got {getattr(self, name)})")
+        if self.probe_every < 1:
+            raise ValueError(f"probe_every must be >= 1 (got {self.probe_every})")
         if not 0 <= self.control_fraction < 1:
             raise ValueError(f"control_fraction must be in [0, 1) (got {self.control_fraction})")
 
@@ -181,6 +188,8 @@ def _run(
             run=_run_name(out, model_name, cfg),
             # A task file without a difficulty column may hold a harder target split: say so.
             monitor=MonitorConfig(splits_matched=difficulty_matched(task)),
+            probe=cfg.probe,
+            probe_every=cfg.probe_every,
         ),
     )
     trainer.add_callback(monitor)
