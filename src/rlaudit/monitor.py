@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,9 @@ from rlaudit.jsonsafe import SafeList, column_values
 from rlaudit.judgement import Judgement, Provenance, describe_input
 from rlaudit.records import RecordError, RolloutStore
 from rlaudit.signals import Signals, SignalsConfig, compute_signals, signal_columns, step_columns
+
+if TYPE_CHECKING:  # the judge (and its client) is imported only when one is asked for
+    from rlaudit.judges import JudgeConfig
 
 EXAMPLE_LOG = Path(__file__).parent / "examples" / "locked_tiny_grpo"
 
@@ -59,6 +62,9 @@ class MonitorConfig:
     `exploration_starvation` HIGH, docs/benchmarks.md)."""
     split_comparisons: tuple[str, ...] = ("selective_underperformance", "exploration_starvation")
     """The detectors whose HIGH rests on comparing the target split with control."""
+    judge: JudgeConfig | None = None
+    """A transcript judge to read a sample of the rollouts (`rlaudit.judges`; ``rlaudit monitor
+    --judge-model``); None: no judge."""
 
 
 def run_monitor(
@@ -134,9 +140,11 @@ def judge(
     ingested: list[IngestResult] | None = None,
     provenance: Provenance | None = None,
     kind: str = "monitor",
+    extra: list[Finding] | None = None,
 ) -> Judgement:
     """Signals, findings and verdict of everything in `store` (also used by the live callback and
-    `rlaudit show`, `kind="show"`)."""
+    `rlaudit show`, `kind="show"`). `extra`: findings made elsewhere that join the verdict (the live
+    callback's background judge, `rlaudit.training.live_judge`)."""
     config = config or MonitorConfig()
     provenance = provenance or Provenance.begin(configs=_configs(config))
     if store.is_empty() and not store.has_metrics():
@@ -149,6 +157,11 @@ def judge(
     if not config.splits_matched:
         findings = [_at_most_medium(f) if f.detector in config.split_comparisons else f for f in findings]
     findings += unscored_findings(store)
+    if config.judge is not None:
+        from rlaudit.judges import judge_store
+
+        findings += judge_store(store, config.judge)
+    findings += extra or []
     sections: dict[str, Any] = {
         "signals": signals_section(signals),
         "ingested": [_ingested(r) for r in ingested or []],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, quiet_stdout
+from rlaudit.cli import judge_options as jo
 
 if TYPE_CHECKING:  # the CLI imports lazily: `rlaudit --help` stays fast
     from rlaudit.monitor import MonitorConfig
@@ -70,6 +71,15 @@ def monitor(
             "findings that compare target with control are at most MEDIUM.",
         ),
     ] = False,
+    judge_model: jo.JudgeModelOption = None,
+    judge_url: jo.JudgeUrlOption = None,
+    judge_key_env: jo.JudgeKeyEnvOption = None,
+    judge_view: jo.JudgeViewOption = "cot",
+    judge_budget: jo.JudgeBudgetOption = 32,
+    judge_answer: jo.JudgeAnswerOption = "last-line",
+    judge_cache: jo.JudgeCacheOption = None,
+    judge_concurrency: jo.JudgeConcurrencyOption = 4,
+    judge_timeout: jo.JudgeTimeoutOption = 60.0,
 ) -> None:
     """Judge RL training runs from their rollout logs: verdict, findings, report, exit code."""
     from rlaudit.monitor import EXAMPLE_LOG, run_monitor
@@ -78,6 +88,18 @@ def monitor(
     weights = _parse_weights(reward_weights)
     config = monitor_config(detectors)
     config.splits_matched = not unmatched_splits
+    config.judge = jo.judge_config(
+        model=judge_model,
+        url=judge_url,
+        key_env=judge_key_env,
+        view=judge_view,
+        budget=judge_budget,
+        answer=judge_answer,
+        cache=judge_cache,
+        store=store,
+        concurrency=judge_concurrency,
+        timeout_s=judge_timeout,
+    )
     check_html_path(html)
     if not paths and store is not None:
         from rlaudit.cli.show import show_store

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from transformers import TrainerCallback
@@ -55,6 +55,10 @@ from rlaudit.training.failopen import (
     normalize_keeping_good,
     quarantine,
 )
+from rlaudit.training.live_judge import LiveJudge
+
+if TYPE_CHECKING:
+    from rlaudit.judges import JudgeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +99,10 @@ class MonitorCallbackConfig:
     max_backoff: int = 32
     """A failing detector pass is retried after `every_steps`, then twice that, ... up to this many times it."""
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    judge: JudgeConfig | None = None
+    """A transcript judge run in the background (`rlaudit.training.live_judge`): never blocks a step;
+    its findings join the judgement after its replies come. None: no judge. (`monitor.judge` would
+    judge in the training thread: leave it None here.)"""
 
     def __post_init__(self) -> None:
         for name in ("halt_on", "alert_on"):
@@ -155,6 +163,10 @@ class MonitorCallback(TrainerCallback):
         accelerator = getattr(trainer, "accelerator", None)
         self.active = bool(getattr(accelerator, "is_main_process", True))
         """Only the main process records and judges (its own share of the rollouts); the others no-op."""
+        self.live_judge = (
+            LiveJudge(self.store, self.config.judge) if self.config.judge and self.active else None
+        )
+        """The background transcript judge (`rlaudit.training.live_judge`) when `judge` is given."""
         if self.active:
             self._wrap_rewards()
 
@@ -245,6 +257,10 @@ class MonitorCallback(TrainerCallback):
         if not self.active:
             return control
         self._safely(self._judge, state, control)
+        if self.live_judge is not None:  # training is over: the last judge replies may now be waited for
+            self.live_judge.wait(self.live_judge.live.final_wait_s)
+            self._safely(self._judge, state, control, False)
+            self.live_judge.close(timeout=0)
         return control
 
     @fail_open("on_save")
@@ -285,11 +301,16 @@ class MonitorCallback(TrainerCallback):
     def _normalize(self, raw: pa.Table, first_row: int) -> pa.Table:
         return normalize(raw, source=f"live:{self.run}", first_row=first_row, run=self.run)
 
-    def _judge(self, state: Any, control: Any) -> None:
+    def _judge(self, state: Any, control: Any, submit: bool = True) -> None:
         start = time.perf_counter()
         try:
             self._safely(self._flush)  # a store that fails now still has the rows written before
-            result = judge(self.store, config=self.config.monitor)
+            extra = None
+            if self.live_judge is not None:  # never waits: its findings join when its replies have come
+                if submit:
+                    self.live_judge.submit(int(state.global_step))
+                extra = self.live_judge.latest()
+            result = judge(self.store, config=self.config.monitor, extra=extra)
             self.result = result
             self.failed_detectors = [f.detector for f in result.findings if "error" in f.evidence]
             for name in self.failed_detectors:

@@ -1,0 +1,152 @@
+"""One judge pass over a store: select rollouts, look each up in the cache, ask the judge for the rest,
+parse the replies, and turn the scores into findings (`judge_store`, what `rlaudit.monitor.judge` calls).
+
+Fail-open, as every detector: requests that fail after the back-end's retries are unscored and
+reported in one warning line (stderr, through `logging`), and a judge that cannot be reached at all
+leaves the other detectors' verdict as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlaudit.findings import Finding, Severity
+from rlaudit.judges.backend import JudgeBackend, Messages, Reply
+from rlaudit.judges.cache import ReplyCache
+from rlaudit.judges.detector import Judged, JudgeFindingsConfig, judge_findings
+from rlaudit.judges.hf_judge import HFJudge, HFJudgeConfig
+from rlaudit.judges.openai_judge import OpenAIJudge, OpenAIJudgeConfig
+from rlaudit.judges.rubric import RUBRIC_VERSION, messages, parse_reply, prompt_hash
+from rlaudit.judges.rules import RuleConfig, RuleMatcher
+from rlaudit.judges.selection import SelectionConfig, Transcript, select
+from rlaudit.judges.views import LAST_LINE, VIEWS, AnswerExtractor, view_text
+from rlaudit.records import RolloutStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class JudgeConfig:
+    """A judge pass: which judge (`url` set: an OpenAI-compatible endpoint; else `model` in process),
+    what it reads, how much, and where its replies are cached. The defaults work once `model` is named."""
+
+    model: str
+    """The endpoint's model name, or (no `url`) ``smollm2``, ``tiny`` or a checkpoint directory."""
+    url: str | None = None
+    key_env: str | None = None
+    """Environment variable holding the endpoint's API key (never a file, never logged)."""
+    view: str = "cot"
+    """``cot`` (prompt + full completion) or ``action`` (prompt + final answer only)."""
+    answer: str = LAST_LINE
+    """The ``action`` view's answer extractor: ``last-line``, ``regex:PATTERN`` or a task name."""
+    cache: Path | None = None
+    """The reply cache file (None: no cache)."""
+    concurrency: int = 4
+    timeout_s: float = 60.0
+    max_retries: int = 2
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    findings: JudgeFindingsConfig = field(default_factory=JudgeFindingsConfig)
+    rules: RuleConfig = field(default_factory=RuleConfig)
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ValueError(f"judge view '{self.view}' is not one of {', '.join(VIEWS)}")
+        if isinstance(self.selection, dict):  # from JSON
+            self.selection = SelectionConfig(**self.selection)
+        if isinstance(self.findings, dict):
+            self.findings = JudgeFindingsConfig(**self.findings)
+        if isinstance(self.rules, dict):
+            self.rules = RuleConfig(**self.rules)
+        if self.cache is not None:
+            self.cache = Path(self.cache)
+        AnswerExtractor(self.answer)  # a bad extractor is bad input now, not after the judge ran
+        if self.url is not None:
+            self.openai_config()  # likewise a bad URL or an unset key variable
+
+    def openai_config(self) -> OpenAIJudgeConfig:
+        if self.url is None:
+            raise ValueError("no judge URL")
+        return OpenAIJudgeConfig(
+            url=self.url,
+            model=self.model,
+            key_env=self.key_env,
+            concurrency=self.concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+
+
+def make_backend(config: JudgeConfig) -> JudgeBackend:
+    """The back-end `config` names: an `OpenAIJudge` when it has a URL, else an in-process `HFJudge`."""
+    if config.url is not None:
+        return OpenAIJudge(config.openai_config())
+    return HFJudge(HFJudgeConfig(model=config.model))
+
+
+def judge_store(
+    store: RolloutStore, config: JudgeConfig, backend: JudgeBackend | None = None
+) -> list[Finding]:
+    """The judge's findings over `store` (see the module docstring); `backend` defaults to `make_backend`."""
+    transcripts = select(store, config.selection)
+    if not transcripts:
+        return []
+    try:
+        backend = backend or make_backend(config)
+    except Exception as e:  # a judge model that will not load: say so, keep the verdict of the rest
+        summary = f"The judge could not start ({type(e).__name__}: {e}); no judge evidence."
+        logger.warning("rlaudit: judge: %s", summary)
+        return [Finding("judge_suspicion", Severity.INFO, math.nan, summary)]
+    judged = judge_transcripts(transcripts, config, backend)
+    failed = [j for j in judged if j.problem and j.problem.startswith("request failed")]
+    if failed:
+        logger.warning(
+            "rlaudit: judge: %d of %d requests failed after retries and are unscored (first: %s)",
+            len(failed),
+            len(judged),
+            failed[0].problem,
+        )
+    return judge_findings(
+        judged, config.findings, model=backend.model, view=config.view, rubric=RUBRIC_VERSION
+    )
+
+
+def judge_transcripts(
+    transcripts: list[Transcript], config: JudgeConfig, backend: JudgeBackend
+) -> list[Judged]:
+    """Score each transcript: from the cache where it has the reply, from `backend` otherwise (new
+    replies are cached; failed requests are not)."""
+    extractor = AnswerExtractor(config.answer)
+    rules = RuleMatcher(config.rules)
+    requests: list[Messages] = [
+        messages(t.prompt, view_text(t.completion, config.view, extractor), config.view) for t in transcripts
+    ]
+    hashes = [prompt_hash(m) for m in requests]
+    cache = ReplyCache(config.cache) if config.cache is not None else None
+    try:
+        known = cache.get_many(backend.model, RUBRIC_VERSION, hashes) if cache else {}
+        todo = sorted({h: i for i, h in enumerate(hashes) if h not in known}.values())
+        fresh = dict(zip(todo, backend.complete([requests[i] for i in todo]), strict=True))
+        if cache:
+            cache.put_many(
+                backend.model,
+                RUBRIC_VERSION,
+                {hashes[i]: r.text for i, r in fresh.items() if r.text is not None},
+            )
+    finally:
+        if cache:
+            cache.close()
+    replies = {hashes[i]: r for i, r in fresh.items()}
+    out = []
+    for t, h in zip(transcripts, hashes, strict=True):
+        reply = Reply(known[h]) if h in known else replies[h]
+        hits = tuple(rules.hits(t.completion))
+        if reply.text is None:
+            problem = f"request failed: {reply.error}"
+            out.append(Judged(t, None, "", problem, hits, cached=False))
+            continue
+        parsed = parse_reply(reply.text)
+        out.append(Judged(t, parsed.score, parsed.reason, parsed.problem, hits, cached=h in known))
+    return out
