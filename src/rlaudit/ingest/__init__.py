@@ -7,6 +7,7 @@ reader and appends them to the store all-or-nothing. Formats:
 - `trl`        TRL GRPO completions log: `output_dir/completions/completions_NNNNN.parquet`
 - `verl`       verl rollout dump: `trainer.rollout_data_dir/{step}.jsonl`
 - `trl-state`  a TRL output_dir/checkpoint with only `trainer_state.json`: per-step metrics, no rollouts
+- `inspect`    Inspect AI evaluation logs: `LOG.eval`, or a folder of them (`rlaudit.ingest.inspect`)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rlaudit.ingest.jsonl import ingest_jsonl
 from rlaudit.ingest.limits import check_tree
 from rlaudit.records import RecordError, RolloutStore
 
-FORMATS = ("jsonl", "trl", "verl", "trl-state")
+FORMATS = ("jsonl", "trl", "verl", "trl-state", "inspect")
 
 
 @dataclass
@@ -43,6 +44,8 @@ def detect_format(path: Path) -> str:
             return "trl-state"
         if path.suffix == ".parquet":
             return "trl"
+        if path.suffix == ".eval":
+            return "inspect"
         if path.suffix in (".jsonl", ".json", ".ndjson"):
             return "verl" if path.stem.isdigit() and _looks_like_verl(path) else "jsonl"
         raise RecordError(f"{path}: cannot tell the format from the file name; pass --format")
@@ -54,9 +57,11 @@ def detect_format(path: Path) -> str:
         return "verl"
     if list(path.glob("*.jsonl")):
         return "jsonl"
+    if list(path.glob("*.eval")):
+        return "inspect"
     raise RecordError(
         f"{path}: no rollout logs found (looked for *.jsonl, completions/completions_*.parquet, "
-        "trainer_state.json); pass --format"
+        "trainer_state.json, *.eval); pass --format"
     )
 
 
@@ -103,6 +108,10 @@ def ingest(
         from rlaudit.ingest.verl import ingest_verl
 
         ingest_verl(path, store, run=run, result=result)
+    elif fmt == "inspect":
+        from rlaudit.ingest.inspect import ingest_inspect
+
+        ingest_inspect(path, store, run=run, result=result)
     else:
         from rlaudit.ingest.trl_state import ingest_trl_state
 
