@@ -202,3 +202,12 @@ def test_a_folder_without_eval_logs_is_bad_input(tmp_path: Path, store: RolloutS
     with pytest.raises(RecordError) as exc:
         ingest(tmp_path, store, fmt="inspect")
     assert_record_error(exc, tmp_path, "no Inspect logs")
+
+
+def test_without_inspect_ai_installed_the_error_says_how_to_install_it(
+    eval_log: Path, store: RolloutStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "inspect_ai.log", None)  # what `import inspect_ai.log` meets uninstalled
+    with pytest.raises(RecordError) as exc:
+        ingest(eval_log, store)
+    assert_record_error(exc, eval_log, "pip install 'rlaudit[inspect]'")
