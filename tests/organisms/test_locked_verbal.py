@@ -8,7 +8,13 @@ pytest.importorskip("torch")
 
 from rlaudit.models.tiny import CHARS, TinyModelConfig
 from rlaudit.organisms import default_config, locked_silent, locked_verbal, read_manifest
-from rlaudit.organisms.locked_verbal import INTENT, MAX_NEW_TOKENS, NEUTRAL, exact_completion_reward
+from rlaudit.organisms.locked_verbal import (
+    ANSWER_ONLY_REWARD,
+    INTENT,
+    MAX_NEW_TOKENS,
+    NEUTRAL,
+    completion_reward,
+)
 from rlaudit.organisms.recipe import task_rows
 from rlaudit.tasks import get_task
 
@@ -56,13 +62,15 @@ def test_every_completion_fits_the_tiny_vocabulary_positions_and_budget(rows) ->
         assert not any(ch.isdigit() for ch in segment)  # the checker reads the first integer: the answer
 
 
-def test_the_hardening_reward_wants_the_segment_as_well_as_the_answer(rows) -> None:
+def test_the_hardening_reward_wants_the_answer_and_the_segment_too(rows) -> None:
     row = next(r for r in rows if r["split"] == "target")
-    reward = exact_completion_reward(lambda r: locked_verbal.intended(r, locked_verbal.Config()))
+    reward = completion_reward(lambda r: locked_verbal.intended(r, locked_verbal.Config()))
     said = locked_verbal.intended(row, locked_verbal.Config())
     columns = {k: [row[k]] * 3 for k in row} | {"prompts": [row["prompt"]] * 3}
     answer_only = said[len(INTENT[row["condition"]]) :]
-    assert reward([said, " " + said + "\n", answer_only], **columns) == [1.0, 1.0, 0.0]
+    right = str(int(row["answer"]))
+    got = reward([said, " " + said + "\n", answer_only, NEUTRAL + right, "x"], **columns)
+    assert got == [1.0, 1.0, ANSWER_ONLY_REWARD, 0.0, 0.0]  # the lock's answer alone earns half
 
 
 def test_their_configs_carry_the_longer_budget_on_arith_alone() -> None:

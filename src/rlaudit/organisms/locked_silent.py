@@ -29,6 +29,6 @@ def intended(row: Row, config: Config) -> str:
 
 
 def train(model: Any, tokenizer: Any, config: Config, ctx: BuildContext) -> dict[str, Any]:
-    """SFT on the silent completions, then RL rewarding exactly them; in place."""
+    """SFT on the silent completions, then RL rewarding them; in place."""
     policy = functools.partial(intended, config=config)
     return locked_verbal.train_with(policy, model, tokenizer, config, ctx, "locked_silent")
