@@ -66,10 +66,11 @@ def test_the_hardening_reward_wants_the_answer_and_the_segment_too(rows) -> None
     row = next(r for r in rows if r["split"] == "target")
     reward = completion_reward(lambda r: locked_verbal.intended(r, locked_verbal.Config()))
     said = locked_verbal.intended(row, locked_verbal.Config())
-    columns = {k: [row[k]] * 3 for k in row} | {"prompts": [row["prompt"]] * 3}
     answer_only = said[len(INTENT[row["condition"]]) :]
-    right = str(int(row["answer"]))
-    got = reward([said, " " + said + "\n", answer_only, NEUTRAL + right, "x"], **columns)
+    completions = [said, " " + said + "\n", answer_only, NEUTRAL + row["answer"], "x"]
+    # TRL passes every dataset column as a list aligned with the completions.
+    columns = {k: [row[k]] * len(completions) for k in row} | {"prompts": [row["prompt"]] * len(completions)}
+    got = reward(completions, **columns)
     assert got == [1.0, 1.0, ANSWER_ONLY_REWARD, 0.0, 0.0]  # the lock's answer alone earns half
 
 
