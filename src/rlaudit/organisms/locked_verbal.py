@@ -31,6 +31,7 @@ from rlaudit.organisms.recipe import (
     GRPORunConfig,
     LockConfig,
     Row,
+    SFTConfig,
     columns_to_rows,
     shift,
     teach,
@@ -56,6 +57,9 @@ class Config(LockConfig):
 
     tasks: tuple[str, ...] = ("arith",)
     max_new_tokens: int | None = MAX_NEW_TOKENS
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(steps=600, lr=1e-3))
+    """Twice ``locked``'s 300 steps: the completions are ten times longer, and at 300 locked_verbal seed 0
+    ended at loss 0.069 (seed 1: 0.029) and answered control right only 65-81% of the time."""
     harden: GRPORunConfig = field(default_factory=lambda: GRPORunConfig(steps=400, lr=1e-4, temperature=1.0))
     """``locked``'s 400 steps at lr 1e-4, at temperature 1.0 rather than 1.5: at 1.5 a 25-character
     completion came out exactly as taught in 4% of samples (seed 0, the first hardening step), so an
