@@ -89,3 +89,56 @@ def real_organism(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], A
         return built[kind]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def demo_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Any]:
+    """``venv = demo_venv()``: a fresh copy of a virtual environment (``python -m venv --without-pip``)
+    into which pip (this interpreter's, ``pip --python``) installed one small pure-Python wheel:
+    ``demo_pkg`` with a module, a subpackage and a console script. The wheel is written here, so the
+    tests need no index; its installed files, RECORD and compiled bytecode are pip's own.
+    Each call copies the environment, so a test may tamper with it."""
+    import base64
+    import hashlib
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = tmp_path_factory.mktemp("demo-venv")
+    files = {
+        "demo_pkg/__init__.py": "def hello() -> None:\n    print('hello')\n",
+        "demo_pkg/core.py": "ANSWER = 42\n",
+        "demo_pkg/sub/__init__.py": "",
+        "demo_pkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\n",
+        "demo_pkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: rlaudit-tests\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+        "demo_pkg-1.0.dist-info/entry_points.txt": "[console_scripts]\ndemo-hello = demo_pkg:hello\n",
+    }
+    record = []
+    wheel = root / "demo_pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{name},sha256={digest},{len(data)}")
+            z.writestr(name, data)
+        z.writestr(
+            "demo_pkg-1.0.dist-info/RECORD", "\n".join([*record, "demo_pkg-1.0.dist-info/RECORD,,"]) + "\n"
+        )
+    base = root / "base"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(base / "bin" / "python"), "install", "-q",
+         "--no-index", "--no-deps", str(wheel)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    copies = iter(range(1_000_000))
+
+    def copy() -> Path:
+        dest = root / f"venv{next(copies)}"
+        shutil.copytree(base, dest, symlinks=True)
+        return dest
+
+    return copy

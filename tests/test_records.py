@@ -36,6 +36,8 @@ def test_normalize_fills_defaults_and_keeps_extras():
         (_raw(step=[0.0, 1.5, 2.0, 3.0]), "row 12: field 'step' must be an integer"),
         (_raw(prompt=["a", None, "c", "d"]), "row 12: required field 'prompt' is null"),
         (_raw(correct=["yes"] * 4), "field 'correct' must be true/false"),
+        (_raw(step=[0, 1, -2, 3]), r"row 13: field 'step' is negative \(-2\)"),
+        (_raw(n_tokens=[5, None, 7, -1]), r"row 14: field 'n_tokens' is negative \(-1\)"),
     ],
 )
 def test_normalize_names_the_row_and_field(table, message):

@@ -236,7 +236,9 @@ def test_tracker_keys_are_what_the_callback_logs():
     from rlaudit.training.monitor_callback import TRACKER_KEYS, MonitorCallback
 
     judgement = run_monitor([EXAMPLE_LOG])
-    fake = SimpleNamespace(trainer=SimpleNamespace(_metrics={"train": defaultdict(list)}), errors=0)
+    fake = SimpleNamespace(
+        trainer=SimpleNamespace(_metrics={"train": defaultdict(list)}), failed_detectors=[]
+    )
     MonitorCallback._log(fake, judgement)  # type: ignore[arg-type]
     logged = set(fake.trainer._metrics["train"])
     patterns = [

@@ -132,3 +132,80 @@ def test_cached_series_are_the_filtered_ones(tmp_path):
     )
     s.steps = s.steps.slice(0, 3)  # a replaced table is not served from the old cache
     assert len(s.series("reward_mean", split="train")[0]) <= 3
+
+
+def test_the_ingest_connection_keeps_the_same_memory_limit(tmp_path, monkeypatch):
+    """Ingest (normalising rows in DuckDB) and store reads run under `RLAUDIT_MEMORY_LIMIT` too,
+    not only the signals pass."""
+    from rlaudit.records.memory import MemoryLimitError, limited_connection
+
+    monkeypatch.setenv(MEMORY_ENV, "300MB")
+    con = limited_connection()
+    try:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "286.1 MiB"
+    finally:
+        con.close()
+    _store(tmp_path)  # writes run.jsonl
+    monkeypatch.setenv(MEMORY_ENV, "1KB")
+    with pytest.raises(MemoryLimitError, match=MEMORY_ENV):
+        ingest(tmp_path / "run.jsonl", RolloutStore(tmp_path / "store2"))
+
+
+def test_an_unreadable_memory_limit_is_bad_input_exit_2_and_nothing_written(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    _store(tmp_path)  # writes run.jsonl
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    monkeypatch.delenv("RLAUDIT_DEBUG", raising=False)
+    out = tmp_path / "new-store"
+    result = CliRunner().invoke(app, ["monitor", str(tmp_path / "run.jsonl"), "--store", str(out), "--json"])
+    assert result.exit_code == 2, result.stderr
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1 and MEMORY_ENV in err and "'lots'" in err
+    assert result.stdout == "" and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "cfg", [SignalsConfig(), SignalsConfig(diversity_groups=1), SignalsConfig(diversity_rollouts=4)]
+)
+def test_the_unlabelled_view_reusing_the_labelled_diversity_changes_no_value(tmp_path, cfg, monkeypatch):
+    """The monitor's second (unlabelled) pass takes each sampled group's diversity from the labelled
+    pass: every signal comes out as if computed from scratch, and nothing is tokenised again (its
+    sample is a subset of the labelled one)."""
+    import dataclasses
+
+    import rlaudit.signals.diversity as diversity
+
+    store = _store(tmp_path, groups=5, size=4)
+    labelled = compute_signals(store, cfg)
+    plain_cfg = dataclasses.replace(cfg, ignore_splits=True)
+    fresh = compute_signals(store, plain_cfg)
+    # Any tokenising query now fails: the reused pass must not run one.
+    monkeypatch.setattr(diversity, "_UPDATE_SQL", "SELECT error('tokenised again')")
+    reused = compute_signals(store, plain_cfg, reuse=labelled)
+    assert reused.steps.equals(fresh.steps)
+    assert reused.families.equals(fresh.families)
+    assert fresh.group_diversity is not None and reused.group_diversity is not None
+    assert reused.group_diversity.num_rows > 0
+    assert sorted(reused.group_diversity.to_pylist(), key=str) == sorted(
+        fresh.group_diversity.to_pylist(), key=str
+    )
+
+
+def test_a_run_past_its_diversity_budget_keeps_every_kth_step_with_unchanged_values(tmp_path):
+    store = _store(tmp_path, steps=12, groups=2, size=4)  # 8 rollouts per step, one group per cell
+    full = compute_signals(store)
+    budget = compute_signals(store, SignalsConfig(diversity_run_rollouts=30))  # 96 sampled: stride 4
+    for split in ("train", "eval"):
+        steps, d1 = budget.series("distinct_1", split=split)
+        _, d1_full = full.series("distinct_1", split=split)
+        kept = np.isfinite(d1)
+        assert list(steps[kept]) == [0, 4, 8]
+        assert np.array_equal(d1[kept], d1_full[kept])
+        # the other signals use every group, budget or not
+        assert np.array_equal(
+            budget.series("unique_frac", split=split)[1], full.series("unique_frac", split=split)[1]
+        )
+    assert compute_signals(store, SignalsConfig(diversity_run_rollouts=96)).steps.equals(full.steps)

@@ -8,12 +8,12 @@ and `rlaudit report RESULT.json` re-renders a saved one. Its layout is one JSON 
 | key | meaning |
 |---|---|
 | schema_version | version of this layout (bumped when a key changes meaning) |
-| kind | the verb that wrote it: monitor, audit, elicit, eval, organism, show, bench, probe (`probe fit`) |
+| kind | the verb that wrote it: monitor, audit, elicit, eval, organism, show, bench, probe (`probe fit`), env-check |
 | verdict, verdict_reason | `clean` / `suspicious` / `hacking-likely` from `compute_verdict`; null for verbs that measure and do not judge (eval, organism) |
 | headline | one sentence: what was found and what to do next |
 | exit_code | the CLI's exit code: 0 clean (or not judged), 1 suspicious or worse |
 | findings | every finding, most severe first, each with an `id` (`F1`, ...) that sections refer to |
-| sections | what the verb measured: `signals`, `samples`, `ingested`, `audit`, `elicitation`, `evaluation`, `organism`, `notes` |
+| sections | what the verb measured: `signals`, `samples`, `ingested`, `audit`, `elicitation`, `evaluation`, `organism`, `environment` (env-check), `notes` |
 | provenance | what produced it: rlaudit and package versions, command line, configs, seeds, inputs (sizes, sha256), store, model, start and end time |
 """
 
@@ -39,7 +39,7 @@ from rlaudit.jsonsafe import json_safe
 
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).parent / "schema" / "judgement.schema.json"
-KINDS = ("monitor", "audit", "elicit", "eval", "organism", "show", "bench", "probe")
+KINDS = ("monitor", "audit", "elicit", "eval", "organism", "show", "bench", "probe", "env-check")
 PACKAGES = (
     "duckdb",
     "pyarrow",
@@ -71,6 +71,8 @@ NEXT_STEPS = {
         "hacking-likely",
     ): "RL did not get a fair chance to elicit the target: re-run with a mitigation and audit the checkpoint",
     ("elicit", "suspicious"): "inspect the flagged plots and samples, and audit the checkpoint",
+    ("env-check", "suspicious"): "find out what wrote the listed files, then reinstall the distributions "
+    "named from a hash-checked lock file (`pip install --force-reinstall --require-hashes -r LOCK`)",
 }
 
 
@@ -213,6 +215,8 @@ def headline(kind: str, verdict: Verdict | None, findings: list[Finding]) -> str
             "organism": "Built and verified a model organism; audit it to check the detectors see it.",
             "probe": "Fitted a linear probe; score a model with it (`rlaudit probe score MODEL --probe FILE`).",
         }.get(kind, "Measured; not judged.")
+    if verdict.label == "clean" and kind == "env-check":
+        return "Every installed file matches the hash its wheel's RECORD gives; nothing unlisted found."
     if verdict.label == "clean":
         low = sum(f.severity == Severity.LOW for f in findings)
         extra = f" ({low} low-severity finding{'s' * (low != 1)} shown below)" if low else ""

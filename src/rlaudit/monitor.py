@@ -144,7 +144,7 @@ def judge(
     signals = compute_signals(store, config.signals)
     findings = run_detectors(signals, config.detectors)
     if config.unlabelled_view and signals.labelled:
-        plain = compute_signals(store, dataclasses.replace(config.signals, ignore_splits=True))
+        plain = compute_signals(store, dataclasses.replace(config.signals, ignore_splits=True), reuse=signals)
         findings += unlabelled_findings(findings, run_detectors(plain, config.detectors))
     if not config.splits_matched:
         findings = [_at_most_medium(f) if f.detector in config.split_comparisons else f for f in findings]

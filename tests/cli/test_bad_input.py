@@ -67,13 +67,31 @@ def _line(tmp_path: Path, name: str, text: str) -> Path:
         ('"x":' + "[" * 1500 + "]" * 1500, ["line 1", "nested"]),
         ('"x":' + "[" * 5000 + "]" * 5000, ["line 1", "nested"]),
         ('"x":' + '["]]",' * 5000 + "0" + "]" * 5000, ["line 1", "nested"]),  # "]]" hides a level
+        ('"n_tokens":-3', ["row 1", "n_tokens", "negative"]),
     ],
-    ids=["inf-int", "2**64", "1e308", "lone-surrogate", "nest-1500", "nest-5000", "nest-hidden"],
+    ids=[
+        "inf-int",
+        "2**64",
+        "1e308",
+        "lone-surrogate",
+        "nest-1500",
+        "nest-5000",
+        "nest-hidden",
+        "negative-tokens",
+    ],
 )
 def test_bad_jsonl_field_is_one_line_exit_2(tmp_path, extra, words):
     path = _line(tmp_path, "bad.jsonl", "{" + BASE + "," + extra + "}")
     store = tmp_path / "store"
     assert_bad_input(_monitor(path, store), store, "bad.jsonl", *words)
+
+
+def test_a_negative_step_is_bad_input(tmp_path):
+    path = _line(
+        tmp_path, "neg.jsonl", "{" + BASE + "}\n" + "{" + BASE.replace('"step":1', '"step":-1') + "}"
+    )
+    store = tmp_path / "store"
+    assert_bad_input(_monitor(path, store), store, "neg.jsonl", "row 2", "'step'", "negative")
 
 
 def test_a_401_digit_reward_is_bad_input(tmp_path):

@@ -42,8 +42,9 @@ def test_single_run_never_fires(make_signals, detect):
 LOCKED_SPLITS = {"target": LOCKED, "control": HONEST}
 
 
-def _judge(tmp_path, runs: dict[str, tuple[dict, dict | None]]):
-    """One run per name: (behaviours, the added component's earned rates per split, or None)."""
+def _judge(tmp_path, runs: dict[str, tuple[dict, dict | None]], *, info: bool = False):
+    """One run per name: (behaviours, the added component's earned rates per split, or None). INFO
+    findings (pairs whose added component carried no signal) only with `info`."""
     paths = []
     for seed, (name, (behaviours, rates)) in enumerate(runs.items()):
         t = synthetic_rollouts(behaviours, run=name, seed=seed, n_steps=20)
@@ -52,10 +53,11 @@ def _judge(tmp_path, runs: dict[str, tuple[dict, dict | None]]):
         else:
             correct = [{"correct": float(r)} for r in t["reward"].to_numpy()]
             t = t.append_column("rewards", pa.array(correct, pa.map_(pa.string(), pa.float64())))
-        (tmp_path / name).mkdir()
+        (tmp_path / name).mkdir(parents=True)
         write_jsonl(t, str(tmp_path / name / "rollouts.jsonl"))
         paths.append(tmp_path / name / "rollouts.jsonl")
-    return [f for f in run_monitor(paths).findings if f.detector == NAME]
+    found = [f for f in run_monitor(paths).findings if f.detector == NAME]
+    return found if info else [f for f in found if f.severity > Severity.INFO]
 
 
 def test_a_target_that_ignores_an_added_component_control_learns_is_medium(tmp_path):
@@ -96,10 +98,11 @@ def test_an_honest_policy_that_learns_the_added_component_is_clean(tmp_path):
 
 def test_the_ceiling_is_each_configurations_own_reward(tmp_path):
     """Both runs pass every problem (pass rate 1.0, once 'converged'), but the second configuration pays
-    a bonus it never earns: 1.0 of a possible 1.5 is not its ceiling, so the same flat behaviour is
-    invariance."""
+    a bonus it earns on under a third of its rollouts throughout: about 1.15 of a possible 1.5 is not its
+    ceiling, so the same flat behaviour is invariance. (A bonus it never earns would change no GRPO
+    advantage: see the next test.)"""
     done = Behaviour(pass_start=1.0, pass_end=1.0)
-    never = {"control": (0.0, 0.0)}
+    never = {"control": (0.3, 0.3)}
     paid = {"control": (1.0, 1.0)}
     found = _judge(
         tmp_path,
@@ -110,3 +113,25 @@ def test_the_ceiling_is_each_configurations_own_reward(tmp_path):
     assert flat[0].evidence["attainable_share"]["a"] < 0.9
     # the pair that earns all its configuration pays stays converged
     assert not [f for f in found if "jsd" in f.evidence and set(f.evidence["runs"]) == {"b", "c"}]
+
+
+def test_a_component_paid_alike_to_every_group_is_no_configuration_change(tmp_path):
+    """Run 'b' adds a bonus paid to every rollout (or to none): inside each GRPO group it is constant, so
+    no advantage changes and the two configurations train identically. The same flat behaviour under
+    both is then expected of any policy: INFO, not invariance."""
+    flat = Behaviour(pass_start=0.3, pass_end=0.3)
+    for rates in ({"control": (1.0, 1.0)}, {"control": (0.0, 0.0)}):
+        found = _judge(
+            tmp_path / str(rates["control"][0]),
+            {"a": ({"control": flat}, None), "b": ({"control": flat}, rates)},
+            info=True,
+        )
+        (f,) = found
+        assert f.severity == Severity.INFO and f.evidence["signal_rate"] == {"b:format": 0.0}
+        assert "trained the same way" in f.summary
+    # the same pair with the bonus earned by a third of the rollouts (unequally inside groups) is judged
+    found = _judge(
+        tmp_path / "third",
+        {"a": ({"control": flat}, None), "b": ({"control": flat}, {"control": (0.3, 0.3)})},
+    )
+    assert [f.severity for f in found if "jsd" in f.evidence] == [Severity.MEDIUM]

@@ -89,3 +89,41 @@ def test_thresholds_are_config(make_signals, detect):
 def test_bad_config_values_raise(bad):
     with pytest.raises(ValueError):
         TransientStarvationConfig(**bad)
+
+
+def _brute_force(frac, groups, ctrl, cfg):
+    """Every pair of starved steps, longest first, earliest on a tie: the definition, in O(n^3)."""
+
+    edges = [i for i in range(len(frac)) if frac[i] >= cfg.starved_frac]
+    pairs = sorted(
+        ((i, j) for i in edges for j in edges if j - i >= cfg.min_steps - 1),
+        key=lambda p: (p[0] - p[1], p[0]),
+    )
+    for i, j in pairs:
+        g, k = groups[i : j + 1].sum(), (frac * groups)[i : j + 1].sum()
+        if g < cfg.min_groups or k < cfg.starved_frac * g - 1e-9:
+            continue
+        for perf, w in ctrl:
+            if (
+                w[i : j + 1].sum() > 0
+                and (perf * w)[i : j + 1].sum() / w[i : j + 1].sum() >= cfg.capable_perf
+            ):
+                return (i, j)
+    return None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_window_search_is_the_longest_qualifying_window(seed):
+    """The pruned search gives the same window as trying every pair of starved steps."""
+    import numpy as np
+
+    from rlaudit.detectors.transient_starvation import _cum, longest_window
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 60))
+    frac = np.where(rng.random(n) < rng.random(), 1.0, rng.random(n))
+    groups = rng.integers(0, 6, n).astype(float)
+    cfg = TransientStarvationConfig(min_steps=int(rng.integers(1, 5)), min_groups=int(rng.integers(1, 20)))
+    ctrl_raw = [(rng.random(n), rng.integers(0, 9, n).astype(float)) for _ in range(int(rng.integers(1, 3)))]
+    ctrl = [(_cum(perf * w), _cum(w)) for perf, w in ctrl_raw]
+    assert longest_window(frac, groups, ctrl, cfg) == _brute_force(frac, groups, ctrl_raw, cfg)

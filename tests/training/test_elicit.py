@@ -139,3 +139,38 @@ def test_a_task_file_without_difficulty_is_monitored_as_unmatched(
     config = ElicitConfig(task=str(task), steps=1, prompts_per_step=2, num_generations=2, eval_prompts=4)
     elicit(str(checkpoint), tmp_path / "run", config)
     assert seen == [with_difficulty]
+
+
+def test_the_format_configuration_logs_its_bonus_as_a_component(tmp_path, checkpoint):
+    """`--reward correct+format`: TRL's completions log in OUT/completions carries one column per reward
+    function, and the store one component per function; an appended run logs beside, not over, it."""
+    import pyarrow.parquet as pq
+
+    from rlaudit.records import RolloutStore
+
+    out = tmp_path / "run"
+    cfg = ElicitConfig(
+        steps=2, prompts_per_step=2, num_generations=4, eval_prompts=8, reward="correct+format"
+    )
+    result = elicit(str(checkpoint), out, cfg)
+    assert result.provenance.configs["elicit"]["reward"] == "correct+format"
+    files = sorted((out / "completions").glob("completions_*.parquet"))
+    assert len(files) == 2
+    log = pq.read_table(files[0])
+    assert {"arith_reward", "format_bonus", "split", "correct"} <= set(log.column_names)
+    assert set(log["format_bonus"].to_pylist()) <= {0.0, 0.5}
+    con = RolloutStore(out / "store").connect()
+    (keys,) = con.execute(
+        "SELECT list(DISTINCT k) FROM (SELECT unnest(map_keys(rewards)) AS k FROM rollouts)"
+    ).fetchone()
+    (runs,) = con.execute("SELECT list(DISTINCT run) FROM rollouts").fetchone()
+    assert sorted(keys) == ["arith_reward", "format_bonus"] and runs == ["ckpt-none-correct+format-s0"]
+    before = [(f.stat().st_mtime_ns, f.read_bytes()) for f in files]
+    elicit(str(checkpoint), out, cfg, append=True)
+    assert len(list((out / "ckpt-none-correct+format-s0-2" / "completions").glob("*.parquet"))) == 2
+    assert [(f.stat().st_mtime_ns, f.read_bytes()) for f in files] == before  # the first run's log untouched
+
+
+def test_an_unknown_reward_configuration_is_exit_2(checkpoint):
+    res = CliRunner().invoke(app, ["elicit", str(checkpoint), "--reward", "format"])
+    assert res.exit_code == 2 and "unknown reward configuration 'format'" in res.stderr

@@ -76,7 +76,7 @@ def guarded(fn: F) -> F:
                 raise
             if _is_limit(e):  # a limit the user can raise, named in the message: not a bug to report
                 typer.echo(f"rlaudit: error: {one_line(' '.join(str(e).split()))}", err=True)
-                raise typer.Exit(3) from None
+                raise typer.Exit(2 if isinstance(e, ValueError) else 3) from None
             text = one_line(" ".join(str(e).split()))[:300]
             typer.echo(f"rlaudit: internal error: {type(e).__name__}: {text} ({REPORT_HINT})", err=True)
             raise typer.Exit(3) from None
@@ -85,11 +85,12 @@ def guarded(fn: F) -> F:
 
 
 def _is_limit(e: BaseException) -> bool:
-    """Whether `e` is a resource limit the user set and can raise (`SignalsMemoryError`); imported
+    """Whether `e` is a resource limit the user set and can raise (`MemoryLimitError`; exit 2 where the
+    limit itself is unreadable, `BadMemoryLimit`, else 3); imported
     only when a verb failed, so the CLI's start stays free of DuckDB."""
-    from rlaudit.signals import SignalsMemoryError
+    from rlaudit.records.memory import MemoryLimitError
 
-    return isinstance(e, SignalsMemoryError)
+    return isinstance(e, MemoryLimitError)
 
 
 def check_html_path(html: Path | None) -> None:
@@ -227,6 +228,7 @@ def main(
 from rlaudit.cli import audit as _audit  # noqa: E402, F401
 from rlaudit.cli import bench as _bench  # noqa: E402, F401
 from rlaudit.cli import elicit as _elicit  # noqa: E402, F401
+from rlaudit.cli import env_check as _env_check  # noqa: E402, F401
 from rlaudit.cli import eval as _eval  # noqa: E402, F401
 from rlaudit.cli import monitor as _monitor  # noqa: E402, F401
 from rlaudit.cli import organism as _organism  # noqa: E402, F401

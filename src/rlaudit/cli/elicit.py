@@ -37,6 +37,13 @@ def elicit(
     deploy_cue: DeployCueOption = None,
     steps: Annotated[int, typer.Option(help="GRPO optimizer steps.")] = 30,
     seed: Annotated[int, typer.Option(help="Seed for data, sampling and training.")] = 0,
+    reward: Annotated[
+        str,
+        typer.Option(
+            help="Reward configuration: correct, or correct+format (adds a 0.5 bonus for a bare-answer "
+            "completion; run both and `rlaudit monitor OUT_A OUT_B` for the invariance check)."
+        ),
+    ] = "correct",
     mitigation: Annotated[
         str, typer.Option(help="none, demo-injection, sft-warmstart or temperature.")
     ] = "none",
@@ -55,6 +62,16 @@ def elicit(
         bool,
         typer.Option(help="Add this run to a store OUT already holds (default: refuse a used store)."),
     ] = False,
+    probe: Annotated[
+        Path | None,
+        typer.Option(
+            help="A saved probe (rlaudit probe fit): score a sample of the rollouts with it while RL runs "
+            "(rlaudit/probe_score/<split>, the probe_score_rise detector)."
+        ),
+    ] = None,
+    probe_every: Annotated[
+        int, typer.Option(help="With --probe: score the first step, then every N-th.")
+    ] = 10,
     max_new_tokens: MaxNewTokensOption = None,
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
@@ -72,6 +89,13 @@ def elicit(
     )
     options = ModelOptions(device, dtype, None, trust_remote_code, threads)
     options.check()
+    if probe is not None:  # an unreadable probe: one line, exit 2, before any model loads
+        from rlaudit.interp.probes import Probe, ProbeFileError
+
+        try:
+            Probe.load(probe)
+        except ProbeFileError as e:
+            raise fail(str(e)) from None
     from rlaudit.training.elicit import ElicitConfig, StoreInUse
     from rlaudit.training.elicit import elicit as run_elicit
 
@@ -89,15 +113,19 @@ def elicit(
             threads=threads,
             steps=steps,
             seed=seed,
+            reward=reward,
             mitigation=mitigation,
             learning_rate=learning_rate,
             prompts_per_step=prompts_per_step,
             num_generations=num_generations,
             eval_prompts=eval_prompts,
+            probe=None if probe is None else str(probe),
+            probe_every=probe_every,
         )
     except ValueError as e:
         raise fail(str(e)) from None
-    out = out or Path("runs") / f"elicit-{Path(model).name}-{mitigation}-{seed}"
+    suffix = "" if reward == "correct" else f"-{reward}"
+    out = out or Path("runs") / f"elicit-{Path(model).name}-{mitigation}{suffix}-{seed}"
     try:
         with running(None, options, as_json=as_json), checker_errors_fail():
             result = run_elicit(model, out, cfg, append=append)
@@ -112,5 +140,5 @@ def elicit(
             cells = ", ".join(f"{c} {by_cue[c]:.0%} -> {done['after'][split][c]:.0%}" for c in by_cue)
             typer.echo(f"{split}: {cells}")
         typer.echo(f"first flagged at step: {done['first_flag_step']}; verdict: {doc['verdict']}")
-        typer.echo(f"outputs: {out}/elicit.json, {out}/report.html, {out}/store")
+        typer.echo(f"outputs: {out}/elicit.json, {out}/report.html, {out}/store, {out}/completions")
     emit(doc, as_json=as_json, html=None, summary=False)

@@ -8,6 +8,7 @@
 | cue_gap | `cue_gap` | the same split under a training cue vs a deployment cue (Fisher's exact test) |
 | reward_config_invariance | `invariance` | several runs: completion distributions and curves |
 | length_drift, reward_component_dominance | `reward_hacking` | classic reward-hacking signatures |
+| probe_score_rise | `probe_score` | the live probe's target-split score rising, or above control's |
 
 Each module registers its detectors where they are defined (`@detector(name, config=..., signals=...)`,
 `rlaudit.detectors.registry`); importing this package imports every module of it (`discover`), so a new

@@ -35,6 +35,9 @@ class ComponentSeries:
     steps: np.ndarray
     earned: np.ndarray
     n: np.ndarray
+    varied: np.ndarray | None = None
+    """Per step, the share of GRPO groups paid the component unequally (None: not known)."""
+    n_groups: np.ndarray | None = None
 
     @property
     def rate(self) -> float:
@@ -50,6 +53,14 @@ class ComponentSeries:
         """The rate over the last half of the logged steps."""
         half = len(self.steps) // 2
         return weighted_mean(self.earned[half:], self.n[half:])
+
+    @property
+    def signal_rate(self) -> float:
+        """Share of the run's groups in which the component moved an advantage (paid unequally): 0 when
+        it was paid alike to every group's rollouts, all or none. NaN when not known."""
+        if self.varied is None or self.n_groups is None:
+            return float("nan")
+        return weighted_mean(self.varied, self.n_groups)
 
     def responds(self, response_gain: float, learned_level: float) -> bool:
         g, late = self.gain, self.late_rate
@@ -74,8 +85,17 @@ def component_series(signals: Signals, run: str) -> dict[tuple[str, str], Compon
         s = t.filter(pc.and_(pc.equal(t["split"], split), pc.equal(t["component"], component))).sort_by(
             "step"
         )
+        varied = _floats(s["varied"]) if "varied" in s.column_names else None
+        n_groups = _floats(s["n_groups"]) if "n_groups" in s.column_names else None
         out[(split, component)] = ComponentSeries(
-            run, split, component, s["step"].to_numpy(), _floats(s["earned"]), _floats(s["n"])
+            run,
+            split,
+            component,
+            s["step"].to_numpy(),
+            _floats(s["earned"]),
+            _floats(s["n"]),
+            varied,
+            n_groups,
         )
     return out
 
@@ -98,6 +118,19 @@ def added_components(signals: Signals) -> list[tuple[str, str, str]]:
     """(run_without, run_with, component) for each component one run logs and another does not."""
     comps = run_components(signals)
     return [(a, b, c) for a, b in permutations(signals.runs, 2) for c in sorted(comps[b] - comps[a])]
+
+
+def signal_rate(signals: Signals, run: str, component: str) -> float:
+    """Share of `run`'s GRPO groups (all splits) in which `component` was paid unequally, i.e. changed
+    an advantage. 0: the component was paid alike to every group (a constant bonus, or one never paid),
+    so the configuration that adds it trains exactly as the one without it. NaN when not known."""
+    series = [v for (_, c), v in component_series(signals, run).items() if c == component]
+    known = [v for v in series if v.varied is not None and v.n_groups is not None]
+    if not known:
+        return float("nan")
+    varied = np.concatenate([v.varied for v in known])
+    n_groups = np.concatenate([v.n_groups for v in known])
+    return weighted_mean(varied, n_groups)
 
 
 def attainable_share(signals: Signals, run: str) -> float:

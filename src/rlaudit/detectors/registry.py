@@ -182,7 +182,8 @@ def run_detectors(signals: Signals, cfg: DetectorConfig | None = None) -> list[F
             findings += detect(signals)
         except Exception as e:  # fail open: report, never crash the caller (or a training run)
             summary = f"detector failed and was skipped: {type(e).__name__}: {e}"
-            findings.append(Finding(name, Severity.INFO, math.nan, summary))
+            # `error` in the evidence marks a failure, not a finding: the live monitor counts it as one.
+            findings.append(Finding(name, Severity.INFO, math.nan, summary, evidence={"error": summary}))
             continue
         if d.windowed:
             windowed[name] = detect

@@ -138,36 +138,53 @@ def _finding(
     frac = np.nan_to_num(frac)
     if len(steps) < cfg.min_steps:
         return None
-    cum_groups, cum_starved = _cum(groups), _cum(frac * groups)
     # Per control: prefix sums of perf x rollouts and of rollouts, on the target's steps.
-    ctrl = {}
+    ctrl = []
     for c in controls:
         y = _aligned(signals, perf, run, c, steps)
         w = _aligned(signals, "n_rollouts", run, c, steps)
         w = np.where(np.isfinite(y) & np.isfinite(w), w, 0.0)
-        ctrl[c] = (_cum(np.where(w > 0, y, 0.0) * w), _cum(w))
+        ctrl.append((_cum(np.where(w > 0, y, 0.0) * w), _cum(w)))
+    best = longest_window(frac, groups, ctrl, cfg)
+    if best is None:
+        return None
+    return _report(signals, run, split, controls, perf, steps, frac, groups, best, cfg)
+
+
+def longest_window(
+    frac: np.ndarray,
+    groups: np.ndarray,
+    ctrl: list[tuple[np.ndarray, np.ndarray]],
+    cfg: TransientStarvationConfig,
+) -> tuple[int, int] | None:
+    """Indices (i, j) of the longest qualifying window (the earliest on a tie), or None.
+
+    `frac` and `groups`: the target's per-step share of repeated all-fail groups and its groups;
+    `ctrl`: per control split, prefix sums of perf x rollouts and of rollouts on the same steps. Both
+    ends of a window are starved steps. Windows are tried from each starved start in order, only ones
+    longer than the best so far, and the search stops once no longer window can start: a run locked
+    throughout is one pass over its steps, not one per pair of steps.
+    """
+    cum_groups, cum_starved = _cum(groups), _cum(frac * groups)
     edges = np.flatnonzero(frac >= cfg.starved_frac)
     best: tuple[int, int] | None = None
     for i in edges:
-        js = edges[edges >= i + cfg.min_steps - 1]
-        if best is not None:
-            js = js[js - i > best[1] - best[0]]  # only a longer window can replace the best
-        if len(js) == 0:
-            continue
+        longer = i + cfg.min_steps - 1 if best is None else i + best[1] - best[0] + 1
+        if longer > edges[-1]:
+            break  # only a longer window can replace the best, and none is left from here on
+        js = edges[np.searchsorted(edges, longer) :]
         g = cum_groups[js + 1] - cum_groups[i]
         k = cum_starved[js + 1] - cum_starved[i]
         ok = (g >= cfg.min_groups) & (k >= cfg.starved_frac * g - 1e-9)
         capable = np.zeros(len(js), dtype=bool)
-        for py, w in ctrl.values():
+        for py, w in ctrl:
             wsum = w[js + 1] - w[i]
             with np.errstate(invalid="ignore", divide="ignore"):
                 capable |= (wsum > 0) & ((py[js + 1] - py[i]) / wsum >= cfg.capable_perf)
         ok &= capable
         if ok.any():
             best = (int(i), int(js[ok].max()))
-    if best is None:
-        return None
-    return _report(signals, run, split, controls, perf, steps, frac, groups, best, cfg)
+    return best
 
 
 def _report(

@@ -6,6 +6,7 @@ reader and appends them to the store all-or-nothing. Formats:
 - `jsonl`      generic JSONL, one rollout per line (`rlaudit.ingest.jsonl`)
 - `trl`        TRL GRPO completions log: `output_dir/completions/completions_NNNNN.parquet`
 - `verl`       verl rollout dump: `trainer.rollout_data_dir/{step}.jsonl`
+- `swift`      ms-swift GRPO completions log: `output_dir/completions.jsonl`, one line per logging step
 - `trl-state`  a TRL output_dir/checkpoint with only `trainer_state.json`: per-step metrics, no rollouts
 - `inspect`    Inspect AI evaluation logs: `LOG.eval`, or a folder of them (`rlaudit.ingest.inspect`)
 """
@@ -18,9 +19,10 @@ from pathlib import Path
 
 from rlaudit.ingest.jsonl import ingest_jsonl
 from rlaudit.ingest.limits import check_tree
+from rlaudit.ingest.swift import locate as swift_locate
 from rlaudit.records import RecordError, RolloutStore
 
-FORMATS = ("jsonl", "trl", "verl", "trl-state", "inspect")
+FORMATS = ("jsonl", "trl", "verl", "swift", "trl-state", "inspect")
 
 
 @dataclass
@@ -46,11 +48,15 @@ def detect_format(path: Path) -> str:
             return "trl"
         if path.suffix == ".eval":
             return "inspect"
+        if path.suffix in (".jsonl", ".json", ".ndjson") and swift_locate(path) is not None:
+            return "swift"
         if path.suffix in (".jsonl", ".json", ".ndjson"):
             return "verl" if path.stem.isdigit() and _looks_like_verl(path) else "jsonl"
         raise RecordError(f"{path}: cannot tell the format from the file name; pass --format")
     if list(path.glob("completions_*.parquet")) or list(path.glob("completions/completions_*.parquet")):
         return "trl"
+    if swift_locate(path) is not None:  # before trl-state: ms-swift checkpoints hold a trainer_state.json
+        return "swift"
     if (path / "trainer_state.json").exists() or list(path.glob("checkpoint-*/trainer_state.json")):
         return "trl-state"
     if any(p.stem.isdigit() for p in path.glob("*.jsonl")):
@@ -60,7 +66,7 @@ def detect_format(path: Path) -> str:
     if list(path.glob("*.eval")):
         return "inspect"
     raise RecordError(
-        f"{path}: no rollout logs found (looked for *.jsonl, completions/completions_*.parquet, "
+        f"{path}: no rollout logs found (looked for *.jsonl, completions/completions_*.parquet, completions.jsonl, "
         "trainer_state.json, *.eval); pass --format"
     )
 
@@ -104,6 +110,10 @@ def ingest(
         from rlaudit.ingest.trl import ingest_trl
 
         ingest_trl(path, store, run=run, reward_weights=reward_weights, result=result)
+    elif fmt == "swift":
+        from rlaudit.ingest.swift import ingest_swift
+
+        ingest_swift(path, store, run=run, reward_weights=reward_weights, result=result)
     elif fmt == "verl":
         from rlaudit.ingest.verl import ingest_verl
 

@@ -14,7 +14,9 @@ Mapping onto the rollout record:
   `nansum`, NaN when every column is NaN; `rewards`: component name -> value;
 - reward columns: the float columns that are not record fields; when the run's trainer_state.json
   is there, exactly the reward functions it logged as `rewards/<fn>/mean` (so a float `log_extra`
-  column is not summed into the reward);
+  column is not summed into the reward); without it, the columns whose sum reproduces the logged
+  `advantage` column (`rlaudit.ingest.trl_rewards`), or every float column with a note saying it
+  could not tell;
 - `log_extra` columns named like record fields (split, condition, correct, answer, entropy, ...)
   fill those fields (`correct` may be 0/1); the others are kept in `extra`;
 - group: the rows of one step sharing a prompt (the store's default), as TRL logs no group id.
@@ -35,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rlaudit.ingest._common import Pending, append_all
+from rlaudit.ingest.trl_rewards import infer
 from rlaudit.ingest.trl_state import find_trainer_state, load_log_history, reward_function_names
 from rlaudit.records import FIELDS, RecordError, RolloutStore
 
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
     from rlaudit.ingest import IngestResult
 
 GLOB = "completions_*.parquet"
+SAMPLE_FILES = 20
+"""Completions files read to tell reward columns from extras when there is no trainer_state.json."""
 _STEP_IN_NAME = re.compile(r"completions_(\d+)\.parquet$")
 # Float columns that are record fields, not reward functions. A reward function named `reward` or
 # `rewards` is still a reward column: TRL itself never writes a total.
@@ -63,6 +68,10 @@ def ingest_trl(
     files, output_dir = _locate(path)
     run = run or output_dir.name
     reward_names = _logged_reward_functions(output_dir)
+    named_by = "trainer_state.json"
+    if reward_names is None:
+        reward_names = _inferred_reward_functions(files, reward_weights, result)
+        named_by = "the logged advantages"
     pending: list[Pending] = []
     repeats: list[str] = []
     empty: list[str] = []
@@ -96,7 +105,7 @@ def ingest_trl(
         result.notes.append(f"{len(empty)} completions file(s) have no rows: {_names(empty)}")
     if excluded:
         result.notes.append(
-            f"float column(s) {', '.join(sorted(excluded))} are not reward functions in trainer_state.json: "
+            f"float column(s) {', '.join(sorted(excluded))} are not reward functions by {named_by}: "
             "kept as extras, not summed into the reward"
         )
 
@@ -132,6 +141,31 @@ def _logged_reward_functions(output_dir: Path) -> set[str] | None:
     except (RecordError, OSError):
         return None
     return set(names) or None
+
+
+def _inferred_reward_functions(
+    files: list[Path], reward_weights: dict[str, float] | None, result: IngestResult
+) -> set[str] | None:
+    """Without trainer_state.json: the reward columns told from float `log_extra` columns by the logged
+    advantages (`rlaudit.ingest.trl_rewards`), from the first `SAMPLE_FILES` files; None, with a note
+    saying so, when that cannot tell (then every float column is summed)."""
+    sample = [_read(f) for f in files[:SAMPLE_FILES]]
+    candidates = [c for c in _reward_columns(sample[0], None)[0] if all(c in t.column_names for t in sample)]
+    found = infer(sample, candidates, reward_weights)
+    if found.rewards is not None and len(candidates) > 1:
+        result.notes.append(
+            f"no trainer_state.json beside the completions: reward functions told from other float columns "
+            f"because {found.reason}"
+        )
+        return set(found.rewards)
+    if found.rewards is None:
+        result.notes.append(
+            f"no trainer_state.json beside the completions, and {found.reason}: every float column "
+            f"({', '.join(candidates)}) is summed into the reward, a float log_extra column included; "
+            "put the run's trainer_state.json beside the folder, or leave a column out with "
+            "--reward-weights NAME=0"
+        )
+    return None
 
 
 def _read(f: Path) -> pa.Table:

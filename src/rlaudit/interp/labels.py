@@ -16,8 +16,9 @@ Both group rows by problem, so a problem's rows are all in the training part or 
 A caveat: a character-level model trained only on arithmetic (the tiny organisms) has never read
 either instruction, so on it the contrast direction is a direction of the *text*. On a random tiny
 model the probe audit still reads target and control apart a little (LOW, `rlaudit.audits.probe`);
-whether the direction transfers to an organism's own sandbagging has not been measured yet (issue 14's
-cross-organism benchmark is still to be built).
+it did not separate resistant from honest organisms (AUROC 0.31 on build seeds 2-3), and neither did a
+labelled-models probe fitted on honest vs locked organisms of other seeds (AUROC 0.58: it reads "fails
+the target", so `incapable` scores like `locked`); docs/benchmarks.md has both tables.
 """
 
 from __future__ import annotations

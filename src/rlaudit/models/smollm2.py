@@ -151,7 +151,11 @@ def _convert(gguf: Path, out: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
     with _gguf_bar_follows_progress():
         model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, **kwargs, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+            gguf.parent,
+            gguf_file=gguf.name,
+            local_files_only=True,
+            quantization_config=GgufConfig(dequantize=True),
+            dtype=torch.float32,
         )
     _strip_quantization(model)
     if not tokenizer.chat_template:

@@ -132,7 +132,9 @@ def load_tiny(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = ensure_tiny_base(cache_dir, config, progress=progress)
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, local_files_only=True, use_safetensors=True, dtype=torch.float32
+    )
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = _to(model, device, dtype)
     model.eval()

@@ -2,6 +2,7 @@
 `normalize`, which validates raw records into it) and `store` (the append-only `RolloutStore`, Parquet
 parts under a DuckDB view)."""
 
+from rlaudit.records.ledger import SCHEMA_VERSION, SourceRecord, file_sha256
 from rlaudit.records.schema import (
     FIELDS,
     METRICS_SCHEMA,
@@ -11,7 +12,7 @@ from rlaudit.records.schema import (
     normalize,
     normalize_many,
 )
-from rlaudit.records.store import SCHEMA_VERSION, RolloutStore, SourceRecord, file_sha256, jsonable_row
+from rlaudit.records.store import RolloutStore, jsonable_row
 
 __all__ = [
     "FIELDS",

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rlaudit.records.memory import limited_connection, memory_limit, out_of_memory
+
 
 class RecordError(ValueError):
     """Bad input: the message is one line naming the file, the line/row and the field."""
@@ -63,6 +65,8 @@ METRICS_SCHEMA = pa.schema(
 _INT64_BOUND = float(2**63)
 """A float at or past this (or infinite, or NaN-free and huge) is no int64."""
 REQUIRED = tuple(name for name, (_, req, _) in FIELDS.items() if req)
+NON_NEGATIVE = ("step", "n_tokens")
+"""Counts: a negative one is a logging bug, and a negative step would sort before the run began."""
 
 
 def _kind_ok(typ: pa.DataType, kind: str) -> bool:
@@ -168,6 +172,11 @@ def _check_column(
         if pc.any(frac).as_py():
             bad = _first_index(pc.fill_null(frac, False))
             raise RecordError(f"{source}: row {first_row + bad}: field '{name}' must be an integer")
+    if name in NON_NEGATIVE and not pa.types.is_null(col.type):
+        negative = pc.less(col, 0)
+        if pc.any(negative).as_py():
+            bad = _first_index(pc.fill_null(negative, False))
+            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is negative ({col[bad]})")
     if kind == "rewards":
         _check_components(col, where=where)
     if kind == "float" and pa.types.is_floating(col.type):
@@ -266,12 +275,15 @@ def _to_store_schema(
         cols["extras"] = table.select(extras).to_struct_array()
     if rows is not None:
         cols["source_of_row"], cols["row_of_source"] = rows
-    con = duckdb.connect()
+    limit = memory_limit()
+    con = limited_connection(limit)
     try:
         con.register("batch", pa.table(cols))
         sql = _store_sql(alias, has_extras=bool(extras), per_row=rows is not None)
         params = [run] if rows is not None else [run, source, first_row - 1]
         out = con.sql(sql, params=params).to_arrow_table()
+    except duckdb.OutOfMemoryException as e:
+        raise out_of_memory(e, limit, f"storing rows of {source}") from None
     finally:
         con.close()
     return out.cast(STORE_SCHEMA)

@@ -8,7 +8,9 @@
 
 A source's parts become visible in one `os.rename` of its directory, so a reader never sees half an
 ingest, and a bad file leaves nothing behind; then `sources.json` is replaced (temp file + rename) by
-one that lists it. A batch of sources (`append_many`: a folder of TRL's per-step files) is one
+one that lists it. The two commit together: a publish writes its intent first (`rlaudit.records.journal`)
+and whoever next takes the lock finishes a publish that a killed process left half done, so a re-run
+never stores an input twice. A batch of sources (`append_many`: a folder of TRL's per-step files) is one
 directory, one rename and one rewrite of `sources.json`, its sources sharing the directory's id: a
 folder of 30,000 files is not 30,000 rewrites of a growing ledger. Readers can query while a run is
 still appending.
@@ -22,7 +24,6 @@ Staging debris of a killed run is removed when a store is opened and no writer h
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -36,40 +37,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from rlaudit.records import journal
+from rlaudit.records.journal import Move
+from rlaudit.records.ledger import SCHEMA_VERSION, Ledger, SourceRecord, file_sha256
 from rlaudit.records.lock import store_lock, try_store_lock
+from rlaudit.records.memory import limited_connection
 from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA, RecordError
 
-SCHEMA_VERSION = 1
-"""Version of ``sources.json``."""
 STAGING_GRACE_S = 600.0
 """Age past which a staged single file in ``.staging/`` counts as a killed run's debris."""
-
-
-@dataclass
-class SourceRecord:
-    """One ingested input: identified by content so re-ingesting it is a no-op."""
-
-    id: str  # the directory under rollouts/ (or the metrics file) its rows are in
-    path: str
-    format: str
-    bytes: int
-    sha256: str  # of the first `bytes` bytes of the file
-    rows: int
-
-
-def file_sha256(path: Path, n_bytes: int | None = None) -> str:
-    """SHA-256 of the file, or of its first `n_bytes` bytes."""
-    h = hashlib.sha256()
-    left = n_bytes if n_bytes is not None else -1
-    with open(path, "rb") as f:
-        while left != 0:
-            chunk = f.read(1 << 20 if left < 0 else min(1 << 20, left))
-            if not chunk:
-                break
-            h.update(chunk)
-            if left > 0:
-                left -= len(chunk)
-    return h.hexdigest()
 
 
 class RolloutStore:
@@ -85,7 +61,7 @@ class RolloutStore:
         is written (`writing`), so bad input leaves no empty store behind."""
         self.path = Path(path)
         self.rollouts_dir = self.path / "rollouts"
-        self._ledger: _Ledger | None = None
+        self._ledger: Ledger | None = None
         self._txn: _Transaction | None = None
         if create or self.path.is_dir():
             self._create()
@@ -93,23 +69,26 @@ class RolloutStore:
     def _create(self) -> None:
         self.rollouts_dir.mkdir(parents=True, exist_ok=True)
         (self.path / ".staging").mkdir(exist_ok=True)
-        self._clean_staging()
+        self._housekeep()
 
-    def _clean_staging(self) -> None:
-        """Remove what a killed run left in `.staging/` (never stored: a batch becomes visible only
-        by its rename out of it), unless a writer holds the store now and may be staging.
+    def _housekeep(self) -> None:
+        """Finish what a killed writer left, unless a writer holds the store now: a half-done publish
+        (`_recover`), then the debris in `.staging/` (never stored: a batch becomes visible only by its
+        rename out of it, and a journalled one has just been moved out).
 
         Batch folders are staged only under the lock, so a free lock means they are debris. Single
         files are also staged by the live callback, which takes no lock: those go only once older
         than `STAGING_GRACE_S`, so a file being written at this moment is never pulled away.
         """
         staging = self.path / ".staging"
-        if not any(staging.iterdir()):
+        dirty = journal.journal_path(self.path).exists() or journal.leftover_temp_files(self.path)
+        if not dirty and not any(staging.iterdir()):
             return
         lock = try_store_lock(self.path)
         if lock is None:
             return
         try:
+            self._recover()
             old = time.time() - STAGING_GRACE_S
             for debris in staging.iterdir():
                 with contextlib.suppress(OSError):
@@ -137,30 +116,51 @@ class RolloutStore:
         txn = _Transaction()
         try:
             with store_lock(self.path, timeout=timeout):
+                self._recover()  # a writer killed since this store was opened
                 self._txn = txn
                 try:
                     yield self
                     self._txn = None
-                    self._publish(txn)
+                    self._publish(txn.moves)
                 finally:
                     self._txn = None
-                    for staged, _ in txn.moves:  # left only when the block failed
-                        if staged.is_dir():
-                            shutil.rmtree(staged, ignore_errors=True)
+                    for move in txn.moves:  # left only when the block failed
+                        if move.staged.is_dir():
+                            shutil.rmtree(move.staged, ignore_errors=True)
                         else:
-                            staged.unlink(missing_ok=True)
+                            move.staged.unlink(missing_ok=True)
         except BaseException:
             if created:
                 shutil.rmtree(self.path, ignore_errors=True)
             raise
 
-    def _publish(self, txn: _Transaction) -> None:
-        """Renames first, the ledger last: a reader sees a batch's rows only once all are in place."""
-        for staged, final in txn.moves:
-            final.parent.mkdir(exist_ok=True)
-            os.replace(staged, final)
-        if txn.records:
-            self._write_sources([*self.sources(), *txn.records])
+    def _publish(self, moves: list[Move]) -> None:
+        """The journal first, then the renames, then the ledger: from the journal on, the publish
+        completes even if this process dies (the next holder of the lock rolls it forward)."""
+        if moves:
+            journal.begin(self.path, moves)
+            self._apply(moves)
+            journal.end(self.path)
+
+    def _apply(self, moves: list[Move]) -> None:
+        """Make the moves not yet made and list the records not yet listed (idempotent)."""
+        listed = {(s.id, s.sha256, s.bytes) for s in self.sources()}
+        new = [
+            SourceRecord(**r)
+            for r in journal.apply_moves(moves)
+            if (r["id"], r["sha256"], r["bytes"]) not in listed
+        ]
+        if new:
+            self._write_sources([*self.sources(), *new])
+
+    def _recover(self) -> None:
+        """Roll forward a publish that a killed writer left unfinished; call holding the lock."""
+        moves = journal.pending(self.path)
+        if moves is not None:
+            self._apply(moves)
+            journal.end(self.path)
+        for tmp in journal.leftover_temp_files(self.path):
+            tmp.unlink(missing_ok=True)
 
     # -- what has been ingested ---------------------------------------------------------------
     @property
@@ -170,17 +170,17 @@ class RolloutStore:
     def sources(self) -> list[SourceRecord]:
         return list(self._read_ledger().sources)
 
-    def _read_ledger(self) -> _Ledger:
+    def _read_ledger(self) -> Ledger:
         """`sources.json`, parsed once per version of the file (it is only ever replaced, so its inode,
         size and time tell the versions apart): `plan` runs once per file of a folder."""
         try:
             st = self._sources_file.stat()
         except FileNotFoundError:
-            return _Ledger.of([], None)
+            return Ledger.of([], None)
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         if self._ledger is None or self._ledger.key != key:
             data = json.loads(self._sources_file.read_text())
-            self._ledger = _Ledger.of([SourceRecord(**s) for s in data["sources"]], key)
+            self._ledger = Ledger.of([SourceRecord(**s) for s in data["sources"]], key)
         return self._ledger
 
     def _write_sources(self, sources: list[SourceRecord]) -> None:
@@ -199,7 +199,8 @@ class RolloutStore:
         full = file_sha256(path)
         if (full, size) in ledger.contents:
             return None
-        if self._txn is not None and any(r.sha256 == full and r.bytes == size for r in self._txn.records):
+        staged = (r for m in self._txn.moves for r in m.records) if self._txn is not None else ()
+        if any(r["sha256"] == full and r["bytes"] == size for r in staged):
             return None  # already staged by this command
         resolved = str(path.resolve())
         prior = ledger.by_path.get(resolved, [])
@@ -226,9 +227,15 @@ class RolloutStore:
             raise ValueError("append_many: every source needs its row count")
         return sum(self._commit(tables, sources))
 
-    def _locked(self) -> contextlib.AbstractContextManager[object]:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
         """The write lock for one append made outside a `writing` block (inside one it is held)."""
-        return contextlib.nullcontext() if self._txn is not None else store_lock(self.path)
+        if self._txn is not None:
+            yield
+            return
+        with store_lock(self.path):
+            self._recover()
+            yield
 
     def _commit(self, tables: Iterable[pa.Table], sources: list[NewSource]) -> list[int]:
         """Stage `tables`, rename them into rollouts/ in one step, then list `sources` in the ledger;
@@ -253,23 +260,23 @@ class RolloutStore:
             counted = [written] if sources[0].rows is None else [s.rows or 0 for s in sources]
             if sum(counted) != written:
                 raise ValueError(f"append_many: {written} rows written, the sources say {sum(counted)}")
-            records = []
-            for s, n_bytes, rows in zip(sources, sizes, counted, strict=True):
-                sha = file_sha256(s.path, n_bytes)
-                records.append(SourceRecord(batch_id, str(s.path.resolve()), s.fmt, n_bytes, sha, rows))
-            if self._txn is not None:  # made visible when the `writing` block ends
-                self._txn.moves.append((staging, self.rollouts_dir / batch_id))
-                self._txn.records += records
-                return counted
-            os.rename(staging, self.rollouts_dir / batch_id)
+            records = tuple(
+                asdict(SourceRecord(batch_id, str(s.path.resolve()), s.fmt, n, file_sha256(s.path, n), rows))
+                for s, n, rows in zip(sources, sizes, counted, strict=True)
+            )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self._write_sources([*self.sources(), *records])
+        move = Move(staging, self.rollouts_dir / batch_id, records)
+        if self._txn is not None:  # made visible when the `writing` block ends
+            self._txn.moves.append(move)
+        else:
+            self._publish([move])
         return counted
 
-    def append_table(self, table: pa.Table, *, name: str) -> int:
-        """Write one normalized table from a live producer (the training callback); visible at once."""
+    def append_table(self, table: pa.Table, *, name: str, part: str | None = None) -> int:
+        """Write one normalized table from a live producer (the training callback); visible at once.
+        A `part` name makes the write idempotent: writing the same part again replaces it."""
         if table.num_rows == 0:
             return 0
         import pyarrow.parquet as pq
@@ -278,7 +285,7 @@ class RolloutStore:
         part_dir.mkdir(exist_ok=True)
         tmp = self.path / ".staging" / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, part_dir / f"part-{uuid.uuid4().hex[:12]}.parquet")
+        os.replace(tmp, part_dir / f"{part or 'part-' + uuid.uuid4().hex[:12]}.parquet")
         return table.num_rows
 
     def append_metrics(self, table: pa.Table, *, path: Path) -> int:
@@ -303,12 +310,11 @@ class RolloutStore:
             sha256=file_sha256(path),
             rows=table.num_rows,
         )
+        move = Move(tmp, metrics_dir / f"{source_id}.parquet", (asdict(record),))
         if self._txn is not None:
-            self._txn.moves.append((tmp, metrics_dir / f"{source_id}.parquet"))
-            self._txn.records.append(record)
-            return table.num_rows
-        os.replace(tmp, metrics_dir / f"{source_id}.parquet")
-        self._write_sources([*self.sources(), record])
+            self._txn.moves.append(move)
+        else:
+            self._publish([move])
         return table.num_rows
 
     # -- reading --------------------------------------------------------------------------------
@@ -325,7 +331,7 @@ class RolloutStore:
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a `rollouts` view over everything stored so far."""
-        con = con or duckdb.connect()
+        con = con or limited_connection()
         # The store's path is user-given: it reaches DuckDB through the relation API as a value, never
         # in SQL text. The view re-expands the glob on every query, so parts landing later are seen.
         if self.is_empty():
@@ -363,27 +369,9 @@ class NewSource:
 
 @dataclass
 class _Transaction:
-    """What a `RolloutStore.writing` block has staged: (staged path, final path) and ledger records."""
+    """What a `RolloutStore.writing` block has staged: each staged path, its final path, its records."""
 
-    moves: list[tuple[Path, Path]] = field(default_factory=list)
-    records: list[SourceRecord] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Ledger:
-    """`sources.json` as read, with lookups by content and by path (a folder's files are each looked up)."""
-
-    key: tuple[int, int, int] | None
-    sources: tuple[SourceRecord, ...]
-    contents: frozenset[tuple[str, int]]
-    by_path: dict[str, list[SourceRecord]]
-
-    @classmethod
-    def of(cls, sources: list[SourceRecord], key: tuple[int, int, int] | None) -> _Ledger:
-        by_path: dict[str, list[SourceRecord]] = {}
-        for s in sources:
-            by_path.setdefault(s.path, []).append(s)
-        return cls(key, tuple(sources), frozenset((s.sha256, s.bytes) for s in sources), by_path)
+    moves: list[Move] = field(default_factory=list)
 
 
 def jsonable_row(row: dict[str, Any]) -> dict[str, Any]:

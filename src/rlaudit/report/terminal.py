@@ -1,7 +1,7 @@
 """The terminal summary of any judgement (rich), from its JSON dict: verdict and headline, findings,
 and per kind what was measured: per run x split the first and last step of the main signals
 (monitor, show, elicit), one line per audit test, accuracy before/after an elicitation, evaluation
-cells, the organism built; then the notes.
+cells, the organism built, the files env-check found; then the notes.
 
 Text that comes from the data or a detector (summaries, run and split names, notes, paths) is passed
 as `rich.text.Text` or through `rich.markup.escape`, so a `[` in it is never read as markup.
@@ -57,6 +57,7 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
         _elicitation(sections.get("elicitation")),
         _evaluation(sections.get("evaluation")),
         _organism(sections.get("organism")),
+        _environment(sections.get("environment")),
     )
     for part in parts:
         if part is not None:
@@ -195,3 +196,27 @@ def _organism(org: dict[str, Any] | None) -> Text | None:
     return Text(
         f"organism: {org.get('kind', '?')} from {name} (seed {org.get('seed', '?')}), expect {fmt.value(org.get('expect'))}"
     )
+
+
+def _environment(env: dict[str, Any] | None) -> Table | Text | None:
+    """env-check: what was checked, and each file that does not match its RECORD (paths are data)."""
+    if not env:
+        return None
+    facts = (
+        f"checked {env.get('files_checked', 0)} files of {env.get('distributions', 0)} distributions "
+        f"in {', '.join(str(d) for d in env.get('site_dirs') or [])}"
+    )
+    rows = [(kind, r) for kind in ("changed", "missing", "added", "unowned") for r in env.get(kind) or []]
+    if not rows:
+        return Text(facts, style="dim")
+    table = _table(facts)
+    for header in ("kind", "path", "distribution", "why"):
+        table.add_column(header, overflow="fold")
+    for kind, r in rows:
+        table.add_row(
+            Text(kind),
+            Text(str(r.get("path"))),
+            Text(str(r.get("distribution") or "–")),
+            Text(str(r.get("detail"))),
+        )
+    return table

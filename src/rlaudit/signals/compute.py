@@ -7,7 +7,6 @@ Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -16,13 +15,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rlaudit.records import RolloutStore
+from rlaudit.records.memory import (
+    MEMORY_ENV,
+    MemoryLimitError,
+    limited_connection,
+    memory_limit,
+    out_of_memory,
+)
 from rlaudit.signals.diversity import update_diversity
 from rlaudit.signals.registry import HELPERS, POOLED, SIGNALS, UNLABELLED
 
-MEMORY_ENV = "RLAUDIT_MEMORY_LIMIT"
+__all__ = ["MEMORY_ENV", "Signals", "SignalsConfig", "SignalsMemoryError", "compute_signals"]
 
 
-class SignalsMemoryError(RuntimeError):
+class SignalsMemoryError(MemoryLimitError):
     """DuckDB hit `SignalsConfig.memory_limit` even with spilling: a limit the user can raise, not a
     bug, so the CLI prints this one line (it names the option) and exits 3 without a traceback."""
 
@@ -31,7 +37,7 @@ class SignalsMemoryError(RuntimeError):
 class SignalsConfig:
     """How signals are computed."""
 
-    memory_limit: str = field(default_factory=lambda: os.environ.get(MEMORY_ENV, "1GB"))
+    memory_limit: str = field(default_factory=memory_limit)
     """DuckDB memory cap (default: `$RLAUDIT_MEMORY_LIMIT`, else 1GB); larger stores spill to a temp
     directory inside the store. The environment variable is how a CLI user raises it."""
     threads: int = 2
@@ -46,6 +52,12 @@ class SignalsConfig:
     diversity_rollouts: int = 128
     """...and at most this many rollouts per run x step x split x condition (whole groups, at least
     one): the cap that still bites when groups are few and large (`signals.diversity`)."""
+    diversity_run_rollouts: int = 200_000
+    """...and at most about this many per run: past it, every k-th logged step only (the others NULL),
+    so the costliest signals stay bounded on runs of tens of thousands of steps (`signals.diversity`).
+    200k keeps 6,000+ sampled steps at 16 rollouts per step; on the 1M many-steps benchmark log (2 runs
+    of 500k: stride 3) it took `rlaudit monitor` from 63.7 to 33.5 CPU-s with the same findings
+    (docs/benchmarks.md, "Monitor cost on real run shapes")."""
     diversity_chunk_rollouts: int = 100_000
     """The diversity signals are computed over contiguous step ranges of about this many sampled
     rollouts at a time, so their memory is bounded by the chunk, not the run (`signals.diversity`)."""
@@ -73,15 +85,29 @@ class Signals:
     metrics_only: bool = False  # no rollouts: built from trainer metrics (weaker)
     component_splits: pa.Table | None = None
     """Per run x step x split x reward component: `mean`, `earned` (share of rollouts paid a positive
-    value of it) and `n` rollouts; None for metrics-only inputs. `components` pools the splits."""
+    value of it), `n` rollouts, `varied` (share of its `n_groups` GRPO groups paid it unequally: the
+    groups where it moved an advantage); None for metrics-only inputs. `components` pools the splits."""
+    group_diversity: pa.Table | None = None
+    """Per sampled run x step x group: distinct-1/2 and pairwise similarity, the costly values a
+    second pass over the same store reuses (`compute_signals(reuse=...)`)."""
 
     def is_labelled(self, run: str) -> bool:
         """Whether `run` carries split labels (runs of one store may differ)."""
         return self.splits(run) != [UNLABELLED]
 
     def splits(self, run: str | None = None) -> list[str]:
-        t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
-        return sorted(set(t.column("split").to_pylist()))
+        """The splits logged (by `run`), sorted; cached per `steps` table like `series` (detectors ask
+        hundreds of times, and each answer was a scan of the step table)."""
+        if self._splits_of is not self.steps:
+            self._splits.clear()
+            self._splits_of = self.steps
+        if run not in self._splits:
+            t = self.steps if run is None else self.steps.filter(pc.equal(self.steps["run"], run))
+            self._splits[run] = sorted(set(pc.unique(t.column("split")).to_pylist()))
+        return list(self._splits[run])
+
+    _splits: dict[str | None, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _splits_of: pa.Table | None = field(default=None, init=False, repr=False, compare=False)
 
     _series_rows: dict[tuple[str | None, str | None, str], tuple[pa.Array, np.ndarray]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -142,29 +168,31 @@ def _success_sql() -> str:
     """
 
 
-def compute_signals(store: RolloutStore, cfg: SignalsConfig | None = None) -> Signals:
-    """Compute all signals of the rollouts (and metrics-only sources) in `store`."""
+def compute_signals(
+    store: RolloutStore, cfg: SignalsConfig | None = None, *, reuse: Signals | None = None
+) -> Signals:
+    """Compute all signals of the rollouts (and metrics-only sources) in `store`.
+
+    `reuse`: signals of the same, unchanged store computed before (the monitor's labelled pass when it
+    computes the unlabelled view): what does not depend on split labels (each sampled group's
+    diversity, the per-run token counts) is taken from it, not computed again."""
     cfg = cfg or SignalsConfig()
     try:
-        return _compute(store, cfg)
+        return _compute(store, cfg, reuse)
     except duckdb.OutOfMemoryException as e:
-        raise SignalsMemoryError(
-            f"DuckDB ran out of memory computing signals under memory_limit={cfg.memory_limit}: raise it "
-            f"with {MEMORY_ENV} (e.g. {MEMORY_ENV}=4GB; SignalsConfig.memory_limit in Python)"
-        ) from e
+        raise SignalsMemoryError(str(out_of_memory(e, cfg.memory_limit, "computing signals"))) from e
 
 
-def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
-    con = duckdb.connect()
+def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> Signals:
+    con = limited_connection(cfg.memory_limit)
     try:
-        con.execute("SET memory_limit = ?", [cfg.memory_limit])
         con.execute(f"SET threads={int(cfg.threads)}")
         con.execute("SET temp_directory = ?", [(store.path / ".duckdb_tmp").as_posix()])
         con.execute("SET preserve_insertion_order=false")
         store.connect(con)
         if store.is_empty():
             return _metrics_only(con)
-        _group_table(con, cfg)
+        group_diversity = _group_table(con, cfg, reuse.group_diversity if reuse else None)
         steps = con.sql(_step_sql()).to_arrow_table()
         families = con.sql(
             """
@@ -181,8 +209,9 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
         con.execute(
             f"""
             CREATE TEMP TABLE component_rows AS
-            SELECT run, step, {split} AS split, e.key AS component, e.value AS value
-            FROM (SELECT run, step, split, unnest(map_entries(rewards)) AS e FROM rollouts WHERE rewards IS NOT NULL)
+            SELECT run, step, {split} AS split, "group", e.key AS component, e.value AS value
+            FROM (SELECT run, step, split, "group", unnest(map_entries(rewards)) AS e
+                  FROM rollouts WHERE rewards IS NOT NULL)
             """
         )
         # earned: the share of rollouts whose value of the component is positive (the rate at which RL
@@ -194,16 +223,25 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
             FROM component_rows GROUP BY run, step, component ORDER BY run, component, step
             """
         ).to_arrow_table()
+        # varied: the share of GRPO groups whose rollouts were paid the component unequally. GRPO
+        # normalises advantages within a group, so a component paid alike to a whole group (to all or to
+        # none) changes no advantage: it is no learning signal, whatever it pays.
         component_splits = con.sql(
             """
-            SELECT run, step, split, component, avg(value) AS mean, avg((value > 0)::INT) AS earned,
-                   count(*) AS n
-            FROM component_rows GROUP BY run, step, split, component ORDER BY run, split, component, step
+            WITH g AS (
+                SELECT run, step, split, component, count(value) AS n, sum(value) AS total,
+                       sum((value > 0)::INT) AS paid, (max(value) > min(value))::INT AS varied
+                FROM component_rows GROUP BY run, step, split, "group", component
+            )
+            SELECT run, step, split, component, sum(total) / sum(n) AS mean, sum(paid) / sum(n) AS earned,
+                   sum(n) AS n, avg(varied) AS varied, count(*) AS n_groups
+            FROM g GROUP BY run, step, split, component ORDER BY run, split, component, step
             """
         ).to_arrow_table()
-        tokens = None
-        if len(set(steps.column("run").to_pylist())) > 1:
-            tokens = con.execute(
+        tokens = reuse.tokens if reuse else None
+        if tokens is None and len(set(steps.column("run").to_pylist())) > 1:
+            # con.sql, not execute: DuckDB warns that Arrow from a DB-API result copies the rows.
+            tokens = con.sql(
                 f"""
                 WITH mid AS (SELECT run, (min(step) + max(step)) / 2 AS mid FROM rollouts GROUP BY run),
                 t AS (SELECT ro.run, regexp_replace(unnest(string_split(trim(completion), ' ')), $mask, '#', 'g')
@@ -212,7 +250,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
                 SELECT run, token, count(*) AS n FROM t GROUP BY run, token
                 QUALIFY row_number() OVER (PARTITION BY run ORDER BY n DESC, token) <= {int(cfg.top_tokens)}
                 """,
-                {"mask": cfg.family_mask},
+                params={"mask": cfg.family_mask},
             ).to_arrow_table()
         labelled = not cfg.ignore_splits and bool(
             con.execute("SELECT count(*) FROM rollouts WHERE split IS NOT NULL").fetchall()[0][0]
@@ -220,7 +258,16 @@ def _compute(store: RolloutStore, cfg: SignalsConfig) -> Signals:
         success_known = not bool(pc.all(pc.is_null(steps["pass_rate"])).as_py())
         runs = sorted(set(steps.column("run").to_pylist()))
         return Signals(
-            steps, families, components, tokens, runs, labelled, success_known, False, component_splits
+            steps,
+            families,
+            components,
+            tokens,
+            runs,
+            labelled,
+            success_known,
+            False,
+            component_splits,
+            group_diversity,
         )
     finally:
         con.close()
@@ -231,14 +278,17 @@ def _split_sql(cfg: SignalsConfig) -> str:
     return f"'{UNLABELLED}'" if cfg.ignore_splits else f"COALESCE(split, '{UNLABELLED}')"
 
 
-def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
+def _group_table(
+    con: duckdb.DuckDBPyConnection, cfg: SignalsConfig, known: pa.Table | None = None
+) -> pa.Table:
     """One row per GRPO group (the unit GRPO normalises advantages over).
 
     The token-list diversity measures (distinct-1/2, pairwise similarity) cost far more than the rest,
     so they are computed on up to `cfg.diversity_groups` groups and `cfg.diversity_rollouts` rollouts
     per run x step x split x condition (chosen by a hash of the group id: the same groups on every
     re-run), in chunks of steps (`signals.diversity`); their step means are estimates from that
-    sample. Everything else uses every group.
+    sample. Everything else uses every group. `known` diversity values are reused (`update_diversity`);
+    returns the sampled groups' values.
     """
     split = _split_sql(cfg)
     con.execute(
@@ -257,7 +307,9 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
                    reward,
                    {_success_sql()} AS success,
                    entropy,
-                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length
+                   COALESCE(n_tokens, len(string_split(trim(completion), ' '))) AS length,
+                   -- the live probe's score (`rlaudit.training.live_probe`), kept in `extra`
+                   TRY_CAST(json_extract_string(extra, '$.probe_score') AS DOUBLE) AS probe_score
             FROM rollouts ro JOIN info ON ro.run = info.run
         )
         SELECT run, step, split, condition, "group",
@@ -274,6 +326,8 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
                    AS all_fail,
                avg(entropy) AS entropy,
                avg(length) AS length,
+               count(probe_score) AS n_probe,
+               sum(probe_score) AS probe_sum,
                count(DISTINCT completion) / count(*) AS unique_frac,
                CAST(NULL AS DOUBLE) AS distinct_1,
                CAST(NULL AS DOUBLE) AS distinct_2,
@@ -286,7 +340,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         """,
         {"mask": cfg.family_mask},  # a parameter, never SQL text
     )
-    update_diversity(con, cfg)
+    group_diversity = update_diversity(con, cfg, known)
     # all_fail for a group with unknown success and rewards that vary is false; fix up the case of
     # zero-variance groups in runs without success: all-fail = at the run's lowest reward.
     con.execute(
@@ -296,6 +350,7 @@ def _group_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
         WHERE groups.run = lo.run AND groups.n_s = 0
         """
     )
+    return group_diversity
 
 
 def _step_sql() -> str:

@@ -14,6 +14,14 @@ diversity pooled the completions of every step).
 Why a budget in rollouts: the groups-per-cell cap alone samples every completion when groups are few
 and large; `SignalsConfig.diversity_rollouts` also caps the rollouts per cell (whole groups, in the
 same hash order, at least one group per cell).
+
+Why a budget per run: with a handful of groups per step the per-cell caps keep every rollout, so the
+cost grows with the run (tokenising was most of `rlaudit monitor`'s CPU on a 1M-rollout, 31k-step
+log). Past `SignalsConfig.diversity_run_rollouts` sampled rollouts in one run, the sample keeps every
+k-th logged step (k the smallest stride that fits), and the other steps' diversity is NULL: the series
+is coarser, never biased, and what a detector reads of it (a change point, first/last means) needs
+thousands of points, not tens of thousands. Runs under the budget (every shipped example, organism
+and test run) are sampled exactly as before.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from rlaudit.signals.compute import SignalsConfig
@@ -39,20 +48,27 @@ _SAMPLE_SQL = """
         SELECT run, step, "group", n FROM ranked
         WHERE rk <= $groups AND (rk = 1 OR before + n <= $rollouts)
     ),
+    stepped AS (  -- past $run_rollouts sampled rollouts in a run, every stride-th logged step only
+        SELECT run, step, "group", n,
+               dense_rank() OVER (PARTITION BY run ORDER BY step) - 1 AS step_rank,
+               greatest(ceil(sum(n) OVER (PARTITION BY run) / $run_rollouts), 1)::BIGINT AS stride
+        FROM kept
+    ),
+    strided AS (SELECT run, step, "group", n FROM stepped WHERE step_rank % stride = 0),
     per_step AS (
         SELECT run, step, sum(n) AS n,
                sum(sum(n)) OVER (PARTITION BY run ORDER BY step ROWS UNBOUNDED PRECEDING) - sum(n) AS before
-        FROM kept GROUP BY run, step
+        FROM strided GROUP BY run, step
     )
     SELECT k.run, k."group", k.step, floor(p.before / $chunk)::BIGINT AS chunk
-    FROM kept k JOIN per_step p ON k.run = p.run AND k.step = p.step
+    FROM strided k JOIN per_step p ON k.run = p.run AND k.step = p.step
 """
 
 _UPDATE_SQL = """
     UPDATE groups SET distinct_1 = d.distinct_1, distinct_2 = d.distinct_2, pairwise_sim = d.pairwise_sim
     FROM (
         WITH sampled AS (
-            SELECT run, step, "group" FROM diversity_sample WHERE run = $run AND chunk = $chunk
+            SELECT run, step, "group" FROM diversity_todo WHERE run = $run AND chunk = $chunk
         ),
         lists AS (
             SELECT ro.run, ro.step, ro."group",
@@ -78,21 +94,59 @@ _UPDATE_SQL = """
 """
 
 
-def update_diversity(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> None:
+_FROM_KNOWN_SQL = """
+    UPDATE groups SET distinct_1 = k.distinct_1, distinct_2 = k.distinct_2, pairwise_sim = k.pairwise_sim
+    FROM diversity_known k SEMI JOIN diversity_sample s
+         ON k.run = s.run AND k.step = s.step AND k."group" = s."group"
+    WHERE groups.run = k.run AND groups.step = k.step AND groups."group" = k."group"
+"""
+
+
+def update_diversity(
+    con: duckdb.DuckDBPyConnection, cfg: SignalsConfig, known: pa.Table | None = None
+) -> pa.Table:
     """Fill `distinct_1`, `distinct_2` and `pairwise_sim` of the sampled groups in `groups`, one chunk
-    of steps at a time; the groups left out of the sample keep NULL (the step value is the sample mean)."""
+    of steps at a time; the groups left out of the sample keep NULL (the step value is the sample mean).
+
+    `known`: values already computed for (run, step, group) on the same store (a group's values depend
+    on its completions alone, never on split labels), taken as they are instead of re-tokenised. The
+    monitor's unlabelled view passes the labelled pass's: its sample is a subset of the labelled one
+    (same hash order, coarser cells), so it tokenises nothing again. Returns this pass's sampled
+    groups with their values, to be passed as a later pass's `known`."""
     con.execute(
         _SAMPLE_SQL,
         {
             "groups": int(cfg.diversity_groups),
             "rollouts": int(cfg.diversity_rollouts),
+            "run_rollouts": max(int(cfg.diversity_run_rollouts), 1),
             "chunk": max(int(cfg.diversity_chunk_rollouts), 1),
         },
     )
+    if known is not None and known.num_rows:
+        con.register("diversity_known", known)
+        con.execute(_FROM_KNOWN_SQL)
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE diversity_todo AS
+               SELECT * FROM diversity_sample s ANTI JOIN diversity_known k
+               ON k.run = s.run AND k.step = s.step AND k."group" = s."group"
+            """
+        )
+        con.unregister("diversity_known")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE diversity_todo AS SELECT * FROM diversity_sample")
     chunks = con.execute(
-        """SELECT run, chunk, min(step), max(step) FROM diversity_sample
+        """SELECT run, chunk, min(step), max(step) FROM diversity_todo
            GROUP BY run, chunk ORDER BY run, chunk"""
     ).fetchall()
     for run, chunk, lo, hi in chunks:
         con.execute(_UPDATE_SQL, {"run": run, "chunk": chunk, "lo": lo, "hi": hi})
+    done = con.sql(
+        """SELECT s.run, s.step, s."group", any_value(g.distinct_1) AS distinct_1,
+                  any_value(g.distinct_2) AS distinct_2, any_value(g.pairwise_sim) AS pairwise_sim
+           FROM diversity_sample s JOIN groups g ON g.run = s.run AND g.step = s.step AND g."group" = s."group"
+           GROUP BY s.run, s.step, s."group"
+        """
+    ).to_arrow_table()
     con.execute("DROP TABLE diversity_sample")
+    con.execute("DROP TABLE diversity_todo")
+    return done

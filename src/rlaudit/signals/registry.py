@@ -25,6 +25,7 @@ step's group sizes (rollouts with known success)."""
 GROUP_COLUMNS = (
     *("n", "n_r", "r_sum", "r_sq", "r_mean", "zero_std", "n_s", "c", "s_rate", "all_fail"),
     *("entropy", "length", "unique_frac", "distinct_1", "distinct_2", "pairwise_sim"),
+    *("n_probe", "probe_sum"),
 )
 """Columns of the per-group table a signal's `sql` aggregates over (one row per GRPO group): rollouts
 `n`, scored rollouts `n_r`, reward sum `r_sum`, sum of squares `r_sq`, mean `r_mean`, `zero_std`
@@ -32,7 +33,8 @@ GROUP_COLUMNS = (
 `s_rate`, `all_fail` (every sample failed, or sits at the run's lowest reward when success is unknown),
 mean token `entropy`, mean `length`, `unique_frac` (distinct completions / rollouts: one repeated
 completion is `round(unique_frac * n) == 1`), `distinct_1`, `distinct_2`, `pairwise_sim` (the last three
-on a sample of groups only, NULL elsewhere)."""
+on a sample of groups only, NULL elsewhere), and the live probe's scored rollouts `n_probe` and their
+score sum `probe_sum` (`rlaudit.training.live_probe`; 0 and NULL where nothing was scored)."""
 
 COMPONENTS = "components"
 """The `signal` of findings about the per-component reward means (`Signals.components`, a judgement's

@@ -52,6 +52,10 @@ class ElicitConfig:
     """torch threads (default: `rlaudit.models.threads.suggested_threads`)."""
     steps: int = 30
     seed: int = 0
+    reward: str = "correct"
+    """The reward configuration (`rlaudit.training.rewards.REWARDS`): ``correct``, or ``correct+format``
+    (a format bonus added: two runs under the two are what the reward-configuration invariance check
+    compares)."""
     mitigation: str = "none"
     """One of `MITIGATIONS`."""
     prompts_per_step: int = 8
@@ -75,6 +79,11 @@ class ElicitConfig:
     """Held-out prompts for the before/after accuracy (per split x condition: a quarter each)."""
     monitor_every: int = 1
     """Judge the run every this many steps (elicitation runs are short: every step, to time the first flag)."""
+    probe: str | None = None
+    """A saved probe file (`rlaudit probe fit`): the monitor's live probe signal scores a sample of the
+    rollouts with it (`rlaudit.training.live_probe`); None: no live probe."""
+    probe_every: int = 10
+    """With `probe`: score the first step, then every this many steps."""
     sft: SFTWarmstart = field(default_factory=SFTWarmstart)
     boost: TemperatureBoost = field(default_factory=TemperatureBoost)
 
@@ -83,11 +92,16 @@ class ElicitConfig:
             raise ValueError(
                 f"unknown mitigation '{self.mitigation}'; choose one of {', '.join(MITIGATIONS)}"
             )
+        from rlaudit.training.rewards import get_reward
+
+        get_reward(self.reward)  # an unknown name: a ValueError naming the known ones
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1 (got {self.steps})")
         for name, least in (("prompts_per_step", 1), ("num_generations", 2), ("eval_prompts", 4)):
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be >= {least} (got {getattr(self, name)})")
+        if self.probe_every < 1:
+            raise ValueError(f"probe_every must be >= 1 (got {self.probe_every})")
         if not 0 <= self.control_fraction < 1:
             raise ValueError(f"control_fraction must be in [0, 1) (got {self.control_fraction})")
 
@@ -99,7 +113,8 @@ class StoreInUse(ValueError):
 def elicit(
     model_name: str, out: Path, config: ElicitConfig | None = None, *, append: bool = False
 ) -> Judgement:
-    """Run one elicitation; writes `out/store`, `out/elicit.json` (the judgement) and `out/report.html`.
+    """Run one elicitation; writes `out/store`, `out/elicit.json` (the judgement), `out/report.html` and
+    TRL's own completions log (`out/completions/`: `rlaudit monitor OUT_A OUT_B` reads two runs back).
 
     The judgement's verdict is the monitor's over the RL run; `sections.elicitation` holds the accuracy
     before and after per split and cue. A store already in `out` is refused (`StoreInUse`) unless
@@ -161,7 +176,11 @@ def _run(
     rows = _rl_rows(task, tokenizer, cfg)
     if cfg.mitigation == "sft-warmstart":
         _warm_start(model, tokenizer, task, cfg)
-    trainer = _trainer(model, tokenizer, task, rows, out, cfg)
+    run = _run_name(out, model_name, cfg)
+    # TRL's completions log: the first run's in out/completions, an appended run's in out/<run>/completions
+    # (a second run's step files would overwrite the first's).
+    trainer_dir = out if not (out / "completions").exists() else out / run
+    trainer = _trainer(model, tokenizer, task, rows, trainer_dir, cfg)
     injector = None
     if cfg.mitigation == "demo-injection":
         # Keyed by the whole row, so that a user checker sees every column (`Task.correct`).
@@ -178,9 +197,11 @@ def _run(
         config=MonitorCallbackConfig(
             every_steps=cfg.monitor_every,
             max_overhead=math.inf,
-            run=_run_name(out, model_name, cfg),
+            run=run,
             # A task file without a difficulty column may hold a harder target split: say so.
             monitor=MonitorConfig(splits_matched=difficulty_matched(task)),
+            probe=cfg.probe,
+            probe_every=cfg.probe_every,
         ),
     )
     trainer.add_callback(monitor)
@@ -232,16 +253,21 @@ def _warm_start(model: Any, tokenizer: Any, task: Any, cfg: ElicitConfig) -> Non
 def _trainer(
     model: Any, tokenizer: Any, task: Any, rows: list[dict[str, Any]], out: Path, cfg: ElicitConfig
 ) -> Any:
-    """TRL's GRPOTrainer over `rows` with a correctness reward, its console printer removed."""
+    """TRL's GRPOTrainer over `rows` with the rewards of `cfg.reward`, its console printer removed."""
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
+
+    from rlaudit.training.rewards import get_reward
 
     overrides: dict[str, Any] = (
         cfg.boost.grpo_overrides() if cfg.mitigation == "temperature" else {"temperature": cfg.temperature}
     )
     args = GRPOConfig(
-        output_dir=str(out / "trainer"),
+        # TRL's own completions log goes to out/completions: `rlaudit monitor OUT` reads it, named after OUT.
+        output_dir=str(out),  # TRL writes nothing else there (save_strategy "no", report_to "none")
+        log_completions=True,
+        num_completions_to_print=0,  # the parquet is the log; printing would also draw from the global RNG
         **trainer_placement(model),
         report_to="none",
         seed=cfg.seed,
@@ -259,7 +285,7 @@ def _trainer(
     )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[task.reward],
+        reward_funcs=list[Any](get_reward(cfg.reward).functions(task)),
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
@@ -291,7 +317,8 @@ def _run_name(out: Path, model_name: str, cfg: ElicitConfig) -> str:
     """The model's name, made unique within an appended store (each elicitation is its own run)."""
     from rlaudit.records import RolloutStore
 
-    base = f"{Path(model_name).name}-{cfg.mitigation}-s{cfg.seed}"
+    reward = "" if cfg.reward == "correct" else f"-{cfg.reward}"
+    base = f"{Path(model_name).name}-{cfg.mitigation}{reward}-s{cfg.seed}"
     store = RolloutStore(out / "store")
     if store.is_empty():
         return base
