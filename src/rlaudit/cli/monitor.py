@@ -42,7 +42,10 @@ def monitor(
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, jsonl, trl, verl, swift, trl-state or inspect.", show_default=True)
+        str,
+        typer.Option(
+            "--format", help="auto, jsonl, trl, verl, swift, trl-state or inspect.", show_default=True
+        ),
     ] = "auto",
     store: Annotated[
         Path | None,
