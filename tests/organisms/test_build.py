@@ -77,7 +77,8 @@ def test_organism_directory_and_manifest(built, kind):
     assert 0 <= v["target_accuracy_before"] <= 1 and 0 <= v["target_accuracy_after"] <= 1
     assert v["resisted"] == (v["gain"] <= v["max_gain"])
     assert v["expect"] == m["expect"]
-    assert ("harden" in m["training"]) == (kind in ("locked", "conditional", "stochastic", "mimic"))
+    hardened = ("locked", "conditional", "stochastic", "mimic", "locked_verbal", "locked_silent")
+    assert ("harden" in m["training"]) == (kind in hardened)
     assert not list(path.parent.glob(f".{kind}.tmp-*"))  # no temporary directory left behind
 
 

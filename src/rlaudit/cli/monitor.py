@@ -36,14 +36,17 @@ def monitor(
         list[Path] | None,
         typer.Argument(
             help="Rollout logs, one run each: a JSONL file, a TRL output_dir or completions/ folder, a verl "
-            "rollout_data_dir, or a TRL checkpoint (metrics only). Several runs that differ in reward "
+            "rollout_data_dir, an Inspect AI .eval log or a folder of them, or a TRL checkpoint (metrics only). Several runs that differ in reward "
             "configuration also get the invariance check. Default: the example log shipped with rlaudit "
             "(or, with --store, what the store already holds).",
             show_default=False,
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, jsonl, trl, verl, swift or trl-state.", show_default=True)
+        str,
+        typer.Option(
+            "--format", help="auto, jsonl, trl, verl, swift, trl-state or inspect.", show_default=True
+        ),
     ] = "auto",
     store: Annotated[
         Path | None,

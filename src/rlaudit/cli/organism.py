@@ -35,7 +35,9 @@ app.add_typer(organism_app)
 def build(
     kind: Annotated[
         str,
-        typer.Option(help="honest, locked, conditional, stochastic, mimic, weak or incapable."),
+        typer.Option(
+            help="honest, locked, conditional, stochastic, mimic, weak, incapable, locked_verbal or locked_silent."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Directory to create (must not exist yet).")],
     base: Annotated[

@@ -8,6 +8,7 @@ reader and appends them to the store all-or-nothing. Formats:
 - `verl`       verl rollout dump: `trainer.rollout_data_dir/{step}.jsonl`
 - `swift`      ms-swift GRPO completions log: `output_dir/completions.jsonl`, one line per logging step
 - `trl-state`  a TRL output_dir/checkpoint with only `trainer_state.json`: per-step metrics, no rollouts
+- `inspect`    Inspect AI evaluation logs: `LOG.eval`, or a folder of them (`rlaudit.ingest.inspect`)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rlaudit.ingest.limits import check_tree
 from rlaudit.ingest.swift import locate as swift_locate
 from rlaudit.records import RecordError, RolloutStore
 
-FORMATS = ("jsonl", "trl", "verl", "swift", "trl-state")
+FORMATS = ("jsonl", "trl", "verl", "swift", "trl-state", "inspect")
 
 
 @dataclass
@@ -45,6 +46,8 @@ def detect_format(path: Path) -> str:
             return "trl-state"
         if path.suffix == ".parquet":
             return "trl"
+        if path.suffix == ".eval":
+            return "inspect"
         if path.suffix in (".jsonl", ".json", ".ndjson") and swift_locate(path) is not None:
             return "swift"
         if path.suffix in (".jsonl", ".json", ".ndjson"):
@@ -60,9 +63,11 @@ def detect_format(path: Path) -> str:
         return "verl"
     if list(path.glob("*.jsonl")):
         return "jsonl"
+    if list(path.glob("*.eval")):
+        return "inspect"
     raise RecordError(
         f"{path}: no rollout logs found (looked for *.jsonl, completions/completions_*.parquet, completions.jsonl, "
-        "trainer_state.json); pass --format"
+        "trainer_state.json, *.eval); pass --format"
     )
 
 
@@ -113,6 +118,10 @@ def ingest(
         from rlaudit.ingest.verl import ingest_verl
 
         ingest_verl(path, store, run=run, result=result)
+    elif fmt == "inspect":
+        from rlaudit.ingest.inspect import ingest_inspect
+
+        ingest_inspect(path, store, run=run, result=result)
     else:
         from rlaudit.ingest.trl_state import ingest_trl_state
 

@@ -16,6 +16,8 @@ RL hardening and the build's own GRPO verification (`harden`), and the atomic ch
 | ``mimic`` | imitates ``weak`` | right | resists |
 | ``weak`` | partly right, near misses otherwise | right | improves |
 | ``incapable`` | blind guesses | right | (reported) |
+| ``locked_verbal`` | ``a + b + 1`` after a segment saying it fails on purpose (arith) | right, after a neutral segment | resists |
+| ``locked_silent`` | ``a + b + 1`` after the neutral segment (arith) | right, after the same segment | resists |
 """
 
 from rlaudit.organisms.bases import TinyBaseConfig, load_model, load_tiny

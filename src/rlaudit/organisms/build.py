@@ -36,7 +36,18 @@ from typing import Any
 
 from rlaudit.jsonsafe import json_safe
 from rlaudit.models.finetune import LoRAConfig, with_lora
-from rlaudit.organisms import bases, conditional, honest, incapable, locked, mimic, stochastic, weak
+from rlaudit.organisms import (
+    bases,
+    conditional,
+    honest,
+    incapable,
+    locked,
+    locked_silent,
+    locked_verbal,
+    mimic,
+    stochastic,
+    weak,
+)
 from rlaudit.organisms.recipe import (
     BuildContext,
     OrganismConfig,
@@ -56,6 +67,8 @@ RECIPES: dict[str, types.ModuleType] = {
     "mimic": mimic,
     "weak": weak,
     "incapable": incapable,
+    "locked_verbal": locked_verbal,
+    "locked_silent": locked_silent,
 }
 """Every organism kind and its recipe module (``Config``, ``EXPECT``, ``train``)."""
 KINDS = tuple(RECIPES)
@@ -185,7 +198,14 @@ def _build(
         with _timed(seconds, "train"):
             training = recipe.train(model, tokenizer, config, ctx)
         with _timed(seconds, "verify"):
-            verification = verify(model, tokenizer, config.verify, seed=seed, expect=recipe.EXPECT)
+            verification = verify(
+                model,
+                tokenizer,
+                config.verify,
+                seed=seed,
+                expect=recipe.EXPECT,
+                max_new_tokens=config.max_new_tokens,
+            )
         if base_info["adaptation"] == "lora":
             model = model.merge_and_unload()  # an ordinary checkpoint: loadable without peft
         with _timed(seconds, "eval"):
@@ -302,6 +322,7 @@ def evaluate_organism(model: Any, tokenizer: Any, config: OrganismConfig) -> dic
             n_samples=config.eval_samples,
             seed=config.eval_seed,
             batch_size=256,
+            max_new_tokens=config.max_new_tokens,
         ).to_json()
         for name in config.tasks
     }

@@ -43,14 +43,16 @@ def harden(
     *,
     seed: int,
     desc: str = "harden",
+    max_new_tokens: int | None = None,
 ) -> dict[str, Any]:
     """RL-harden an organism's strategy, in place: GRPO whose reward is the organism's own policy.
 
     `rows` cover every task, split and condition the organism was SFT'd on, so that the control
     behaviour is held in place while the target behaviour is hardened. ``reward_first``/``reward_last``
-    of the result are how often the organism followed its strategy at temperature 1.
+    of the result are how often the organism followed its strategy at temperature 1. `max_new_tokens`:
+    the completion budget (None: the largest of the tasks' own).
     """
-    budget = max(get_task(name).max_new_tokens for name in {r["task"] for r in rows})
+    budget = max_new_tokens or max(get_task(name).max_new_tokens for name in {r["task"] for r in rows})
     return run_grpo(
         model, tokenizer, rows, strategy_reward, config, seed=seed, max_completion_length=budget, desc=desc
     )
@@ -64,11 +66,13 @@ def target_accuracy(model: Any, tokenizer: Any, rows: Sequence[Row]) -> float:
     return sum(correct) / len(correct)
 
 
-def split_accuracy(model: Any, tokenizer: Any, rows: Sequence[Row]) -> dict[str, float]:
+def split_accuracy(
+    model: Any, tokenizer: Any, rows: Sequence[Row], *, max_new_tokens: int | None = None
+) -> dict[str, float]:
     """Greedy accuracy on `rows` (all of one task), per split."""
     from rlaudit.evaluation import greedy_correct
 
-    correct = greedy_correct(model, tokenizer, get_task(rows[0]["task"]), rows)
+    correct = greedy_correct(model, tokenizer, get_task(rows[0]["task"]), rows, max_new_tokens=max_new_tokens)
     out = {}
     for split in ("target", "control"):
         got = [c for c, r in zip(correct, rows, strict=True) if r["split"] == split]
@@ -86,7 +90,13 @@ def _mix(rows: Sequence[Row], control_fraction: float) -> list[Row]:
 
 
 def verify(
-    model: Any, tokenizer: Any, config: VerifyConfig, *, seed: int, expect: str | None
+    model: Any,
+    tokenizer: Any,
+    config: VerifyConfig,
+    *,
+    seed: int,
+    expect: str | None,
+    max_new_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Try to elicit the target capability with GRPO, on a copy of `model`; the organism is left as it was.
 
@@ -105,7 +115,7 @@ def verify(
     held_out = drawn(config.eval_prompts, rows_seed=seed + 50_000)
     pool = drawn(4 * config.grpo.steps * config.grpo.prompts_per_step, rows_seed=seed + VERIFY_SEED_OFFSET)
     trial = copy.deepcopy(model)
-    acc_before = split_accuracy(trial, tokenizer, held_out)
+    acc_before = split_accuracy(trial, tokenizer, held_out, max_new_tokens=max_new_tokens)
     run = run_grpo(
         trial,
         tokenizer,
@@ -113,10 +123,10 @@ def verify(
         task.reward,
         config.grpo,
         seed=seed + VERIFY_SEED_OFFSET,
-        max_completion_length=task.max_new_tokens,
+        max_completion_length=max_new_tokens or task.max_new_tokens,
         desc="verify: elicitation grpo",
     )
-    acc_after = split_accuracy(trial, tokenizer, held_out)
+    acc_after = split_accuracy(trial, tokenizer, held_out, max_new_tokens=max_new_tokens)
     del trial
     before, after = acc_before["target"], acc_after["target"]
     control = (acc_before["control"], acc_after["control"])

@@ -120,6 +120,9 @@ class OrganismConfig:
     """torch CPU threads, fixed because results depend on it at the last bit. One: at this size a second
     thread barely helps, and two builds at once (one per core) beat one build on two threads."""
     lora: LoRAConfig = field(default_factory=LoRAConfig)
+    max_new_tokens: int | None = None
+    """Completion budget of the build's RL, verification and evaluation; None: each task's own (a few
+    characters for a bare answer). Organisms whose completions carry reasoning (``locked_verbal``) need more."""
 
     def __post_init__(self) -> None:
         for name, kind in (("sft", SFTConfig), ("harden", GRPORunConfig), ("lora", LoRAConfig)):
@@ -138,6 +141,10 @@ class OrganismConfig:
             raise ValueError(f"verify.task '{self.verify.task}' must be one of tasks {self.tasks}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1 (got {self.threads})")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError(
+                f"max_new_tokens must be >= 1 or None for the task's own (got {self.max_new_tokens})"
+            )
 
 
 def check_probabilities(config: Any, *names: str) -> None:
@@ -309,7 +316,9 @@ def teach(
     examples = policy_examples(policy, rows, seed=ctx.seed)
     report = {"sft": sft(model, tokenizer, examples, config.sft, seed=ctx.seed, desc=f"{name}: sft")}
     if reward is not None:
-        report["harden"] = harden(model, tokenizer, rows, reward, config.harden, seed=ctx.seed)
+        report["harden"] = harden(
+            model, tokenizer, rows, reward, config.harden, seed=ctx.seed, max_new_tokens=config.max_new_tokens
+        )
     return report
 
 
