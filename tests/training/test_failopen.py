@@ -164,7 +164,7 @@ def test_a_pass_that_keeps_failing_backs_off(tmp_path, monkeypatch):
 
     attempts: list[int] = []
 
-    def failing_judge(store, config):
+    def failing_judge(store, config, **kw):
         attempts.append(state.global_step)
         raise RuntimeError("planted: the pass fails")
 
