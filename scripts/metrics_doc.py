@@ -23,7 +23,7 @@ def render() -> str:
     """The text of docs/metrics.md, from the registry and the callback's declared keys."""
     from rlaudit.detectors import DETECTORS  # importing it registers the detectors' own signals
     from rlaudit.signals import metrics_markdown
-    from rlaudit.training.monitor_callback import TRACKER_KEYS
+    from rlaudit.training.tracker_keys import TRACKER_KEYS
 
     read_by: dict[str, list[str]] = {}
     for name, d in sorted(DETECTORS.items()):

@@ -233,7 +233,8 @@ def test_tracker_keys_are_what_the_callback_logs():
 
     pytest.importorskip("transformers")
     from rlaudit.monitor import EXAMPLE_LOG, run_monitor
-    from rlaudit.training.monitor_callback import TRACKER_KEYS, MonitorCallback
+    from rlaudit.training.monitor_callback import MonitorCallback
+    from rlaudit.training.tracker_keys import TRACKER_KEYS
 
     judgement = run_monitor([EXAMPLE_LOG])
     fake = SimpleNamespace(
