@@ -23,6 +23,7 @@ from rlaudit.judges.selection import SelectionConfig, select
 from rlaudit.monitor import MonitorConfig, judge
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("openai", reason="install the judge extra: pip install -e '.[judge]'")
 
 
 def _config(url: str, tmp_path, **kw) -> JudgeConfig:
@@ -94,6 +95,9 @@ def test_a_dead_port_leaves_the_verdict_of_the_other_detectors(verbal_store, tmp
 
 
 def test_a_server_killed_mid_run_leaves_the_rest_unscored(verbal_store, tmp_path):
+    pytest.importorskip(
+        "llama_cpp.server", reason="install the judge-server extra: pip install -e '.[judge-server]'"
+    )
     server = start_server(tmp_path / "server.log")
     try:
         config = _config(
