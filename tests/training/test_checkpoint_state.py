@@ -12,11 +12,12 @@ pytest.importorskip("trl")
 
 from datasets import Dataset
 from transformers import TrainerCallback
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
 from rlaudit.tasks.arith import arith_reward, make_dataset
 from rlaudit.training import MonitorCallback
 from rlaudit.training.checkpoint_state import STATE_DIR, STATE_FILE, last_checkpoint
+from tests.training.tiny_grpo import grpo_args
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -41,22 +42,8 @@ class PreemptAt(TrainerCallback):
 
 
 def _trainer(out, model, tokenizer):
-    args = GRPOConfig(
-        output_dir=str(out),
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        seed=0,
-        max_steps=STEPS,
-        per_device_train_batch_size=BATCH,
-        num_generations=GENERATIONS,
-        max_completion_length=3,
-        learning_rate=1e-3,
-        activation_checkpointing=False,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=SAVE_EVERY,
-        disable_tqdm=True,
+    args = grpo_args(
+        out, steps=STEPS, batch=BATCH, generations=GENERATIONS, save_strategy="steps", save_steps=SAVE_EVERY
     )
     return GRPOTrainer(
         model=model,

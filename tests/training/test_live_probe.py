@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("trl")
 
 from datasets import Dataset
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
 from rlaudit.findings import Severity
 from rlaudit.interp import activations
@@ -21,6 +21,7 @@ from rlaudit.interp.probes import Probe, fit_probe
 from rlaudit.tasks.arith import arith_reward, make_dataset
 from rlaudit.training import MonitorCallback
 from rlaudit.training.live_probe import LiveProbe
+from tests.training.tiny_grpo import grpo_args
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -28,22 +29,7 @@ STEPS, PROMPTS, GENERATIONS, SAMPLE = 4, 4, 4, 8
 
 
 def _trainer(tmp_path, model, tokenizer, name="out"):
-    args = GRPOConfig(
-        output_dir=str(tmp_path / name),
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        seed=0,
-        max_steps=STEPS,
-        per_device_train_batch_size=PROMPTS * GENERATIONS,
-        num_generations=GENERATIONS,
-        max_completion_length=3,
-        learning_rate=1e-3,
-        activation_checkpointing=False,
-        logging_steps=1,
-        save_strategy="no",
-        disable_tqdm=True,
-    )
+    args = grpo_args(tmp_path / name, steps=STEPS, batch=PROMPTS * GENERATIONS, generations=GENERATIONS)
     return GRPOTrainer(
         model=model,
         reward_funcs=[arith_reward],

@@ -11,12 +11,13 @@ import pytest
 pytest.importorskip("trl")
 
 from datasets import Dataset
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
 from rlaudit.detectors import DETECTORS
 from rlaudit.findings import Finding, Severity
 from rlaudit.tasks.arith import arith_reward, make_dataset
 from rlaudit.training import MonitorCallback
+from tests.training.tiny_grpo import grpo_args
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -24,22 +25,7 @@ STEPS, PROMPTS, GENERATIONS = 4, 2, 4
 
 
 def _trainer(tmp_path, model, tokenizer, reward=arith_reward, max_steps=STEPS):
-    args = GRPOConfig(
-        output_dir=str(tmp_path / "out"),
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        seed=0,
-        max_steps=max_steps,
-        per_device_train_batch_size=PROMPTS * GENERATIONS,
-        num_generations=GENERATIONS,
-        max_completion_length=3,
-        learning_rate=1e-3,
-        activation_checkpointing=False,
-        logging_steps=1,
-        save_strategy="no",
-        disable_tqdm=True,
-    )
+    args = grpo_args(tmp_path / "out", steps=max_steps, batch=PROMPTS * GENERATIONS, generations=GENERATIONS)
     return GRPOTrainer(
         model=model,
         reward_funcs=[reward],

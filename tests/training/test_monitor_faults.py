@@ -23,11 +23,12 @@ pytest.importorskip("trl")
 
 from datasets import Dataset
 from transformers import TrainerCallback
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
 from rlaudit.detectors import DETECTORS
 from rlaudit.tasks.arith import arith_reward, make_dataset
 from rlaudit.training import MonitorCallback
+from tests.training.tiny_grpo import grpo_args
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -73,22 +74,8 @@ def _run(tmp_path, model, tokenizer, steps, monkeypatch):
     monkeypatch.setitem(
         DETECTORS, "exploration_starvation", replace(DETECTORS["exploration_starvation"], detect=boom)
     )
-    args = GRPOConfig(
-        output_dir=str(tmp_path / "out"),
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        seed=0,
-        max_steps=steps,
-        per_device_train_batch_size=BATCH,
-        num_generations=GENERATIONS,
-        max_completion_length=3,
-        learning_rate=1e-3,
-        activation_checkpointing=False,
-        logging_steps=1,
-        save_strategy="no",
-        disable_tqdm=True,
-        reward_weights=[1.0, 0.0],
+    args = grpo_args(
+        tmp_path / "out", steps=steps, batch=BATCH, generations=GENERATIONS, reward_weights=[1.0, 0.0]
     )
     trainer = GRPOTrainer(
         model=model,
