@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from rlaudit.ingest import detect_format, ingest
 from rlaudit.records import RecordError, RolloutStore
-from tests.cli.test_fuzz_monitor import KEYS, NUMBERS, SCALARS, VALUES, check_monitor_on
+from tests.fuzzing import check_format, swift_lines
 
 from ._helpers import assert_record_error, assert_store_empty, stored_rows, unscored
 
@@ -239,40 +236,11 @@ def test_a_generic_jsonl_named_completions_is_not_swift(tmp_path: Path):
     assert detect_format(f) == "jsonl"
 
 
-@st.composite
-def swift_lines(draw: st.DrawFn) -> bytes:
-    """Lines shaped like ms-swift's (columns as lists), with any values, lengths and extra columns."""
-    lines = []
-    for _ in range(draw(st.integers(1, 3))):
-        n = draw(st.integers(0, 3))
-
-        def column(values: st.SearchStrategy[Any], n: int = n) -> list[Any]:
-            return draw(st.lists(values, min_size=n, max_size=n + draw(st.integers(0, 1))))
-
-        table: dict[str, Any] = {
-            "step": column(st.one_of(st.sampled_from(["1", "2"]), SCALARS)),
-            "prompt": column(st.one_of(st.sampled_from(["p", "q"]), SCALARS)),
-            "completion": column(st.one_of(st.text(max_size=4), SCALARS)),
-        }
-        for name in draw(st.lists(KEYS, max_size=2, unique=True)):
-            table.setdefault(name, column(st.one_of(st.sampled_from([0.0, 1.0]), NUMBERS, SCALARS)))
-        table["advantages"] = column(st.one_of(NUMBERS, SCALARS))
-        table.update(draw(st.dictionaries(KEYS, VALUES, max_size=2)))
-        lines.append(json.dumps(table, allow_nan=True))
-    return ("\n".join(lines) + "\n").encode()
-
-
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(swift_lines())
 def test_monitor_on_fuzzed_swift_logs_keeps_the_cli_contract(data: bytes) -> None:
     """A verdict, or one line of bad input with the store untouched: never a traceback (exit 3)."""
-    tmp = Path(tempfile.mkdtemp(prefix="rlaudit-fuzz-swift-"))
-    try:
-        (tmp / "run").mkdir()
-        (tmp / "run" / "completions.jsonl").write_bytes(data)
-        check_monitor_on(tmp / "run", tmp / "store")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    check_format("swift", data)
 
 
 def test_a_batch_line_of_megabytes_is_detected_and_read(tmp_path: Path, store: RolloutStore):
