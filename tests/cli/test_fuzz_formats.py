@@ -42,9 +42,13 @@ def test_trainer_state(state: Any) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_every_format_long(fmt: str) -> None:
+    checked = []
+
     @settings(max_examples=fuzz_examples(), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def run(data: st.DataObject) -> None:
         check_format(fmt, data.draw(FORMATS[fmt][0]))
+        checked.append(1)
 
     run()
+    print(f"{fmt}: {len(checked)} inputs checked")  # for -s
