@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,31 +121,62 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    """A real Ray head node (2 CPUs) on a free port, stopped after the module's tests."""
+def ray_cluster() -> Iterator[dict[str, str]]:
+    """A real Ray head node (2 CPUs) on a free port, with a token of its own (Ray 2.60 authenticates
+    clients; the token never touches ~/.ray), stopped after the module's tests by its own process id:
+    ``ray start --block`` takes its node down when terminated."""
     pytest.importorskip("ray")
     ray_bin = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     if ray_bin is None:
         pytest.skip("no ray command")
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    start = [ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
-    subprocess.run(start, check=True, capture_output=True, env=env, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    }
+    head = subprocess.Popen(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        yield f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while True:
+            assert head.poll() is None, "ray start --head exited"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the Ray head did not come up in 300 s"
+            time.sleep(1)
+        yield {**env, "RLAUDIT_TEST_RAY_ADDRESS": f"127.0.0.1:{port}"}
     finally:
-        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=300)
+        head.terminate()
+        try:
+            head.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            head.kill()
 
 
 @pytest.mark.slow
-def test_audit_on_a_ray_cluster_matches_one_process(real_organism: Any, ray_cluster: str) -> None:
+def test_audit_on_a_ray_cluster_matches_one_process(real_organism: Any, ray_cluster: dict[str, str]) -> None:
     """`rlaudit audit --ray-address` as a user runs it (a subprocess; stdout one JSON object), on a real
     organism, against `run_audit` in this process: the same numbers, findings and verdict."""
     path = str(real_organism("locked"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = ray_cluster
     cmd = [sys.executable, "-m", "rlaudit", "audit", path, "--tests", TESTS, "--n", "8"]
     proc = subprocess.run(
-        [*cmd, "--ray-address", ray_cluster, "--workers", "2", "--json"],
+        [*cmd, "--ray-address", env["RLAUDIT_TEST_RAY_ADDRESS"], "--workers", "2", "--json"],
         capture_output=True,
         text=True,
         env=env,
