@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rlaudit.executors import EXECUTORS, ExecutorUnavailable, open_executor
+from rlaudit.executors import EXECUTORS, ExecutorUnavailable, check_reachable, open_executor
 
 # Jobs from the standard library: a spawned process or a Ray worker imports them by name (a test module
 # is not importable there). Uneven sizes, so jobs finish out of order.
@@ -75,3 +75,17 @@ def test_ray_on_a_local_cluster() -> None:
     finally:
         ex.close()
     assert not ray.is_initialized()
+
+
+def test_an_address_where_nothing_listens_fails_fast() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: a connection is refused
+        with pytest.raises(ExecutorUnavailable, match="no Ray cluster answers"):
+            check_reachable(f"127.0.0.1:{port}", timeout_s=2)
+    with pytest.raises(ExecutorUnavailable, match="HOST:PORT"):
+        check_reachable("not an address")
+    check_reachable("auto")  # left to Ray
+    check_reachable("ray://head:10001")

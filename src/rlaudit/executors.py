@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -33,6 +34,8 @@ Job = tuple[Callable[..., Any], tuple[Any, ...]]
 """A module-level function and its arguments."""
 
 RAY_EXTRA = "pip install 'rlaudit[ray]'"
+CONNECT_TIMEOUT_S = 10.0
+"""How long `check_reachable` waits for a cluster's port to answer."""
 
 
 class ExecutorUnavailable(RuntimeError):
@@ -75,6 +78,20 @@ def open_executor(
     if address is not None and name != "ray":
         raise ValueError("an address is for the ray executor only")
     return EXECUTORS[name](workers=workers, init=init, address=address)
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """`ExecutorUnavailable` when nothing listens at a ``HOST:PORT`` address (Ray itself retries for
+    minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        if address != "auto" and "://" not in address:
+            raise ExecutorUnavailable(f"Ray address {address!r}: HOST:PORT, auto or ray://HOST:PORT")
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as e:
+        raise ExecutorUnavailable(f"no Ray cluster answers at {address} ({e})") from None
 
 
 def _call(init: Callable[[], None] | None, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -155,9 +172,13 @@ class RayExecutor:
             # Worker output stays off the driver's stdout (`--json` prints one object there).
             settings: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR"}
             if address is None:
+                # "local", not None: Ray's None joins the last cluster started on this machine (or
+                # RAY_ADDRESS's), which is not what a run without an address asked for.
                 settings.update(num_cpus=workers, include_dashboard=False)
+            else:
+                check_reachable(address)
             try:
-                ray.init(address=address, **settings)
+                ray.init(address=address or "local", **settings)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ExecutorUnavailable(f"cannot start or reach the Ray cluster: {e}") from None
         self._task = ray.remote(num_cpus=1)(_call)

@@ -35,4 +35,11 @@ def check_ray(ray: bool, address: str | None) -> bool:
         raise fail("--ray-address: an address (host:port, auto or ray://host:port)")
     if importlib.util.find_spec("ray") is None:
         raise fail("--ray needs Ray, which is not installed: pip install 'rlaudit[ray]'")
+    if address is not None:
+        from rlaudit.executors import ExecutorUnavailable, check_reachable
+
+        try:
+            check_reachable(address)  # before any model loads or organism builds
+        except ExecutorUnavailable as e:
+            raise fail(f"--ray-address: {e}") from None
     return True
