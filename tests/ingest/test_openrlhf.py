@@ -14,7 +14,6 @@ import importlib.util
 import json
 import os
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,8 @@ def score(queries, prompts, labels, **kwargs):
     return {{"rewards": t, "scores": t, "extra_logs": {{"acc": t.mean()}}}}
 
 
-reward_func = record_rewards(score, {out!r}, RecorderConfig(run="orl", new_step_after_idle_s={idle}))
+# One actor scores 16 rollouts per step here (4 prompts x 4 samples).
+reward_func = record_rewards(score, {out!r}, RecorderConfig(run="orl", rollouts_per_step=16))
 """
 
 
@@ -69,11 +69,11 @@ def test_recorded_as_openrlhf_calls_it_and_monitored(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     out = tmp_path / "rollouts"
     reward_file = tmp_path / "reward.py"
-    reward_file.write_text(textwrap.dedent(REWARD_FILE.format(out=str(out), idle=0.5)))
+    reward_file.write_text(textwrap.dedent(REWARD_FILE.format(out=str(out))))
     reward_func = _openrlhf_load(reward_file)
 
     rounds = 3
-    for step in range(rounds):  # a generation round, then a pause where OpenRLHF would train
+    for step in range(rounds):  # a generation round (OpenRLHF would train between rounds)
         rollouts = [
             (f"Q{i}: {i}+{step}=" + str(i + step + (k % 2)), f"Q{i}: {i}+{step}=", str(i + step))
             for i in range(4)
@@ -81,7 +81,6 @@ def test_recorded_as_openrlhf_calls_it_and_monitored(tmp_path: Path) -> None:
         ]
         results = _openrlhf_score(reward_func, rollouts)
         assert all(set(r) == {"rewards", "scores", "extra_logs"} for r in results)  # passed back as returned
-        time.sleep(0.8)
     recorder: Recorder = reward_func.recorder
     assert recorder.errors == {} and recorder.written == rounds * 16
 
@@ -130,6 +129,16 @@ def test_bad_rewards_never_raise(tmp_path: Path) -> None:
     assert func.recorder.errors == {"quarantined": 1, "TypeError": 1, "ValueError": 1}
     assert not func.recorder.path.exists()  # nothing bad reached the log
     assert "Infinity" in func.recorder.quarantine.read_text()
+
+
+def test_idle_rule_numbers_generation_rounds(tmp_path: Path) -> None:
+    now = [0.0]
+    func = record_rewards(_score, tmp_path, RecorderConfig(new_step_after_idle_s=5.0), clock=lambda: now[0])
+    for t in (0.0, 0.5, 1.0, 30.0, 30.2, 40.0):  # gaps of 29 s and 9.8 s: two new rounds
+        now[0] = t
+        func(["q4"], ["q"], ["4"])
+    rows = [json.loads(line) for line in func.recorder.path.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 1, 1, 2, 2, 3]
 
 
 def test_user_errors_propagate(tmp_path: Path) -> None:

@@ -85,8 +85,15 @@ class RecorderConfig:
 class Recorder:
     """One process's recorder: numbers the rounds, turns a reward call into rows, appends them."""
 
-    def __init__(self, out: str | os.PathLike[str], config: RecorderConfig | None = None) -> None:
+    def __init__(
+        self,
+        out: str | os.PathLike[str],
+        config: RecorderConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config or RecorderConfig()
+        self.clock = clock
+        """Seconds, for the idle rule (a test passes its own)."""
         self.out = Path(out)
         # Named by host and process only: model text never decides a path.
         self.path = self.out / f"openrlhf-{socket.gethostname()}-{os.getpid()}.jsonl"
@@ -116,7 +123,7 @@ class Recorder:
             raise ValueError("the reward function returned no dict with 'rewards'")
         rewards = _floats(result["rewards"], n)
         scores = _floats(result["scores"], n) if result.get("scores") is not None else None
-        now = time.monotonic()
+        now = self.clock()
         bad: list[str] = []
         for i in range(n):
             row: dict[str, Any] = {
@@ -173,13 +180,17 @@ class Recorder:
 
 
 def record_rewards(
-    reward_func: RewardFunc, out: str | os.PathLike[str], config: RecorderConfig | None = None
+    reward_func: RewardFunc,
+    out: str | os.PathLike[str],
+    config: RecorderConfig | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RewardFunc:
     """`reward_func` with the same signature and results, recording every scored rollout under `out`.
 
     The returned function carries its `Recorder` as ``.recorder`` (faults in ``.recorder.errors``).
     """
-    recorder = Recorder(out, config)
+    recorder = Recorder(out, config, clock)
 
     def recorded(queries: Any, prompts: Any, labels: Any, **kwargs: Any) -> Any:
         result = reward_func(queries, prompts, labels, **kwargs)  # the user's errors are the user's
