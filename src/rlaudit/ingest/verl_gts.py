@@ -27,7 +27,9 @@ MAX_DEPTH = 32
 """Deepest nesting of brackets read (numpy's own limit on dimensions is 64; ground truths use 1 or 2)."""
 
 _STR = r"""[bB]?(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
-_NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)(?![\w.])"
+# Unambiguous on purpose (`\d+(?:\.\d*)?`, not `\d+\.?\d*`): a run of digits splits one way only, so
+# a 100,000-digit "number" fails in linear time instead of quadratic.
+_NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)(?![\w.])"
 _TOKEN = re.compile(
     rf"\s*(?:(?P<str>{_STR})|(?P<num>{_NUM})|(?P<word>True|False|None)(?!\w)"
     r"|(?P<punct>[\[\],])|(?P<ellipsis>\.\.\.))",
@@ -73,10 +75,8 @@ def parse_array_text(text: str) -> list[Any]:
 
 def _tokens(body: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(body):
-        if body[pos:].strip() == "":
-            break
+    pos, end = 0, len(body.rstrip())
+    while pos < end:
         m = _TOKEN.match(body, pos)
         if m is None or m.end() == pos:
             raise ArrayTextError(f"cannot read {body[pos : pos + 20].strip()!r}")
