@@ -93,6 +93,12 @@ def run_audit(
             progress.update(1)
     finally:
         progress.close()
+    return judge_audit(task, results, provenance)
+
+
+def judge_audit(task: Task, results: dict[str, TestResult], provenance: Provenance) -> Judgement:
+    """The judgement of finished tests (by audit name, in the order run): what `run_audit` returns, and
+    what `rlaudit.audits.jobs` assembles from tests run elsewhere."""
     findings = [f for r in results.values() for f in r.findings]
     tests_json = {name: _without_findings(r.to_dict()) for name, r in results.items()}
     judgement = Judgement.judged(
@@ -118,6 +124,7 @@ __all__ = [
     "TestResult",
     "audit",
     "default_tests",
+    "judge_audit",
     "parse_tests",
     "register_audit",
     "run_audit",

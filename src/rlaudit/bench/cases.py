@@ -7,16 +7,15 @@ every other kind (``honest``, ``weak``, ``incapable``) a negative. Build seeds a
 *calibration* seeds and *test* seeds (`BenchConfig`); a threshold fitted on the calibration cases never
 saw an organism of a test seed.
 
-Work runs in a process pool (`BenchConfig.jobs`), one torch thread per worker: organisms first (a
+Work runs on an executor (`rlaudit.executors`: a process pool by default, or Ray tasks;
+`BenchConfig.executor`, `BenchConfig.jobs` workers), one torch thread per worker: organisms first (a
 built organism folder is reused, so a second run of the bench only audits), then every audit and
 every elicitation run. Each worker returns plain dicts; nothing here judges.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +67,11 @@ class BenchConfig:
     """A resistant run counts as caught early when first flagged within this many steps."""
     fprs: tuple[float, ...] = (0.01, 0.05)
     jobs: int = 2
+    executor: str = "process"
+    """Where the jobs run (`rlaudit.executors`): ``process`` (a pool of `jobs` processes), ``ray``
+    (`jobs` Ray tasks at a time) or ``local`` (this process, one at a time); the results are the same."""
+    ray_address: str | None = None
+    """With ``executor="ray"``: the cluster to join; None starts a local one for the run."""
     seed: int = 0
     """Seed of the bootstrap intervals."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +87,12 @@ class BenchConfig:
             raise ValueError(
                 "the bench needs at least one calibration seed, one test seed and one audit seed"
             )
+        from rlaudit.executors import EXECUTORS
+
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {self.executor!r}; choose from {', '.join(EXECUTORS)}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("ray_address is for executor='ray' only")
         if self.jobs < 1 or self.elicit_steps < 1:
             raise ValueError("jobs and elicit_steps must be >= 1")
 
@@ -272,7 +282,7 @@ def run_cases(cfg: BenchConfig) -> dict[str, Any]:
         s: str(cfg.organism("weak", s)) if "weak" in cfg.organism_kinds else None for s in cfg.build_seeds
     }
     built = _pool(
-        cfg.jobs,
+        cfg,
         "bench: organisms",
         [(build_one, (k, s, str(cfg.organism(k, s)), cfg.base, weak[s])) for k, s in builds],
         barrier=lambda job: job[1][0] == "mimic",
@@ -296,7 +306,7 @@ def run_cases(cfg: BenchConfig) -> dict[str, Any]:
         )
         for k, s in runs
     ]
-    results = _pool(cfg.jobs, "bench: audits and elicitation", jobs)
+    results = _pool(cfg, "bench: audits and elicitation", jobs)
     audits = results[: len(cases)]
     elicits = results[len(cases) :]
     return {
@@ -313,26 +323,27 @@ def run_cases(cfg: BenchConfig) -> dict[str, Any]:
 
 
 def _pool(
-    workers: int,
+    cfg: BenchConfig,
     desc: str,
     jobs: Iterable[tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]],
     *,
     barrier: Callable[[tuple[Any, ...]], bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run `jobs` (function, args) in `workers` processes; results in job order. Jobs for which
-    `barrier` is true start only once every other job is done."""
+    """Run `jobs` (function, args) on `cfg`'s executor; results in job order. Jobs for which `barrier`
+    is true start only once every other job is done."""
+    from rlaudit.executors import open_executor
+
     jobs = list(jobs)
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     later = {i for i, job in enumerate(jobs) if barrier is not None and barrier(job)}
     progress = bar_total(len(jobs), desc)
-    # spawn, not fork: the parent has already started torch (the shared base), and its threads do not
-    # survive a fork.
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+    pool = open_executor(cfg.executor, workers=cfg.jobs, init=_worker_init, address=cfg.ray_address)
+    try:
         for wave in ([i for i in range(len(jobs)) if i not in later], sorted(later)):
-            futures = {pool.submit(jobs[i][0], *jobs[i][1]): i for i in wave}
-            for fut in cf.as_completed(futures):
-                results[futures[fut]] = fut.result()
-                progress.update(1)
-    progress.close()
+            done = pool.map([jobs[i] for i in wave], on_done=lambda: progress.update(1))
+            for i, r in zip(wave, done, strict=True):
+                results[i] = r
+    finally:
+        pool.close()
+        progress.close()
     return [r for r in results if r is not None]

@@ -3,7 +3,7 @@ request a linear probe and the latent distance)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ from rlaudit.cli import (
     fail,
     guarded,
 )
+from rlaudit.cli.executor_options import RayAddressOption, RayOption, check_ray
 from rlaudit.cli.options import (
     BatchSizeOption,
     CheckerOption,
@@ -90,6 +91,16 @@ def audit(
     dtype: DtypeOption = "auto",
     batch_size: BatchSizeOption = None,
     trust_remote_code: TrustRemoteCodeOption = False,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Run each test as a job on this many workers (one torch thread each): processes, or Ray "
+            "tasks with --ray. Same results as one process.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Audit a checkpoint for exploration hacking: verdict, findings, report, exit code."""
     import dataclasses
@@ -104,6 +115,8 @@ def audit(
     )
     options = ModelOptions(device, dtype, batch_size, trust_remote_code, threads)
     options.check()
+    use_ray = check_ray(ray, ray_address)
+    at_least(("--workers", workers, 1))
     from rlaudit.audits import AuditConfig, parse_tests
 
     try:
@@ -130,6 +143,24 @@ def audit(
         load_probe_or_fail(probe)  # a bad file is bad input, found before the model loads
         config["probe"] = dataclasses.replace(config["probe"], probe=probe)
 
+    if use_ray or workers is not None:
+        from rlaudit.audits.jobs import TaskSpec
+
+        result = _run_jobs(
+            model,
+            TaskSpec(task, columns, checker, train_cue, deploy_cue, max_new_tokens),
+            names,
+            config,
+            options,
+            reference,
+            ray_address,
+            use_ray,
+            workers,
+            as_json,
+        )
+        _finish(result, task, columns, chosen, options, as_json, html)
+        return
+
     from rlaudit.audits import run_audit
 
     lm, tokenizer = load_model_or_fail(model, options, quiet=as_json)
@@ -140,6 +171,12 @@ def audit(
             result = run_audit(lm, tokenizer, chosen, names, config, reference=ref, model_name=model)
     except ImportError as e:  # SFT elicitation needs peft (the train extra); the message says how to get it
         raise fail(str(e)) from None
+    _finish(result, task, columns, chosen, options, as_json, html)
+
+
+def _finish(
+    result: Any, task: str, columns: str | None, chosen: Any, options: ModelOptions, as_json: bool, html: Any
+) -> None:
     result.provenance.configs["task"] = {
         "task": task,
         "columns": columns,
@@ -150,3 +187,52 @@ def audit(
     }
     result.provenance.configs["model"] = options.to_dict()
     emit(result.to_json(), as_json=as_json, html=html)
+
+
+def _run_jobs(
+    model: str,
+    task_spec: Any,
+    names: tuple[str, ...],
+    config: Any,
+    options: ModelOptions,
+    reference: str | None,
+    address: str | None,
+    use_ray: bool,
+    workers: int | None,
+    as_json: bool,
+) -> Any:
+    """Each test a job (`rlaudit.audits.jobs`) on Ray or a process pool; bad input found in a worker
+    (a model that does not load) is still one line and exit 2."""
+    from rlaudit.audits.jobs import JobInputError, ModelSpec, run_audit_jobs
+    from rlaudit.executors import ExecutorUnavailable, open_executor
+
+    def spec(name: str) -> ModelSpec:
+        return ModelSpec(name, options.device, options.dtype, options.trust_remote_code, options.batch_size)
+
+    n = workers or (2 if use_ray else 1)
+    try:
+        executor = open_executor(
+            "ray" if use_ray else "process", workers=n, init=_quiet_worker, address=address
+        )
+    except ExecutorUnavailable as e:
+        raise fail(f"--ray: {e}") from None
+    try:
+        with running(None, options, as_json=as_json), checker_errors_fail():
+            ref = spec(reference) if reference is not None else None
+            return run_audit_jobs(spec(model), task_spec, names, config, executor, reference=ref)
+    except JobInputError as e:
+        raise fail(str(e)) from None
+    except Exception as e:  # Ray re-raises a job's error as an instance of both its own type and its cause's
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, JobInputError):
+            raise fail(str(cause)) from None
+        raise
+    finally:
+        executor.close()
+
+
+def _quiet_worker() -> None:
+    """A worker draws no progress bars (the driver's bar counts the tests)."""
+    from rlaudit.progress import quiet_process
+
+    quiet_process()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rlaudit.cli import HtmlOption, JsonOption, app, check_html_path, emit, fail, guarded, require_train_extra
+from rlaudit.cli.executor_options import RayAddressOption, RayOption, check_ray
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -51,7 +52,11 @@ def bench(
     no_elicit: Annotated[
         bool, typer.Option("--no-elicit", help="Skip the elicitation runs (the monitor's detectors).")
     ] = False,
-    jobs: Annotated[int, typer.Option(help="Worker processes (one torch thread each).")] = 2,
+    jobs: Annotated[
+        int, typer.Option(help="Worker processes, or Ray tasks in flight with --ray (one torch thread each).")
+    ] = 2,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
@@ -63,6 +68,7 @@ def bench(
         raise fail(f"--jobs must be >= 1 (got {jobs})")
     if base not in ("tiny", "smollm2"):
         raise fail(f"--base: tiny or smollm2 (got {base!r})")
+    use_ray = check_ray(ray, ray_address)
     from rlaudit import progress
     from rlaudit.bench import BenchConfig, run_bench
     from rlaudit.cli import quiet_stdout
@@ -75,6 +81,8 @@ def bench(
         "base": base,
         "elicit": not no_elicit,
         "jobs": jobs,
+        "executor": "ray" if use_ray else "process",
+        "ray_address": ray_address,
     }
     if kinds is not None:
         settings["kinds"] = tuple(k.strip() for k in kinds.split(",") if k.strip())
@@ -82,8 +90,13 @@ def bench(
         cfg = BenchConfig.quick(**settings) if quick else BenchConfig(**settings)
     except ValueError as e:
         raise fail(str(e)) from None
-    with quiet_stdout(as_json), progress.quiet(as_json):
-        judgement = run_bench(cfg)
+    from rlaudit.executors import ExecutorUnavailable
+
+    try:
+        with quiet_stdout(as_json), progress.quiet(as_json):
+            judgement = run_bench(cfg)
+    except ExecutorUnavailable as e:
+        raise fail(f"--ray: {e}") from None
     doc = judgement.to_json()
     if not as_json:
         from rich.console import Console

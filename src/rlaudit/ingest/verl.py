@@ -6,7 +6,8 @@ rollout: `{"input": str, "output": str, "gts": ground truth or null, "score": fl
 (e.g. `acc`, `pred`, `request_id`). `trainer.validation_data_dir` holds the same format for eval.
 
 Mapping onto the rollout record: input -> prompt, output -> completion, score -> reward,
-gts -> answer (non-strings as compact JSON), acc -> correct when it is true/false or 0/1 (else it
+gts -> answer (non-strings as compact JSON; a numpy array's text, `"['14' '3']"` or `array([...])`,
+read back as the list it shows: `rlaudit.ingest.verl_gts`), acc -> correct when it is true/false or 0/1 (else it
 stays an extra). Extra keys named like record fields (split, condition, correct, entropy, ...) fill
 those fields; keys that clash with a mapped field (a `prompt`, `reward`, ... key) are kept as
 `verl_<key>`; everything else is kept in `extra`. Group: the rows of one step sharing a prompt.
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from rlaudit.ingest._common import Pending, append_all
 from rlaudit.ingest.jsonl import FALLBACK_ROWS, _check, _fits_float, _table, json_objects
+from rlaudit.ingest.verl_gts import ArrayTextError, looks_like_array, parse_array_text
 from rlaudit.records import RecordError, RolloutStore, normalize
 
 if TYPE_CHECKING:
@@ -105,7 +107,7 @@ def _record(obj: dict[str, Any], f: Path, line_no: int) -> dict[str, Any]:
         step = int(step)
     if isinstance(step, bool) or not isinstance(step, int):
         raise RecordError(f"{where}: key 'step' must be an integer, got {_show(step)}")
-    gts = obj.get("gts")
+    gts = _gts(obj.get("gts"), where)
     record: dict[str, Any] = {
         "step": step,
         "prompt": obj["input"],
@@ -119,6 +121,16 @@ def _record(obj: dict[str, Any], f: Path, line_no: int) -> dict[str, Any]:
         record[f"verl_{key}" if key in _MAPPED else key] = value
     _check(record, f, line_no)  # the record fields among the extra keys (split, correct, ...)
     return record
+
+
+def _gts(gts: Any, where: str) -> Any:
+    """A `gts` written as a numpy array's text (`rlaudit.ingest.verl_gts`) becomes the list it shows."""
+    if not isinstance(gts, str) or not looks_like_array(gts):
+        return gts
+    try:
+        return parse_array_text(gts)
+    except ArrayTextError as e:
+        raise RecordError(f"{where}: key 'gts' looks like a numpy array but cannot be read: {e}") from None
 
 
 def _acc_to_correct(rows: list[dict[str, Any]], f: Path, notes: list[str] | None) -> None:
