@@ -27,6 +27,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ def fit_probe(
     seed: int = 0,
     test_fraction: float = 0.25,
     folds: int = 5,
-    cs: int = 10,
+    cs: int | Sequence[float] = 10,
     meta: dict[str, Any] | None = None,
 ) -> Probe:
     """Fit a probe on `x` ``(n, hidden)`` with labels `y` in {0, 1} (see the module docstring).
@@ -246,7 +247,7 @@ def fit_probe(
     pipe = make_pipeline(
         StandardScaler(),
         LogisticRegressionCV(
-            Cs=cs,
+            Cs=cs if isinstance(cs, int) else list(cs),
             cv=cv,
             l1_ratios=(0.0,),
             scoring="roc_auc",
