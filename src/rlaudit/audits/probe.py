@@ -38,8 +38,9 @@ The thresholds are the midpoint of the probe's own scale (0.5) and its quarters 
 from the definition above, not yet calibrated on organisms. On a model that has never read the
 instructions (the tiny character-level organisms), the contrast direction is a direction of the
 instruction's text; whether it transfers to the model's own sandbagging is what a cross-organism
-benchmark (issue 14, still to be built) must measure before the test joins the default set. The 0.75 AUROC floor is the usual "the probe reads something" bar, far below the 0.96+ the
-deception-probe literature reports on large models.
+benchmark must measure before the test joins the default set: on the tiny organisms it does not
+(AUROC 0.31, docs/benchmarks.md). The 0.75 AUROC floor is the usual "the probe reads something" bar,
+far below the 0.96+ the deception-probe literature reports on large models.
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ models known honest (label 0) and models known to resist RL (label 1, e.g. the `
 Both group rows by problem, so a problem's rows are all in the training part or all held out.
 
 A caveat: a character-level model trained only on arithmetic (the tiny organisms) has never read
-either instruction, so on it the contrast direction is a direction of the *text*. On a random tiny
-model the probe audit still reads target and control apart a little (LOW, `rlaudit.audits.probe`);
-it did not separate resistant from honest organisms (AUROC 0.31 on build seeds 2-3), and neither did a
-labelled-models probe fitted on honest vs locked organisms of other seeds (AUROC 0.58: it reads "fails
-the target", so `incapable` scores like `locked`); docs/benchmarks.md has both tables.
+either instruction, so on it the contrast direction is a direction of the *text*; the contrast probe
+audit did not separate resistant from honest organisms (AUROC 0.31 on build seeds 2-3). A
+labelled-models probe fitted on every organism kind of build seeds 0-1 flags every resistant organism
+of seeds 2-3 but also 1-2 of 6 honest ones (the unseen `weak` organisms read like `mimic`, which copies
+them); docs/benchmarks.md has the tables.
 """
 
 from __future__ import annotations
