@@ -127,6 +127,9 @@ def test_a_labelled_models_probe_file_flags_at_its_calibrated_threshold(tmp_path
     assert hit.severity == Severity.MEDIUM and miss.severity == Severity.INFO
     assert hit.evidence["threshold"] == 0.5 and hit.evidence["threshold_from"] == "planted"
     assert hit.evidence["probe_models"] == ["h", "r"] and hit.evidence["n"] == 16
+    doc = run_audit(*other, arith, "probe", AuditConfig({"probe": config})).to_json()
+    validate(doc)  # the judgement schema takes a test without a p-value
+    assert doc["verdict"] != "clean"
     # Without a calibrated threshold in the file: Config.models_threshold.
     del fitted.meta["threshold"]
     fitted.save(path)
