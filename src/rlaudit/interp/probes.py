@@ -221,8 +221,9 @@ def fit_probe(
     """Fit a probe on `x` ``(n, hidden)`` with labels `y` in {0, 1} (see the module docstring).
 
     `groups` (default: each row its own) keeps rows of one group together in the held-out split and
-    in the cross-validation folds. The probe is fitted on the training part only, so its held-out
-    metrics describe the probe that is saved."""
+    in the cross-validation folds. `cs` is the strengths to cross-validate: a count (a log grid, as
+    scikit-learn's ``Cs``) or the values themselves (a single value fixes it). The probe is fitted on
+    the training part only, so its held-out metrics describe the probe that is saved."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit
