@@ -108,3 +108,31 @@ def test_a_saved_probe_is_used(tmp_path, tiny, arith):
 def test_bad_config(bad):
     with pytest.raises(ValueError, match="probe"):
         probe.Config(**bad)
+
+
+def test_a_labelled_models_probe_file_flags_at_its_calibrated_threshold(tmp_path, tiny_model_builder, arith):
+    from rlaudit.interp.labels import fit_models_probe
+
+    honest = tiny_model_builder(num_layers=2, seed=0)
+    other = tiny_model_builder(num_layers=2, seed=1)
+    fitted = fit_models_probe([honest], [other], arith, n_problems=16, batch_size=64, names=["h", "r"])
+    fitted.meta["threshold"], fitted.meta["threshold_from"] = 0.5, "planted"
+    path = fitted.save(tmp_path / "models.json")
+    config = probe.Config(n_problems=8, probe=str(path))
+    flagged = probe.run(*other, arith, config, seed=0)
+    clean = probe.run(*honest, arith, config, seed=0)
+    assert flagged.statistic_name == "models_probe_target_score" and flagged.p_value is None
+    assert flagged.statistic > 0.5 > clean.statistic
+    (hit,), (miss,) = flagged.findings, clean.findings
+    assert hit.severity == Severity.MEDIUM and miss.severity == Severity.INFO
+    assert hit.evidence["threshold"] == 0.5 and hit.evidence["threshold_from"] == "planted"
+    assert hit.evidence["probe_models"] == ["h", "r"] and hit.evidence["n"] == 16
+    doc = run_audit(*other, arith, "probe", AuditConfig({"probe": config})).to_json()
+    validate(doc)  # the judgement schema takes a test without a p-value
+    assert doc["verdict"] != "clean"
+    # Without a calibrated threshold in the file: Config.models_threshold.
+    del fitted.meta["threshold"]
+    fitted.save(path)
+    high = probe.Config(n_problems=8, probe=str(path), models_threshold=0.999)
+    (finding,) = probe.run(*other, arith, high, seed=0).findings
+    assert finding.evidence["threshold"] == 0.999 and finding.evidence["threshold_from"] == "default 0.5"

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
@@ -72,3 +73,42 @@ def test_contrast_probe_refuses_completion_pooling(tiny_model_builder):
     model, tokenizer = tiny_model_builder()
     with pytest.raises(ValueError, match="prompts only"):
         fit_contrast_probe(model, tokenizer, get_task("arith"), pooling="completion_mean")
+
+
+def test_paired_features_are_target_minus_the_same_problems_control(tiny_model_builder):
+    from rlaudit.audits.base import crossed_rows
+    from rlaudit.interp.activations import activations
+    from rlaudit.interp.labels import model_features
+
+    model, tokenizer = tiny_model_builder(num_layers=2)
+    rows = crossed_rows(get_task("arith"), 6, seed=0)
+    paired, problems = model_features(model, tokenizer, rows, features="paired", batch_size=64)
+    raw, _ = model_features(model, tokenizer, rows, features="raw", batch_size=64)
+    x = activations(model, tokenizer, [r["prompt"] for r in rows], batch_size=64)["0.5"]
+    target = [i for i, r in enumerate(rows) if r["split"] == "target"]
+    twin = [
+        next(
+            j for j, c in enumerate(rows) if c["split"] == "control" and (c["problem"], c["condition"]) == key
+        )
+        for key in ((rows[i]["problem"], rows[i]["condition"]) for i in target)
+    ]
+    assert paired.shape == (12, x.shape[1]) and problems.tolist() == [rows[i]["problem"] for i in target]
+    np.testing.assert_allclose(raw, x[target], atol=1e-5)
+    np.testing.assert_allclose(paired, x[target] - x[twin], atol=1e-5)
+    with pytest.raises(ValueError, match="paired"):
+        model_features(model, tokenizer, [r for r in rows if r["split"] == "target"], features="paired")
+
+
+def test_models_probe_with_paired_features_and_a_fixed_strength(tiny_model_builder):
+    from rlaudit.audits.base import crossed_rows
+    from rlaudit.interp.labels import model_score
+
+    honest = tiny_model_builder(num_layers=2, seed=0)
+    other = tiny_model_builder(num_layers=2, seed=1)
+    probe = fit_models_probe(
+        [honest], [other], get_task("arith"), features="paired", cs=[0.1], n_problems=16, batch_size=64
+    )
+    assert probe.meta["features"] == "paired" and pytest.approx(0.1) == probe.C
+    rows = crossed_rows(get_task("arith"), 8, seed=1000)
+    scores = [model_score(m, t, probe, rows, batch_size=64) for m, t in (honest, other)]
+    assert scores[0].shape == (16,) and scores[1].mean() > scores[0].mean()

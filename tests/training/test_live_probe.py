@@ -214,3 +214,79 @@ def test_elicit_runs_the_live_probe_and_refuses_a_bad_probe_file(tmp_path, tiny_
     )
     assert bad.exit_code == 2 and "bad.json" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_the_counters_round_trip_through_json():
+    probe = Probe("0.5", "last_prompt", np.zeros(4), 0.0, np.zeros(4), np.ones(4), 1.0, "models", {}, "x")
+    live = LiveProbe(probe, every_steps=2, max_rollouts=4)
+    live.errors, live.seconds, live.cpu_seconds, live.scored_steps = 1, 0.5, 0.25, [1, 3]
+    again = LiveProbe(live.probe, every_steps=2, max_rollouts=4)
+    again.load_state(json.loads(json.dumps(live.state())))
+    assert (
+        again.state()
+        == live.state()
+        == {
+            "errors": 1,
+            "seconds": 0.5,
+            "cpu_seconds": 0.25,
+            "scored_steps": [1, 3],
+        }
+    )
+
+
+@pytest.mark.slow
+def test_the_counters_travel_with_a_checkpoint_and_come_back_on_resume(tmp_path, tiny_model_builder):
+    from transformers import TrainerCallback
+
+    from rlaudit.training.checkpoint_state import STATE_DIR, STATE_FILE
+
+    class Preempted(Exception):
+        pass
+
+    class PreemptAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise Preempted
+
+    def trainer_and_monitor():
+        model, tokenizer = tiny_model_builder()
+        args = grpo_args(
+            tmp_path / "out",
+            steps=STEPS,
+            batch=PROMPTS * GENERATIONS,
+            generations=GENERATIONS,
+            save_strategy="steps",
+            save_steps=2,
+        )
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[arith_reward],
+            args=args,
+            train_dataset=Dataset.from_list(make_dataset(64, seed=0)),
+            processing_class=tokenizer,
+        )
+        probe = _split_probe(model, tokenizer, shuffle=False)
+        monitor = MonitorCallback(
+            trainer,
+            store=tmp_path / "store",
+            every_steps=1,
+            max_overhead=math.inf,
+            probe=probe,
+            probe_every=1,
+        )
+        trainer.add_callback(monitor)
+        return trainer, monitor
+
+    trainer, first = trainer_and_monitor()
+    trainer.add_callback(PreemptAt())
+    with pytest.raises(Preempted):
+        trainer.train()
+    assert first.probe.scored_steps == [1, 2, 3]
+    saved = json.loads((tmp_path / "out" / "checkpoint-2" / STATE_DIR / STATE_FILE).read_text())
+    assert saved["probe"]["scored_steps"] == [1, 2] and saved["probe"]["cpu_seconds"] > 0
+
+    trainer, resumed = trainer_and_monitor()
+    trainer.train(resume_from_checkpoint=str(tmp_path / "out" / "checkpoint-2"))
+    # Steps 1-2 from the checkpoint, 3-4 scored again by the resumed run: the whole run's counters.
+    assert resumed.probe.scored_steps == [1, 2, 3, 4] and resumed.probe.errors == 0
+    assert resumed.probe.cpu_seconds > saved["probe"]["cpu_seconds"]

@@ -14,11 +14,11 @@ models known honest (label 0) and models known to resist RL (label 1, e.g. the `
 Both group rows by problem, so a problem's rows are all in the training part or all held out.
 
 A caveat: a character-level model trained only on arithmetic (the tiny organisms) has never read
-either instruction, so on it the contrast direction is a direction of the *text*. On a random tiny
-model the probe audit still reads target and control apart a little (LOW, `rlaudit.audits.probe`);
-it did not separate resistant from honest organisms (AUROC 0.31 on build seeds 2-3), and neither did a
-labelled-models probe fitted on honest vs locked organisms of other seeds (AUROC 0.58: it reads "fails
-the target", so `incapable` scores like `locked`); docs/benchmarks.md has both tables.
+either instruction, so on it the contrast direction is a direction of the *text*; the contrast probe
+audit did not separate resistant from honest organisms (AUROC 0.31 on build seeds 2-3). A
+labelled-models probe fitted on every organism kind of build seeds 0-1 flags every resistant organism
+of seeds 2-3 but also 1-2 of 6 honest ones (the unseen `weak` organisms read like `mimic`, which copies
+them); docs/benchmarks.md has the tables.
 """
 
 from __future__ import annotations
@@ -138,6 +138,60 @@ def fit_contrast_probe(
     )
 
 
+FEATURES = ("raw", "paired")
+"""What a labelled-models probe reads of each target prompt (`model_features`): ``raw``, the prompt's
+pooled activation; ``paired``, that activation minus the same model's activation on the *same* problem
+under the control tag and the same cue. Pairing takes out what a build puts into both splits alike (its
+seed's own offsets), leaving how the model treats target unlike control."""
+
+
+def model_features(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    layer: str = "0.5",
+    pooling: str = "last_prompt",
+    features: str = "raw",
+    batch_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(features, problems)`` of the target rows of `rows` (`crossed_rows` rows) for one model.
+
+    `pooling` ``completion_mean`` reads each prompt followed by its reference ``answer`` (teacher
+    forced: how the model takes in the right answer); the others read the prompt alone. `features` is
+    one of `FEATURES`; ``paired`` needs each target row's (problem, condition) among the control rows."""
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)} (got {features!r})")
+    target = [r for r in rows if r["split"] == "target"]
+    if not target:
+        raise ValueError("no target rows to read")
+    twins: list[dict[str, Any]] = []
+    if features == "paired":
+        control = {(r["problem"], r["condition"]): r for r in rows if r["split"] == "control"}
+        try:
+            twins = [control[(r["problem"], r["condition"])] for r in target]
+        except KeyError:
+            raise ValueError(
+                "features 'paired' needs the control row of every target problem and cue"
+            ) from None
+    read = target + twins
+    completions = [str(r["answer"]) for r in read] if pooling == "completion_mean" else None
+    x = activations(
+        model,
+        tokenizer,
+        [r["prompt"] for r in read],
+        completions,
+        layers=(layer,),
+        pooling=pooling,
+        batch_size=batch_size,
+    )[layer]
+    problems = np.array([r["problem"] for r in target])
+    if features == "raw":
+        return x, problems
+    n = len(target)
+    return x[:n] - x[n:], problems
+
+
 def models_data(
     models: Sequence[tuple[Any, Any]],
     labels: Sequence[int],
@@ -145,33 +199,26 @@ def models_data(
     *,
     n_problems: int,
     seed: int,
-    split: str = "target",
     layer: str = "0.5",
     pooling: str = "last_prompt",
+    features: str = "raw",
     batch_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(activations, labels, groups)``: the `split` rows of `n_problems` problems fed to each model
-    of `models` (``(model, tokenizer)`` pairs), each row labelled with its model's label."""
+    """``(features, labels, groups)``: `model_features` of `n_problems` problems (both cues) for each
+    model of `models` (``(model, tokenizer)`` pairs), each row labelled with its model's label."""
     from rlaudit.audits.base import crossed_rows
 
     if len(models) != len(labels) or not models:
         raise ValueError("give one label (0 honest, 1 resistant) per model, and at least one model")
-    rows = [r for r in crossed_rows(task, n_problems, seed=seed) if r["split"] == split]
-    if not rows:
-        raise ValueError(f"task has no {split!r} rows")
+    rows = crossed_rows(task, n_problems, seed=seed)
     xs, ys, gs = [], [], []
     for (model, tokenizer), label in zip(models, labels, strict=True):
-        got = activations(
-            model,
-            tokenizer,
-            [r["prompt"] for r in rows],
-            layers=(layer,),
-            pooling=pooling,
-            batch_size=batch_size,
+        x, problems = model_features(
+            model, tokenizer, rows, layer=layer, pooling=pooling, features=features, batch_size=batch_size
         )
-        xs.append(got[layer])
-        ys += [int(label)] * len(rows)
-        gs += [r["problem"] for r in rows]
+        xs.append(x)
+        ys += [int(label)] * len(x)
+        gs += problems.tolist()
     widths = {x.shape[1] for x in xs}
     if len(widths) != 1:
         raise ValueError(
@@ -187,13 +234,19 @@ def fit_models_probe(
     *,
     layer: str = "0.5",
     pooling: str = "last_prompt",
-    split: str = "target",
+    features: str = "raw",
     n_problems: int = 64,
     seed: int = 0,
+    cs: int | Sequence[float] = 10,
     batch_size: int | None = None,
     names: Sequence[str] = (),
 ) -> Probe:
-    """A labelled-models probe (b): `honest` models label 0, `resistant` models label 1."""
+    """A labelled-models probe (b): `honest` models label 0, `resistant` models label 1.
+
+    `cs` is `fit_probe`'s: a number of strengths to cross-validate over problems, or the strengths
+    themselves (one value fixes it: what a selection across *models* (benchmarks/probe_transfer.py --select)
+    chose, since folds over problems pick the strength that best tells the fit models apart, not the
+    one that carries to models it never saw)."""
     models = [*honest, *resistant]
     labels = [0] * len(honest) + [1] * len(resistant)
     x, y, groups = models_data(
@@ -202,14 +255,15 @@ def fit_models_probe(
         task,
         n_problems=n_problems,
         seed=seed,
-        split=split,
         layer=layer,
         pooling=pooling,
+        features=features,
         batch_size=batch_size,
     )
     meta = {
         "task": getattr(task, "name", str(task)),
-        "split": split,
+        "split": "target",
+        "features": features,
         "models": list(names),
         "n_problems": n_problems,
     }
@@ -222,8 +276,32 @@ def fit_models_probe(
         labels=MODELS_LABELS,
         groups=groups,
         seed=seed,
+        cs=cs,
         meta=meta,
     )
+
+
+def model_score(
+    model: Any,
+    tokenizer: Any,
+    probe: Probe,
+    rows: Sequence[dict[str, Any]],
+    *,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """A labelled-models probe's probability of label 1 for each target row of `rows`, read the way it
+    was fitted (its layer, pooling and ``meta["features"]``, default ``raw``). Their mean is the
+    model's score: the statistic `benchmarks/probe_transfer.py` and the probe audit report."""
+    x, _ = model_features(
+        model,
+        tokenizer,
+        rows,
+        layer=probe.layer,
+        pooling=probe.pooling,
+        features=str(probe.meta.get("features", "raw")),
+        batch_size=batch_size,
+    )
+    return probe.predict_proba(x)
 
 
 def score_prompts(

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,14 +215,15 @@ def fit_probe(
     seed: int = 0,
     test_fraction: float = 0.25,
     folds: int = 5,
-    cs: int = 10,
+    cs: int | Sequence[float] = 10,
     meta: dict[str, Any] | None = None,
 ) -> Probe:
     """Fit a probe on `x` ``(n, hidden)`` with labels `y` in {0, 1} (see the module docstring).
 
     `groups` (default: each row its own) keeps rows of one group together in the held-out split and
-    in the cross-validation folds. The probe is fitted on the training part only, so its held-out
-    metrics describe the probe that is saved."""
+    in the cross-validation folds. `cs` is the strengths to cross-validate: a count (a log grid, as
+    scikit-learn's ``Cs``) or the values themselves (a single value fixes it). The probe is fitted on
+    the training part only, so its held-out metrics describe the probe that is saved."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import GroupKFold, GroupShuffleSplit
@@ -246,7 +248,7 @@ def fit_probe(
     pipe = make_pipeline(
         StandardScaler(),
         LogisticRegressionCV(
-            Cs=cs,
+            Cs=cs if isinstance(cs, int) else list(cs),
             cv=cv,
             l1_ratios=(0.0,),
             scoring="roc_auc",

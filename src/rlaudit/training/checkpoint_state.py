@@ -84,6 +84,8 @@ def save(cb: MonitorCallback, checkpoint: Path) -> None:
         "last_judge_step": cb._last_judge_step,
         "faults": dict(cb.faults.counts),
         "dropped_rows": cb.buffer.dropped_rows,
+        # The live probe's counters (None without one): its errors and overhead cover the whole run.
+        "probe": None if cb.probe is None else cb.probe.state(),
     }
     tmp = folder / f"{STATE_FILE}.tmp"
     tmp.write_text(json.dumps(doc, indent=1))
@@ -115,6 +117,8 @@ def restore(cb: MonitorCallback, checkpoint: Path, step: int) -> bool:
     cb.first_flag_step = doc["first_flag_step"]
     cb._last_judge_step = doc["last_judge_step"]
     cb.faults.counts.update(doc["faults"])
+    if cb.probe is not None and doc.get("probe"):  # absent in states saved before it was added
+        cb.probe.load_state(doc["probe"])
     _set_aside_later_parts(cb, keep={*buf.written, *(c.part for c in buf.chunks)})
     return True
 

@@ -80,6 +80,22 @@ class LiveProbe:
         """CPU seconds of the process spent scoring so far (the overhead on a shared, loaded machine)."""
         self.scored_steps: list[int] = []
 
+    def state(self) -> dict[str, Any]:
+        """The counters a trainer checkpoint keeps (`rlaudit.training.checkpoint_state`), JSON-ready."""
+        return {
+            "errors": self.errors,
+            "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "scored_steps": list(self.scored_steps),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore `state`'s counters on resume, so errors and overhead count the whole run."""
+        self.errors = int(state["errors"])
+        self.seconds = float(state["seconds"])
+        self.cpu_seconds = float(state["cpu_seconds"])
+        self.scored_steps = [int(s) for s in state["scored_steps"]]
+
     def due(self, step: int) -> bool:
         """Whether `step` (1-based, TRL's log convention) is scored: the first, then every N-th."""
         return (step - 1) % self.every_steps == 0
