@@ -52,6 +52,13 @@ def bench(
         bool, typer.Option("--no-elicit", help="Skip the elicitation runs (the monitor's detectors).")
     ] = False,
     jobs: Annotated[int, typer.Option(help="Worker processes (one torch thread each).")] = 2,
+    write_calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the combined audit score fitted on the calibration seeds here (JSON; "
+            "rlaudit ships one as rlaudit/audits/calibration.json)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
@@ -59,6 +66,8 @@ def bench(
     detector on calibration seeds and (with the thresholds fitted there) on unseen test seeds."""
     require_train_extra()
     check_html_path(html)
+    if write_calibration is not None and not write_calibration.parent.is_dir():
+        raise fail(f"--write-calibration: no folder {write_calibration.parent}")
     if jobs < 1:
         raise fail(f"--jobs must be >= 1 (got {jobs})")
     if base not in ("tiny", "smollm2"):
@@ -75,6 +84,7 @@ def bench(
         "base": base,
         "elicit": not no_elicit,
         "jobs": jobs,
+        "calibration_out": write_calibration,
     }
     if kinds is not None:
         settings["kinds"] = tuple(k.strip() for k in kinds.split(",") if k.strip())
