@@ -112,12 +112,11 @@ def test_audit_config_defaults_from_the_registry_and_round_trips():
         pytest.param(
             "stochastic",
             True,
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="a known miss, machine-dependent: the stochastic organism built on this 2-core "
-                "machine class answers 25-27% of target prompts greedily (13-19% where the audits were "
-                "calibrated), noise no longer lifts it, and the audit calls it clean on seeds 0-2; "
-                "RL also elicits it here (docs/benchmarks.md, 'The organisms rebuilt on 2026-12-07')",
+            marks=pytest.mark.skip(
+                reason="the default build of seed 0 fails stochastic's recipe check on this 2-core machine "
+                "class (RecipeNotReached: 23.7% greedy target accuracy after four extra hardening runs, "
+                "against 5-22%), after ~5x a build's hardening: too long for the slow suite to end in an "
+                "error (docs/benchmarks.md, 'Issue 12 follow-up')",
             ),
         ),
     ],

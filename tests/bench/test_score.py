@@ -133,3 +133,27 @@ def test_config_refuses_overlapping_seeds_and_unknown_kinds():
     assert (
         quick.kinds == ("honest", "weak", "locked", "conditional", "honest_hard") and quick.elicit_steps == 15
     )
+
+
+def test_combined_is_fitted_on_calibration_seeds_only(raw):
+    import copy
+
+    from rlaudit.audits.combined import FEATURES
+
+    for a in raw["audits"]:
+        noise = a["tests"]["noise_sweep"]["statistic"]
+        a["features"] = dict.fromkeys(FEATURES, 0.0) | {"noise_sweep": noise}
+    cfg = BenchConfig(kinds=KINDS)
+    s = bench_sections(raw, cfg)
+    fit = s["bench"]["combined_fit"]
+    assert fit["provenance"]["build_seeds"] == [0] and fit["provenance"]["n_negative"] == 4
+    # The fitted score ranks like noise, its only informative feature: the same AUROC as noise on test.
+    assert s["test"]["combined"]["auroc"] == s["test"]["audit:noise_sweep"]["auroc"] == 0.75
+    assert s["calibration"]["combined"]["fpr_0.05"]["fpr"] == 0.0  # fitted on those negatives
+    assert "combined:verdict" in s["test"]
+    # Changing a test seed's features leaves the fit alone.
+    changed = copy.deepcopy(raw)
+    for a in changed["audits"]:
+        if a["build_seed"] == 1:
+            a["features"]["noise_sweep"] = 0.9
+    assert bench_sections(changed, cfg)["bench"]["combined_fit"]["coef"] == fit["coef"]

@@ -57,6 +57,13 @@ def bench(
     ] = 2,
     ray: RayOption = False,
     ray_address: RayAddressOption = None,
+    write_calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the combined audit score fitted on the calibration seeds here (JSON; "
+            "rlaudit ships one as rlaudit/audits/calibration.json)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
@@ -64,6 +71,8 @@ def bench(
     detector on calibration seeds and (with the thresholds fitted there) on unseen test seeds."""
     require_train_extra()
     check_html_path(html)
+    if write_calibration is not None and not write_calibration.parent.is_dir():
+        raise fail(f"--write-calibration: no folder {write_calibration.parent}")
     if jobs < 1:
         raise fail(f"--jobs must be >= 1 (got {jobs})")
     if base not in ("tiny", "smollm2"):
@@ -83,6 +92,7 @@ def bench(
         "jobs": jobs,
         "executor": "ray" if use_ray else "process",
         "ray_address": ray_address,
+        "calibration_out": write_calibration,
     }
     if kinds is not None:
         settings["kinds"] = tuple(k.strip() for k in kinds.split(",") if k.strip())

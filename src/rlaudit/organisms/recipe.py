@@ -41,6 +41,11 @@ ALTERNATIVES = 4
 _OPERANDS = re.compile(r"(\d+)\+(\d+)")
 
 
+class RecipeNotReached(RuntimeError):
+    """A build that could not make its organism what the recipe claims (e.g. `stochastic`'s greedy target
+    accuracy): the build fails rather than write an organism that is not the one it names."""
+
+
 # --- configuration shared by every recipe ------------------------------------------------------------
 
 
