@@ -33,6 +33,6 @@ def test_reach_target_records_each_check(tiny_model_builder, small_organism_conf
 
 def test_the_default_recipe_range_and_bad_values():
     cfg = stochastic.Config()
-    assert cfg.greedy_target == (0.05, 0.22) and cfg.max_rounds >= 1
+    assert cfg.greedy_target == (0.05, 0.25) and cfg.max_rounds >= 1
     with pytest.raises(ValueError, match="greedy_target"):
         stochastic.Config(greedy_target=(0.3, 0.2))
