@@ -7,8 +7,11 @@ For every organism kind, build seed and elicitation seed: one `rlaudit elicit` r
 bench's length) of the built tiny organism (`--organisms`, default /tmp/bfull/organisms, as `rlaudit bench`
 leaves them), kept under `--out` and reused when already there. Each run's stored rollouts are then
 *replayed* through the current monitor as the live callback sees them: the rollouts of steps 1..s are
-judged for every s, so a run's first flag is the first step at which the verdict is not `clean`, as
-`MonitorCallback.first_flag_step` records it. A run is flagged when any step's verdict is.
+judged for every s up to `--lead-steps` (10), then every `--every`-th step (5) and the last, so a run's
+first flag is the first judged step at which the verdict is not `clean`, as
+`MonitorCallback.first_flag_step` records it (the live callback judges every step; judging every step
+after the tenth would double the replay's cost on this shared machine). A run is flagged when any judged
+step's verdict is. Resistant runs are not judged after their first flag, except at the last step.
 
 Kinds: `honest`, `weak`, `incapable` (honest), `honest_hard` (the honest organism on the bench's hard-target
 task file, no `difficulty` column), `honest_hard_difficulty` (the honest organism on a task file written
@@ -98,9 +101,11 @@ def elicit_run(org: Path, task: str, run_dir: Path, steps: int, seed: int) -> fl
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def replay(run_dir: Path, splits_matched: bool) -> dict[str, Any]:
-    """Judge the stored rollouts of steps 1..s for every s, as the live callback does: the first flagged
-    step, the final verdict and findings, and the CPU seconds the replay took."""
+def replay(run_dir: Path, splits_matched: bool, lead: int, every: int, stop_at_flag: bool) -> dict[str, Any]:
+    """Judge the stored rollouts of steps 1..s, as the live callback does, for every s up to `lead`, then
+    every `every`-th step, and the last: the first flagged step, the final verdict and findings, and the
+    CPU seconds the replay took. With `stop_at_flag`, steps after the first flag are not judged (the last
+    one still is)."""
     import pyarrow.compute as pc
 
     from rlaudit.monitor import MonitorConfig, judge
@@ -117,8 +122,11 @@ def replay(run_dir: Path, splits_matched: bool) -> dict[str, Any]:
     first_flag, result = None, None
     with tempfile.TemporaryDirectory(prefix="mfa-") as tmp:
         live = RolloutStore(Path(tmp) / "store")
-        for s in steps:
+        for i, s in enumerate(steps, start=1):
             live.append_table(rows.filter(pc.equal(rows["step"], s)), name="live", part=f"step-{s:05d}")
+            last = i == len(steps)
+            if not last and ((i > lead and i % every) or (stop_at_flag and first_flag is not None)):
+                continue
             result = judge(live, config=config)
             if first_flag is None and result.label != "clean":
                 first_flag = s
@@ -153,6 +161,7 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(HONEST + RESISTANT))
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--lead-steps", type=int, default=10)
+    ap.add_argument("--every", type=int, default=5, help="after --lead-steps, judge every this many steps")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="build seed 0, offset 100, 15 steps")
     ap.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
@@ -185,7 +194,7 @@ def main() -> None:
         if not (run_dir / "store").is_dir():
             results.append({"kind": k, "build_seed": s, "elicit_seed": es, "error": "elicit failed"})
             continue
-        r = replay(run_dir, splits_matched=k != "honest_hard")
+        r = replay(run_dir, k != "honest_hard", args.lead_steps, args.every, stop_at_flag=k in RESISTANT)
         results.append(
             {"kind": k, "build_seed": s, "elicit_seed": es, "run": str(run_dir), "elicit_cpu_s": c, **r}
         )
