@@ -163,11 +163,18 @@ def main() -> None:
     ap.add_argument("--lead-steps", type=int, default=10)
     ap.add_argument("--every", type=int, default=5, help="after --lead-steps, judge every this many steps")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="build seed 0, offset 100, 15 steps")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="build seed 0, offset 100, 15 steps; honest, incapable, honest_hard_difficulty, locked, stochastic",
+    )
     ap.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
+    ap.add_argument("--replay-only", action="store_true", help="judge the runs already there; start none")
+    ap.add_argument("--fresh", action="store_true", help="replay every run again (after a detector change)")
     args = ap.parse_args()
     if args.quick:
         args.build_seeds, args.elicit_offsets, args.steps = "0", "100", 15
+        args.kinds = "honest,incapable,honest_hard_difficulty,locked,stochastic"
     seeds = [int(s) for s in args.build_seeds.split(",")]
     offsets = [int(o) for o in args.elicit_offsets.split(",")]
     kinds = args.kinds.split(",")
@@ -179,7 +186,8 @@ def main() -> None:
                 if off == 0 and args.steps == 30 and (reused / "elicit.json").is_file():
                     run_dir = reused
                 else:
-                    run_dir = args.out / f"seed-{s}" / f"e{s + off}" / k
+                    tag = f"e{s + off}" if args.steps == 30 else f"e{s + off}-{args.steps}steps"
+                    run_dir = args.out / f"seed-{s}" / tag / k
                 org = args.organisms / f"seed-{s}" / ORGANISM.get(k, k)
                 cases.append((k, s, s + off, org, task_of(k, args.out, args.bench_tasks), run_dir))
 
@@ -187,14 +195,25 @@ def main() -> None:
         _kind, _seed, es, org, task, run_dir = case
         return elicit_run(org, task, run_dir, args.steps, es)
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        cpu = list(pool.map(run, cases))
+    if args.replay_only:
+        cases = [c for c in cases if (c[5] / "elicit.json").is_file()]
+        cpu: list[float | None] = [None] * len(cases)
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            cpu = list(pool.map(run, cases))
     results = []
     for (k, s, es, _org, _task, run_dir), c in zip(cases, cpu, strict=True):
         if not (run_dir / "store").is_dir():
             results.append({"kind": k, "build_seed": s, "elicit_seed": es, "error": "elicit failed"})
             continue
-        r = replay(run_dir, k != "honest_hard", args.lead_steps, args.every, stop_at_flag=k in RESISTANT)
+        # One replay per run, kept: a rerun (or a second invocation) reads it back unless --fresh.
+        cached = args.out / "replays" / f"{k}-b{s}-e{es}-{args.steps}steps.json"
+        if cached.is_file() and not args.fresh:
+            r = json.loads(cached.read_text())
+        else:
+            r = replay(run_dir, k != "honest_hard", args.lead_steps, args.every, stop_at_flag=k in RESISTANT)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(r))
         results.append(
             {"kind": k, "build_seed": s, "elicit_seed": es, "run": str(run_dir), "elicit_cpu_s": c, **r}
         )
