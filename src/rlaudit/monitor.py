@@ -166,7 +166,7 @@ def judge(
         findings += unlabelled_findings(findings, run_detectors(plain, config.detectors))
     findings = match_difficulty(
         findings,
-        difficulty_levels(store) if not signals.metrics_only else None,
+        difficulty_levels(store, config.signals) if not signals.metrics_only else None,
         config.split_comparisons,
         splits_matched=config.splits_matched,
         cfg=config.difficulty,

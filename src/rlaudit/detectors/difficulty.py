@@ -10,6 +10,8 @@ by difficulty level:
 - *matched levels*: difficulties with at least `min_rollouts` rollouts in the target split and in the
   other splits (pooled) over the finding's steps, or, when none has, over every step of the run so far
   (a short window early in a run holds few control rollouts);
+- a prompt family of the unlabelled view (`rlaudit.detectors.unlabelled`) plays the target, the
+  other families control, over the whole run; such a finding with no matched level is left as it is;
 - *matched gap*: the mean over matched levels of (control performance - target performance), each
   level weighted by the smaller of its two rollout counts (a level one side barely saw weighs little).
 
@@ -68,16 +70,22 @@ class MatchedGap:
 
 
 def matched_gap(
-    levels: pa.Table, split: str, steps: tuple[int, int] | None, run: str | None, cfg: DifficultyConfig
+    levels: pa.Table,
+    split: str,
+    steps: tuple[int, int] | None,
+    run: str | None,
+    cfg: DifficultyConfig,
+    key: str = "split",
 ) -> MatchedGap:
     """The matched gap of `split` against every other split, over `steps` (all when None) of `run`
-    (all runs when None); `levels` as `rlaudit.signals.difficulty.difficulty_levels` gives it."""
+    (all runs when None); `levels` as `rlaudit.signals.difficulty.difficulty_levels` gives it. With
+    `key="family"`, `split` is a prompt family, compared with every other family."""
     t = levels
     if run is not None:
         t = t.filter(pc.equal(t["run"], run))
     if steps is not None:
         t = t.filter(pc.and_(pc.greater_equal(t["step"], steps[0]), pc.less_equal(t["step"], steps[1])))
-    side = pc.if_else(pc.equal(t["split"], split), "target", "control")
+    side = pc.if_else(pc.equal(t[key], split), "target", "control")
     grouped = (
         pa.table({"side": side, "difficulty": t["difficulty"], "n": t["n"], "perf_sum": t["perf_sum"]})
         .group_by(["side", "difficulty"])
@@ -120,8 +128,15 @@ def match_difficulty(
     difficulty when `levels` is given, else capped at MEDIUM when `splits_matched` is False."""
     out = []
     for f in findings:
-        if f.detector not in detectors or f.severity < Severity.MEDIUM or f.split is None:
+        family = f.evidence.get("family") if f.split is None else None
+        if f.detector not in detectors or f.severity < Severity.MEDIUM or (f.split is None and not family):
             out.append(f)
+        elif family:  # the unlabelled view's prompt family: matched against the other families
+            if levels is None:
+                out.append(f)
+            else:
+                m = matched_gap(levels, str(family), None, None, cfg, key="family")
+                out.append(_judged(f, m, cfg) if m.levels else f)
         elif levels is None:
             out.append(
                 f if splits_matched else _capped(f, "target and control are not matched in difficulty")
@@ -129,9 +144,9 @@ def match_difficulty(
         else:
             window = f.evidence.get("window")
             run = window.get("run") if isinstance(window, dict) else None
-            m = matched_gap(levels, f.split, f.steps, run, cfg)
+            m = matched_gap(levels, str(f.split), f.steps, run, cfg)
             if not m.levels and f.steps is not None:
-                m = matched_gap(levels, f.split, None, run, cfg)
+                m = matched_gap(levels, str(f.split), None, run, cfg)
             out.append(_judged(f, m, cfg))
     return out
 

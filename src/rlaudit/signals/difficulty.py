@@ -14,33 +14,42 @@ from __future__ import annotations
 import pyarrow as pa
 
 from rlaudit.records import RolloutStore
+from rlaudit.signals.compute import SignalsConfig
 
 DIFFICULTY_KEY = "difficulty"
 """The per-rollout field (a task file's column, kept in the store's `extra` JSON) read as difficulty."""
 
 _SQL = """
-    SELECT run, step, split, d AS difficulty, count(*) AS n, sum(perf) AS perf_sum
+    SELECT run, step, split, family, d AS difficulty, count(*) AS n, sum(perf) AS perf_sum
     FROM (
         SELECT run, step, split,
-               json_extract_string(extra, ?) AS d,
+               left(regexp_replace(prompt, $mask, '#', 'g'), $prefix) AS family,
+               json_extract_string(extra, $path) AS d,
                coalesce(CAST(correct AS DOUBLE), reward) AS perf
         FROM rollouts
         WHERE split IS NOT NULL AND extra IS NOT NULL
     )
     WHERE d IS NOT NULL AND perf IS NOT NULL AND NOT isnan(perf)
-    GROUP BY run, step, split, d
+    GROUP BY run, step, split, family, d
 """
 
 
-def difficulty_levels(store: RolloutStore) -> pa.Table | None:
-    """Columns run, step, split, difficulty (as text), n (rollouts) and perf_sum (passes, or summed
-    reward) per step, split and difficulty; None when no labelled rollout carries a difficulty."""
+def difficulty_levels(store: RolloutStore, cfg: SignalsConfig | None = None) -> pa.Table | None:
+    """Columns run, step, split, family (the prompt family as `SignalsConfig` masks it, for the
+    unlabelled view's findings), difficulty (as text), n (rollouts) and perf_sum (passes, or summed
+    reward) per step, split, family and difficulty; None when no labelled rollout carries a difficulty."""
+    cfg = cfg or SignalsConfig()
     if store.is_empty():
         return None
     con = store.connect()
     try:
-        # The JSON path is a bound parameter: nothing user-given goes into SQL text.
-        table = con.sql(_SQL, params=["$." + DIFFICULTY_KEY]).to_arrow_table()
+        # The JSON path and the mask are bound parameters: nothing user-given goes into SQL text.
+        params = {
+            "mask": cfg.family_mask,
+            "prefix": int(cfg.family_prefix_chars),
+            "path": "$." + DIFFICULTY_KEY,
+        }
+        table = con.sql(_SQL, params=params).to_arrow_table()
     finally:
         con.close()
     return table if table.num_rows else None
