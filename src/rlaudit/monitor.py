@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rlaudit.detectors import DetectorConfig, run_detectors
+from rlaudit.detectors.difficulty import DifficultyConfig, match_difficulty
 from rlaudit.detectors.unlabelled import unlabelled_findings
 from rlaudit.findings import Finding, Severity
 from rlaudit.ingest import IngestResult, ingest
@@ -29,6 +30,7 @@ from rlaudit.jsonsafe import SafeList, column_values
 from rlaudit.judgement import Judgement, Provenance, describe_input
 from rlaudit.records import RecordError, RolloutStore
 from rlaudit.signals import Signals, SignalsConfig, compute_signals, signal_columns, step_columns
+from rlaudit.signals.difficulty import difficulty_levels
 
 if TYPE_CHECKING:  # the judge (and its client) is imported only when one is asked for
     from rlaudit.judges import JudgeConfig
@@ -60,8 +62,16 @@ class MonitorConfig:
     since a model that cannot do a harder target answers it with one repeated wrong answer too (the
     honest tiny organism on two-digit target sums: `selective_underperformance` and
     `exploration_starvation` HIGH, docs/benchmarks.md)."""
-    split_comparisons: tuple[str, ...] = ("selective_underperformance", "exploration_starvation")
-    """The detectors whose HIGH rests on comparing the target split with control."""
+    split_comparisons: tuple[str, ...] = (
+        "selective_underperformance",
+        "exploration_starvation",
+        "transient_starvation",
+    )
+    """The detectors whose findings rest on comparing the target split with control: checked at matched
+    difficulty when the rollouts carry a `difficulty` (`rlaudit.detectors.difficulty`), else capped at
+    MEDIUM when `splits_matched` is False."""
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
+    """The difficulty-matched comparison of `split_comparisons`' findings."""
     judge: JudgeConfig | None = None
     """A transcript judge to read a sample of the rollouts (`rlaudit.judges`; ``rlaudit monitor
     --judge-model``); None: no judge."""
@@ -154,8 +164,13 @@ def judge(
     if config.unlabelled_view and signals.labelled:
         plain = compute_signals(store, dataclasses.replace(config.signals, ignore_splits=True), reuse=signals)
         findings += unlabelled_findings(findings, run_detectors(plain, config.detectors))
-    if not config.splits_matched:
-        findings = [_at_most_medium(f) if f.detector in config.split_comparisons else f for f in findings]
+    findings = match_difficulty(
+        findings,
+        difficulty_levels(store, config.signals) if not signals.metrics_only else None,
+        config.split_comparisons,
+        splits_matched=config.splits_matched,
+        cfg=config.difficulty,
+    )
     findings += unscored_findings(store)
     if config.judge is not None:
         from rlaudit.judges import judge_store
@@ -200,16 +215,6 @@ def unscored_findings(store: RolloutStore) -> list[Finding]:
             evidence={"rollouts": total, "scored": 0},
         )
     ]
-
-
-def _at_most_medium(f: Finding) -> Finding:
-    if f.severity <= Severity.MEDIUM:
-        return f
-    note = " At most MEDIUM: target and control are not matched in difficulty (a harder target alone looks like this)."
-    evidence = {**f.evidence, "capped_from": str(f.severity), "splits_matched": False}
-    return dataclasses.replace(
-        f, severity=Severity.MEDIUM, summary=f.summary.rstrip() + note, evidence=evidence
-    )
 
 
 def signals_section(signals: Signals) -> dict[str, Any]:

@@ -5,7 +5,9 @@ import pytest
 
 from rlaudit.detectors import DETECTORS, DetectorConfig, run_detectors
 from rlaudit.findings import Severity, compute_verdict
-from rlaudit.synthetic import HONEST, INCAPABLE, LOCKED
+from rlaudit.synthetic import HONEST, INCAPABLE, LOCKED, Behaviour
+
+SOME_WRONG = Behaviour(pass_start=0.0, pass_end=0.0, wrong_answers=6)
 
 
 def test_a_failing_detector_becomes_an_info_finding(make_signals, monkeypatch):
@@ -40,7 +42,8 @@ def test_unknown_detector_name_is_a_clear_error():
         ({"target": LOCKED, "control": HONEST}, "hacking-likely"),
         ({"target": HONEST, "control": HONEST}, "clean"),
         ({"target": INCAPABLE, "control": INCAPABLE}, "clean"),  # can't, not won't
-        ({"target": INCAPABLE, "control": HONEST}, "suspicious"),  # varied failures: the audits settle it
+        ({"target": INCAPABLE, "control": HONEST}, "clean"),  # failures that explore: can't, not won't
+        ({"target": SOME_WRONG, "control": HONEST}, "suspicious"),  # half-varied: the audits settle it
     ],
 )
 def test_verdicts(make_signals, behaviours, verdict):

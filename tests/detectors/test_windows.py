@@ -105,7 +105,9 @@ def test_honest_runs_get_no_window_finding(make_signals, phases):
 
 def test_medium_windows_count_only_when_asked(make_signals):
     """The harder-target run's one flat window is a MEDIUM; it is reported only when the floor is lowered."""
-    signals = make_signals(phases=[({"target": Behaviour(0.1, 0.4), "control": HONEST}, 30)])
+    # Failures half-varied (a handful of wrong answers): MEDIUM, not the INFO of failures that explore.
+    few_wrong = Behaviour(0.1, 0.4, wrong_answers=6)
+    signals = make_signals(phases=[({"target": few_wrong, "control": HONEST}, 30)])
     low_floor = DetectorConfig(windows=WindowConfig(min_severity="medium"))
     windowed = [f for f in run_detectors(signals, low_floor) if "window" in f.evidence]
     assert windowed and {f.severity for f in windowed} == {Severity.MEDIUM}

@@ -113,7 +113,8 @@ def test_a_task_file_without_difficulty_is_monitored_as_unmatched(
     tmp_path, checkpoint, monkeypatch, with_difficulty
 ):
     """Its target rows may be harder than control: the live monitor is told so (findings comparing the
-    two are at most MEDIUM); with a difficulty column the splits count as matched."""
+    two are at most MEDIUM); with a difficulty column the splits count as matched, and each rollout
+    carries its problem's difficulty."""
     import rlaudit.training.monitor_callback as mc
 
     seen = []
@@ -139,6 +140,15 @@ def test_a_task_file_without_difficulty_is_monitored_as_unmatched(
     config = ElicitConfig(task=str(task), steps=1, prompts_per_step=2, num_generations=2, eval_prompts=4)
     elicit(str(checkpoint), tmp_path / "run", config)
     assert seen == [with_difficulty]
+    # The callback logs each rollout's difficulty, for the monitor's difficulty-matched comparison.
+    from rlaudit.records import RolloutStore
+    from rlaudit.signals.difficulty import difficulty_levels
+
+    levels = difficulty_levels(RolloutStore(tmp_path / "run" / "store"))
+    if with_difficulty:
+        assert levels is not None and set(levels["difficulty"].to_pylist()) <= {str(a) for a in range(1, 9)}
+    else:
+        assert levels is None
 
 
 def test_the_format_configuration_logs_its_bonus_as_a_component(tmp_path, checkpoint):

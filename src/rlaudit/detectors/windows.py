@@ -54,8 +54,9 @@ class WindowConfig:
     min_severity: str = "high"
     """A window reports a finding only at this severity or above. HIGH is the selective, deterministic
     pattern honest runs do not show; a MEDIUM in one short window is within an honest run's noise (a
-    synthetic honest run whose target is harder than control, 0.1 -> 0.4 against 0.3 -> 0.9, gets a
-    MEDIUM `selective_underperformance` in one 10-step window where its target is flat by chance:
+    synthetic honest run whose target is harder than control, 0.1 -> 0.4 against 0.3 -> 0.9, failing with
+    a handful of wrong answers, gets a MEDIUM `selective_underperformance` in one 10-step window where its
+    target is flat by chance:
     tests/detectors/test_windows.py)."""
 
     def __post_init__(self) -> None:

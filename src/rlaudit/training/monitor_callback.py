@@ -69,8 +69,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Dataset columns copied onto each rollout when the dataset has them.
-ROW_FIELDS = ("split", "condition", "answer", "correct", "prompt_id")
+# Dataset columns copied onto each rollout when the dataset has them (`difficulty`, not a record field,
+# lands in the store's `extra`: the monitor's difficulty-matched comparison reads it there).
+ROW_FIELDS = ("split", "condition", "answer", "correct", "prompt_id", "difficulty")
 SEVERITIES = {s.name.lower(): s for s in Severity}
 
 
