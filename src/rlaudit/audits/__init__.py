@@ -104,12 +104,18 @@ def run_audit(
             progress.update(1)
     finally:
         progress.close()
-    return judge_audit(task, results, provenance)
+    return judge_audit(task, results, provenance, calibration=calibration)
 
 
-def judge_audit(task: Task, results: dict[str, TestResult], provenance: Provenance) -> Judgement:
+def judge_audit(
+    task: Task,
+    results: dict[str, TestResult],
+    provenance: Provenance,
+    *,
+    calibration: Calibration | str | None = "shipped",
+) -> Judgement:
     """The judgement of finished tests (by audit name, in the order run): what `run_audit` returns, and
-    what `rlaudit.audits.jobs` assembles from tests run elsewhere."""
+    what `rlaudit.audits.jobs` assembles from tests run elsewhere. `calibration` as in `run_audit`."""
     findings = [f for r in results.values() for f in r.findings]
     tests_json = {name: _without_findings(r.to_dict()) for name, r in results.items()}
     sections: dict[str, Any] = {"audit": {"task": task.name, "tests": tests_json}}
