@@ -59,8 +59,6 @@ class MonitorCallbackConfig:
     """At the end of training, wait at most this long for the writes and the final pass (a bound, so a
     hung disk cannot hold the job; on a timeout `result` is the last pass that finished, and a fault
     is counted)."""
-    worker_nice: int = 10
-    """Scheduling niceness added to the background thread (Linux), so training gets the CPU first."""
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     judge: JudgeConfig | None = None
     """A transcript judge run in the background (`rlaudit.training.live_judge`): never blocks a step;

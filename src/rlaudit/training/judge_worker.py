@@ -9,21 +9,19 @@ not depend on how far behind the worker is; the caller keeps at most one pass in
 (`pass_in_flight`), so the worker never falls further behind than one pass.
 
 Why a thread, not a process: the work is DuckDB queries and numpy, which release the GIL, and the
-store, buffer and detector state stay in one place. The thread is given a lower scheduling priority
-(Linux: `setpriority` on its own thread id, nice +`nice`), so on a busy machine the training thread
-gets the CPU first.
+store, buffer and detector state stay in one place. The thread keeps the training thread's scheduling
+priority on purpose: a niced worker that the OS leaves waiting while it holds the GIL stalls the
+training thread with it (measured: a 2.5 s stall of one hand-over on an overloaded machine).
 
 Bounded: past `max_rows` rows queued (a worker stuck on a hung disk), the oldest queued rows are
 written to a spill file and queued as its path: memory stays bounded and no row is dropped unless
 even that write fails (then counted as a fault, as `RowBuffer` does). `take_all` lets the training
-thread drain the queue itself, under the worker's write lock, when it must know every row is
-written (a checkpoint). Exceptions inside `write` / `judge` are the caller's to make fail-open.
+thread take the queue back, under the worker's write lock, when it must know every row is written
+(a checkpoint). Exceptions inside `write` / `judge` are the caller's to make fail-open.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import time
 import uuid
@@ -33,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq  # here, not in the worker: an import there holds the GIL for seconds
 
 
 @dataclass
@@ -50,8 +49,6 @@ class WorkItem:
 
     def load(self) -> list[pa.Table]:
         """Its tables, the spilled ones read back (and their files removed) first: they are older."""
-        import pyarrow.parquet as pq
-
         tables = [pq.read_table(p) for p in self.spilled]
         for p in self.spilled:
             p.unlink(missing_ok=True)
@@ -70,10 +67,9 @@ class JudgeWorker:
         spill_dir: Path,
         max_rows: int,
         on_error: Callable[[str, BaseException, int], None],
-        nice: int = 10,
     ):
         self._write, self._judge = write, judge
-        self.spill_dir, self.max_rows, self.nice = spill_dir, max_rows, nice
+        self.spill_dir, self.max_rows = spill_dir, max_rows
         self._on_error = on_error
         """Told `(kind, exception, rows lost)` of a fault in the worker itself (the callback counts it)."""
         self._items: deque[WorkItem] = deque()
@@ -83,6 +79,8 @@ class JudgeWorker:
         self._busy = False
         self._passes_queued = 0
         self._thread: threading.Thread | None = None
+        self._running = False  # a thread is in its loop (set and cleared under `_cond`)
+        self._in_hand: WorkItem | None = None  # taken by the worker, its rows not yet being written
         self._stop = False
         self.busy_seconds = 0.0
         """Wall seconds the worker spent writing and judging (its share of the machine)."""
@@ -95,12 +93,16 @@ class JudgeWorker:
         beyond a lock the worker holds for a pop."""
         if not tables and judge_step is None:
             return
-        self._start()
         with self._cond:
             self._items.append(WorkItem(list(tables), judge_step=judge_step, submit=submit))
             if judge_step is not None:
                 self._passes_queued += 1
+            self._stop = False
+            start, self._running = not self._running, True
             self._cond.notify()
+        if start:  # decided under the lock: a thread on its way out never strands an item
+            self._thread = threading.Thread(target=self._loop, name="rlaudit-judge", daemon=True)
+            self._thread.start()
         self._bound()
 
     @property
@@ -121,13 +123,19 @@ class JudgeWorker:
         return True
 
     def take_all(self) -> tuple[list[pa.Table], list[WorkItem]]:
-        """Take every queued item back (their rows, oldest first, and the items themselves, emptied of
-        rows, for the caller to hand again); call holding `write_lock`, so no write is half done."""
+        """Take every queued row back (oldest first) with the queued passes (emptied of rows, for the
+        caller to hand again). Call holding `write_lock`: no write is then half done, and the rows of an
+        item the worker has taken but not begun to write are taken too (it then runs only its pass)."""
         with self._cond:
             items = list(self._items)
             self._items.clear()
             self._passes_queued -= sum(1 for i in items if i.judge_step is not None)
-        tables = [t for item in items for t in item.load()]
+            stolen = []
+            if self._in_hand is not None:
+                held = self._in_hand
+                stolen = [WorkItem(held.tables, held.spilled)]
+                held.tables, held.spilled = [], []
+        tables = [t for item in stolen + items for t in item.load()]
         return tables, [i for i in items if i.judge_step is not None]
 
     def close(self, timeout: float | None = 0) -> None:
@@ -139,30 +147,24 @@ class JudgeWorker:
             self._thread.join(timeout)
 
     # -- the worker thread ---------------------------------------------------------------------------
-    def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop = False
-            self._thread = threading.Thread(target=self._loop, name="rlaudit-judge", daemon=True)
-            self._thread.start()
-
     def _loop(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is its own scheduling entity
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while True:
             with self._cond:
                 while not self._items and not self._stop:
                     self._cond.wait()
                 if not self._items:
+                    self._running = False
                     return
                 item = self._items.popleft()
                 self._busy = True
-                self.write_lock.acquire()  # before the queue lock is let go: `take_all` sees it or waits
+                self._in_hand = item  # until its write begins, `take_all` may take its rows
             wall, cpu = time.perf_counter(), time.thread_time()
             try:
-                try:
+                # Lock order everywhere: `write_lock`, then `_cond` (never the other way round).
+                with self.write_lock:
+                    with self._cond:
+                        self._in_hand = None
                     self._write(item.load())
-                finally:
-                    self.write_lock.release()
                 if item.judge_step is not None:
                     self._judge(item)
             except Exception as e:  # `write`/`judge` are fail-open already; this keeps the thread alive
@@ -178,8 +180,6 @@ class JudgeWorker:
 
     def _bound(self) -> None:
         """Past `max_rows` queued, spill the oldest queued items' rows to files (module docstring)."""
-        import pyarrow.parquet as pq
-
         with self._cond:
             queued = sum(i.rows for i in self._items)
             if queued <= self.max_rows:

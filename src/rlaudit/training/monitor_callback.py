@@ -127,7 +127,6 @@ class MonitorCallback(TrainerCallback):
             spill_dir=spill,
             max_rows=self.config.max_buffered_rows,
             on_error=lambda kind, e, rows: self.faults.record(kind, e, n=max(rows, 1)),
-            nice=self.config.worker_nice,
         )
         """The background writer and judge (`rlaudit.training.judge_worker`)."""
         self.probe = None if self.config.probe is None or not self.active else _live_probe(self.config)
