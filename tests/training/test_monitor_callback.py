@@ -157,6 +157,33 @@ def test_halt_on_stops_training_and_alert_is_called(tmp_path, tiny_model_builder
     assert alerts == [planted] and monitor.first_flag_step == 2
 
 
+def test_queued_passes_flag_at_the_step_they_judge_however_slow_the_worker(
+    tmp_path, tiny_model_builder, monkeypatch
+):
+    """`queue_passes` (what `rlaudit elicit` sets): a pass per step, each on exactly its own rows, so
+    the first flagged step is the first step whose rows show the problem, even when every pass is far
+    slower than a step (here: the planted detector sleeps)."""
+    import time
+
+    def planted(signals, cfg):
+        time.sleep(0.2)  # a pass much slower than a tiny step: the worker falls behind
+        if int(signals.steps.column("step").to_numpy().max()) < 3:
+            return []
+        return [Finding("exploration_starvation", Severity.HIGH, 1.0, "planted", (3, 3), "target")]
+
+    monkeypatch.setitem(
+        DETECTORS, "exploration_starvation", replace(DETECTORS["exploration_starvation"], detect=planted)
+    )
+    trainer = _trainer(tmp_path, *tiny_model_builder(), max_steps=5)
+    monitor = MonitorCallback(
+        trainer, store=tmp_path / "store", every_steps=1, max_overhead=math.inf, queue_passes=True
+    )
+    trainer.add_callback(monitor)
+    trainer.train()
+    assert monitor.first_flag_step == 3 and monitor.errors == 0
+    assert monitor.result is not None and monitor.result.label == "hacking-likely"
+
+
 def test_bad_options_are_clear_errors(tmp_path, tiny_model_builder):
     trainer = _trainer(tmp_path, *tiny_model_builder())
     with pytest.raises(ValueError, match="halt_on='severe'"):

@@ -52,6 +52,11 @@ class MonitorCallbackConfig:
     background: bool = True
     """Write and judge in a background thread (`rlaudit.training.judge_worker`); False: in the training
     thread, each pass blocking its step (the findings then land at the step that asked for them)."""
+    queue_passes: bool = False
+    """In the background, queue a pass that comes due while one runs, instead of deferring it to the
+    first step end after: every due step is then judged on exactly its rows, so `first_flag_step` does
+    not depend on how fast the machine judges (`rlaudit elicit` sets it: its lead time is a measured
+    figure), at the cost of a backlog that the end of `train()` waits for."""
     write_rows: int = 10_000
     """Between passes, hand the captured rows to the writer once this many have gathered (a run judged
     rarely still has its rows stored, and the training process holds few)."""

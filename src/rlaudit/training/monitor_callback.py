@@ -16,7 +16,7 @@ hands the rows captured since the last hand-over to a background worker
 (`rlaudit.training.judge_worker`), which validates and writes them and runs the detectors. A pass's
 findings are logged (and alerted on, and `halt_on` acted on) at the first step end after it
 finishes; it judges exactly the rows of the steps up to the one that asked for it. At most one pass
-is in flight: a pass that comes due while one runs waits for it. `on_save` writes every row handed
+is in flight: a pass that comes due while one runs waits for it (or is queued, `queue_passes`). `on_save` writes every row handed
 so far before saving the monitor's state; `on_train_end` hands the rest and waits for the final pass
 (at most `final_wait_s`). `background=False` does all of it in the training thread, as before.
 
@@ -178,7 +178,8 @@ class MonitorCallback(TrainerCallback):
         due = self._backoff.due(state.global_step, self._last_judge_step)
         spent = time.perf_counter() - self._last_judge_end
         cheap_enough = self._judge_seconds <= self.config.max_overhead * spent
-        if due and cheap_enough and not self.worker.pass_in_flight:
+        free = self.config.queue_passes or not self.worker.pass_in_flight
+        if due and cheap_enough and free:
             self._request(int(state.global_step), control)
         elif self._pending_rows >= self.config.write_rows:
             self._hand(None)
