@@ -68,6 +68,7 @@ def test_interrupt_and_resume_stores_every_rollout_once(tmp_path, tiny_model_bui
     trainer.add_callback(PreemptAt(KILLED_AT))
     with pytest.raises(Preempted):
         trainer.train()
+    assert first.worker.wait_idle(60)  # the background writer finishes what it was handed
     # Rows of step 3 reached the store; the last checkpoint is step 2, with the monitor's state in it.
     assert _per_step(first) == {1: BATCH, 2: BATCH, 3: BATCH}
     saved = json.loads((out / "checkpoint-2" / STATE_DIR / STATE_FILE).read_text())
