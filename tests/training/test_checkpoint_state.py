@@ -63,7 +63,9 @@ def _per_step(monitor: MonitorCallback) -> dict[int, int]:
 def test_interrupt_and_resume_stores_every_rollout_once(tmp_path, tiny_model_builder):
     out, store = tmp_path / "out", tmp_path / "store"
     trainer = _trainer(out, *tiny_model_builder())
-    first = MonitorCallback(trainer, store=store, every_steps=1, max_overhead=math.inf)
+    # queue_passes: each step's rows are handed to the background writer at its end, even while the
+    # previous pass still runs (deferred, step 3's would still be in the training process when it dies).
+    first = MonitorCallback(trainer, store=store, every_steps=1, max_overhead=math.inf, queue_passes=True)
     trainer.add_callback(first)
     trainer.add_callback(PreemptAt(KILLED_AT))
     with pytest.raises(Preempted):
