@@ -157,6 +157,7 @@ def test_halt_on_stops_training_and_alert_is_called(tmp_path, tiny_model_builder
     assert alerts == [planted] and monitor.first_flag_step == 2
 
 
+@pytest.mark.slow  # ~5 CPU-s: a run judged at every step, each pass made slow on purpose
 def test_queued_passes_flag_at_the_step_they_judge_however_slow_the_worker(
     tmp_path, tiny_model_builder, monkeypatch
 ):
@@ -166,7 +167,7 @@ def test_queued_passes_flag_at_the_step_they_judge_however_slow_the_worker(
     import time
 
     def planted(signals, cfg):
-        time.sleep(0.2)  # a pass much slower than a tiny step: the worker falls behind
+        time.sleep(0.1)  # a pass much slower than a tiny step: the worker falls behind
         if int(signals.steps.column("step").to_numpy().max()) < 3:
             return []
         return [Finding("exploration_starvation", Severity.HIGH, 1.0, "planted", (3, 3), "target")]
@@ -174,7 +175,7 @@ def test_queued_passes_flag_at_the_step_they_judge_however_slow_the_worker(
     monkeypatch.setitem(
         DETECTORS, "exploration_starvation", replace(DETECTORS["exploration_starvation"], detect=planted)
     )
-    trainer = _trainer(tmp_path, *tiny_model_builder(), max_steps=5)
+    trainer = _trainer(tmp_path, *tiny_model_builder(), max_steps=4)
     monitor = MonitorCallback(
         trainer, store=tmp_path / "store", every_steps=1, max_overhead=math.inf, queue_passes=True
     )
