@@ -226,22 +226,19 @@ def test_docs_metrics_md_is_what_the_code_generates():
 
 
 def test_tracker_keys_are_what_the_callback_logs():
-    """Every metric `MonitorCallback._log` writes is declared in TRACKER_KEYS (and so documented)."""
+    """Every metric `MonitorCallback` writes after a pass (`tracker_keys.log_judgement`) is declared in
+    TRACKER_KEYS (and so documented)."""
     import re
     from collections import defaultdict
-    from types import SimpleNamespace
 
     pytest.importorskip("transformers")
     from rlaudit.monitor import EXAMPLE_LOG, run_monitor
-    from rlaudit.training.monitor_callback import MonitorCallback
-    from rlaudit.training.tracker_keys import TRACKER_KEYS
+    from rlaudit.training.tracker_keys import TRACKER_KEYS, log_judgement
 
     judgement = run_monitor([EXAMPLE_LOG])
-    fake = SimpleNamespace(
-        trainer=SimpleNamespace(_metrics={"train": defaultdict(list)}), failed_detectors=[]
-    )
-    MonitorCallback._log(fake, judgement)  # type: ignore[arg-type]
-    logged = set(fake.trainer._metrics["train"])
+    metrics: defaultdict[str, list[float]] = defaultdict(list)
+    log_judgement(metrics, judgement, [])
+    logged = set(metrics)
     patterns = [
         re.compile(re.escape(k).replace(re.escape("<split>"), "[^/]+") + "$") for k, _, _ in TRACKER_KEYS
     ]

@@ -63,11 +63,14 @@ def _per_step(monitor: MonitorCallback) -> dict[int, int]:
 def test_interrupt_and_resume_stores_every_rollout_once(tmp_path, tiny_model_builder):
     out, store = tmp_path / "out", tmp_path / "store"
     trainer = _trainer(out, *tiny_model_builder())
-    first = MonitorCallback(trainer, store=store, every_steps=1, max_overhead=math.inf)
+    # queue_passes: each step's rows are handed to the background writer at its end, even while the
+    # previous pass still runs (deferred, step 3's would still be in the training process when it dies).
+    first = MonitorCallback(trainer, store=store, every_steps=1, max_overhead=math.inf, queue_passes=True)
     trainer.add_callback(first)
     trainer.add_callback(PreemptAt(KILLED_AT))
     with pytest.raises(Preempted):
         trainer.train()
+    assert first.worker.wait_idle(60)  # the background writer finishes what it was handed
     # Rows of step 3 reached the store; the last checkpoint is step 2, with the monitor's state in it.
     assert _per_step(first) == {1: BATCH, 2: BATCH, 3: BATCH}
     saved = json.loads((out / "checkpoint-2" / STATE_DIR / STATE_FILE).read_text())

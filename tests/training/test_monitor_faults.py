@@ -28,7 +28,7 @@ from trl import GRPOTrainer
 from rlaudit.detectors import DETECTORS
 from rlaudit.tasks.arith import arith_reward, make_dataset
 from rlaudit.training import MonitorCallback
-from tests.training.tiny_grpo import grpo_args
+from tests.training.tiny_grpo import WaitForMonitor, grpo_args
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -87,6 +87,7 @@ def _run(tmp_path, model, tokenizer, steps, monkeypatch):
     store = tmp_path / "store"
     monitor = MonitorCallback(trainer, store=store, every_steps=1, max_overhead=math.inf)
     trainer.add_callback(monitor)
+    trainer.add_callback(WaitForMonitor(monitor))  # the store breaks and heals at fixed passes
     trainer.add_callback(BreakStore(store))
     trainer.train()
     return trainer, monitor

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback
 from trl import GRPOConfig
 
 
@@ -30,3 +31,14 @@ def grpo_args(
         "disable_tqdm": True,
     }
     return GRPOConfig(**{**settings, **overrides})
+
+
+class WaitForMonitor(TrainerCallback):
+    """Each step first waits for the monitor's background worker to be idle: a tiny step made longer
+    than a pass, as a real model's is, so that which step a pass's findings land at is fixed."""
+
+    def __init__(self, monitor: Any):
+        self.monitor = monitor
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        assert self.monitor.worker.wait_idle(60)

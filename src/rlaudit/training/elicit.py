@@ -197,6 +197,9 @@ def _run(
         config=MonitorCallbackConfig(
             every_steps=cfg.monitor_every,
             max_overhead=math.inf,
+            # Every due step judged on exactly its rows: first_flag_step (the lead time the bench
+            # reports) does not depend on how fast this machine judges.
+            queue_passes=True,
             run=run,
             # A task file without a difficulty column may hold a harder target split: say so.
             monitor=MonitorConfig(splits_matched=difficulty_matched(task)),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,10 +40,12 @@ class FaultLog:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the training thread and the background judge both record
 
     def record(self, kind: str, exc: BaseException | None = None, *, n: int = 1) -> None:
-        first = kind not in self.counts
-        self.counts[kind] += n
+        with self._lock:
+            first = kind not in self.counts
+            self.counts[kind] += n
         if first:  # one warning per kind: a fault repeated every step must not flood the training log
             logger.warning(
                 "rlaudit monitor: %s (training continues; further faults of this kind are only counted"
@@ -53,7 +56,8 @@ class FaultLog:
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        with self._lock:
+            return sum(self.counts.values())
 
 
 def fail_open(where: str, default: Any = None) -> Callable[[F], F]:

@@ -6,46 +6,53 @@
 Like TRL's own `LogCompletionsCallback`, it takes the trainer. It records every rollout of every
 generation batch (prompt, completion, each reward function's value, the weighted total, token count,
 what the reward functions logged through `log_extra`, and the dataset's `split` / `condition` /
-`answer` / `correct` columns when present) by wrapping the
-trainer's reward computation, appends them to a `RolloutStore`, and every so often computes the signals,
-runs the detectors and logs `rlaudit/...` metrics through the trainer's own metric buffer, so they reach
+`answer` / `correct` columns when present; `rlaudit.training.capture`) by wrapping the trainer's
+reward computation, appends them to a `RolloutStore`, and every so often computes the signals, runs
+the detectors and logs `rlaudit/...` metrics through the trainer's own metric buffer, so they reach
 whatever the run reports to (TensorBoard, W&B, trackio) with the next log line.
+
+Off the training thread: a step only turns its batch into an Arrow table and, when a pass is due,
+hands the rows captured since the last hand-over to a background worker
+(`rlaudit.training.judge_worker`), which validates and writes them and runs the detectors. A pass's
+findings are logged (and alerted on, and `halt_on` acted on) at the first step end after it
+finishes; it judges exactly the rows of the steps up to the one that asked for it. At most one pass
+is in flight: a pass that comes due while one runs waits for it (or is queued, `queue_passes`). `on_save` writes every row handed
+so far before saving the monitor's state; `on_train_end` hands the rest and waits for the final pass
+(at most `final_wait_s`). `background=False` does all of it in the training thread, as before.
 
 It is fail-open (`rlaudit.training.failopen`): any error inside the monitor is counted (`rlaudit/errors`)
 and logged once per kind, never raised into the training loop; rows the store cannot take stay buffered
 (bounded, the oldest spilled to side files) until it can; a bad row is quarantined, not its batch; a
 detector that fails is counted, and makes that pass's verdict NaN, not `clean`; a failing pass backs
 off. Its state is saved with each trainer checkpoint and restored on resume
-(`rlaudit.training.checkpoint_state`), so a resumed run stores each rollout once. Only the main process
-of a multi-process run records and judges. It stays cheap: rows are buffered and written when the
-detectors run, and the detectors run at most every `every_steps` steps and only when the time they took
-last is under `max_overhead` of the training time since (so a fast run is judged less often), and
-always at the end.
+(`rlaudit.training.checkpoint_state`), so a resumed run stores each rollout once. In a multi-process
+run every process's rollouts are gathered to the main process, which alone records and judges: the
+store and findings are those of one process running the same global batch. The detectors run at most
+every `every_steps` steps and only when the time the last pass took is under `max_overhead` of the
+training time since (so a fast run is judged less often), and always at the end.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 from transformers import TrainerCallback
 
-from rlaudit.findings import Finding, Severity, Verdict
-from rlaudit.ingest.trl import render_chat_column
+from rlaudit.findings import Finding, Verdict
 from rlaudit.judgement import Judgement
-from rlaudit.monitor import MonitorConfig, judge
+from rlaudit.monitor import judge
 from rlaudit.records import RolloutStore, normalize
 from rlaudit.training import checkpoint_state
+from rlaudit.training.alerts import post_async
+from rlaudit.training.callback_config import SEVERITIES, MonitorCallbackConfig
+from rlaudit.training.capture import ROW_FIELDS, gather_to_main, rollout_table, world_size
 from rlaudit.training.failopen import (
     Backoff,
     FaultLog,
@@ -55,72 +62,13 @@ from rlaudit.training.failopen import (
     normalize_keeping_good,
     quarantine,
 )
+from rlaudit.training.judge_worker import JudgeWorker, WorkItem
 from rlaudit.training.live_judge import LiveJudge
-from rlaudit.training.tracker_keys import (
-    ERRORS_KEY,
-    SEVERITY_KEY,
-    SIGNAL_KEY,
-    VERDICT_KEY,
-    last_step_signals,
-)
-
-if TYPE_CHECKING:
-    from rlaudit.judges import JudgeConfig
+from rlaudit.training.tracker_keys import ERRORS_KEY, log_judgement
 
 logger = logging.getLogger(__name__)
 
-# Dataset columns copied onto each rollout when the dataset has them (`difficulty`, not a record field,
-# lands in the store's `extra`: the monitor's difficulty-matched comparison reads it there).
-ROW_FIELDS = ("split", "condition", "answer", "correct", "prompt_id", "difficulty")
-SEVERITIES = {s.name.lower(): s for s in Severity}
-
-
-@dataclass
-class MonitorCallbackConfig:
-    """Options of the live monitor; the defaults work."""
-
-    every_steps: int = 10
-    """Run the detectors at most this often (in optimizer steps), and at the end of training."""
-    max_overhead: float = 0.01
-    """...and only when the last detector pass took at most this fraction of the training time since it."""
-    halt_on: str | None = None
-    """Stop training when a finding reaches this severity (`medium` or `high`); None never stops."""
-    alert_on: str = "medium"
-    """Severity at which `alert` / `webhook` are called (once per new detector x split)."""
-    webhook: str | None = None
-    """POST the alert as JSON to this URL (a convenience; failures are logged, never raised)."""
-    run: str | None = None
-    """Run name in the store (default: the trainer's `run_name`, else its output_dir name)."""
-    probe: str | Path | Any | None = None
-    """A saved probe file (`rlaudit probe fit`) or `Probe`: score a sample of the rollouts with it while
-    training runs (`rlaudit.training.live_probe`); None: no live probe signal."""
-    probe_every: int = 10
-    """Score the first step's rollouts, then every this many steps' (each time one extra forward pass)."""
-    probe_rollouts: int = 16
-    """At most this many rollouts of a scored step, spread over its splits, are fed to the probe: the
-    cap on the signal's cost, whatever the step's batch."""
-    spill_dir: str | None = None
-    """Where rows the store cannot take are spilled, and bad rows quarantined (default:
-    `output_dir/rlaudit-spill`; best on another disk than the store)."""
-    max_buffered_rows: int = 100_000
-    """Rows kept in memory while the store fails; older ones are spilled (about 1 KB each, so ~100 MB)."""
-    max_backoff: int = 32
-    """A failing detector pass is retried after `every_steps`, then twice that, ... up to this many times it."""
-    monitor: MonitorConfig = field(default_factory=MonitorConfig)
-    judge: JudgeConfig | None = None
-    """A transcript judge run in the background (`rlaudit.training.live_judge`): never blocks a step;
-    its findings join the judgement after its replies come. None: no judge. (`monitor.judge` would
-    judge in the training thread: leave it None here.)"""
-
-    def __post_init__(self) -> None:
-        for name in ("halt_on", "alert_on"):
-            value = getattr(self, name)
-            if value is not None and value not in SEVERITIES:
-                raise ValueError(f"{name}={value!r}: choose one of {', '.join(SEVERITIES)}")
-        if self.every_steps < 1:
-            raise ValueError(f"every_steps must be >= 1 (got {self.every_steps})")
-        if self.max_buffered_rows < 1 or self.max_backoff < 1:
-            raise ValueError("max_buffered_rows and max_backoff must be >= 1")
+__all__ = ["ROW_FIELDS", "MonitorCallback", "MonitorCallbackConfig"]
 
 
 class MonitorCallback(TrainerCallback):
@@ -140,8 +88,12 @@ class MonitorCallback(TrainerCallback):
         """Faults inside the monitor by kind (their total is `errors`, logged as `rlaudit/errors`)."""
         if store is None:
             store = Path(trainer.args.output_dir) / "rlaudit-store"
-        if isinstance(store, RolloutStore):
-            self.store = store
+        accelerator = getattr(trainer, "accelerator", None)
+        self.active = bool(getattr(accelerator, "is_main_process", True))
+        """Only the main process records and judges (every process's rollouts, gathered); the others
+        only send theirs."""
+        if isinstance(store, RolloutStore) or not self.active:
+            self.store = store if isinstance(store, RolloutStore) else RolloutStore(store, create=False)
         else:
             try:
                 self.store = RolloutStore(store)
@@ -150,32 +102,40 @@ class MonitorCallback(TrainerCallback):
                 self.store = RolloutStore(store, create=False)
         self.run = self.config.run or _run_name(trainer)
         self.live_name = f"live-{_safe(self.run)}"
-        spill = self.config.spill_dir or Path(trainer.args.output_dir) / "rlaudit-spill"
-        self.buffer = RowBuffer(Path(spill), self.config.max_buffered_rows, uuid.uuid4().hex[:12])
+        spill = Path(self.config.spill_dir or Path(trainer.args.output_dir) / "rlaudit-spill")
+        self.buffer = RowBuffer(spill, self.config.max_buffered_rows, uuid.uuid4().hex[:12])
         self.alert = alert
         self.result: Judgement | None = None
         """The latest judgement of the run (the last one, after training, covers every step)."""
         self.first_flag_step: int | None = None
-        """The first step at which the verdict was suspicious or worse (None: never)."""
+        """The first step whose pass found the run suspicious or worse (None: never)."""
         self.failed_detectors: list[str] = []
         """Detectors that raised in the latest pass (its logged verdict is then NaN, not `clean`)."""
         self._backoff = Backoff(self.config.every_steps, self.config.max_backoff)
-        self._pending: list[pa.Table] = []
+        self._pending: list[pa.Table] = []  # captured, not handed to the writer yet
+        self._pending_rows = 0
         self._rows = 0
         self._alerted: set[tuple[str, str | None]] = set()
         self._judge_seconds = 0.0
         self._last_judge_end = time.perf_counter()
         self._last_judge_step = 0
-        self.probe = None if self.config.probe is None else _live_probe(self.config)
+        self._finished: list[tuple[int, Judgement, list[str]]] = []  # passes done, not yet logged
+        self._finished_lock = threading.Lock()
+        self.worker = JudgeWorker(
+            lambda tables: self._safely(self._flush, tables),
+            lambda item: self._safely(self._judge, item),
+            spill_dir=spill,
+            max_rows=self.config.max_buffered_rows,
+            on_error=lambda kind, e, rows: self.faults.record(kind, e, n=max(rows, 1)),
+        )
+        """The background writer and judge (`rlaudit.training.judge_worker`)."""
+        self.probe = None if self.config.probe is None or not self.active else _live_probe(self.config)
         """The live probe (`rlaudit.training.live_probe.LiveProbe`) when `probe` is given."""
-        accelerator = getattr(trainer, "accelerator", None)
-        self.active = bool(getattr(accelerator, "is_main_process", True))
-        """Only the main process records and judges (its own share of the rollouts); the others no-op."""
         self.live_judge = (
             LiveJudge(self.store, self.config.judge) if self.config.judge and self.active else None
         )
         """The background transcript judge (`rlaudit.training.live_judge`) when `judge` is given."""
-        if self.active:
+        if self.active or world_size() > 1:  # every process takes part in gathering the rollouts
             self._wrap_rewards()
 
     # -- capture ------------------------------------------------------------------------------
@@ -191,55 +151,18 @@ class MonitorCallback(TrainerCallback):
         self.trainer._calculate_rewards = calculate_rewards
 
     def _capture(self, inputs, prompts, completions, completion_ids_list, rewards_per_func) -> None:  # type: ignore[no-untyped-def]
-        per_func = rewards_per_func.detach().float().cpu().numpy()
-        n = len(prompts)
-        per_func = per_func[:n]  # gathered across processes: the main process's rows come first
-        names = list(self.trainer.reward_func_names)
-        weights = self.trainer.reward_weights.detach().float().cpu().numpy()
-        import numpy as np
-
-        with np.errstate(invalid="ignore"):  # inf * a weight of 0 is NaN: that reward does not count
-            weighted = per_func * weights
-
-        total = np.where(np.isnan(per_func).all(axis=1), np.nan, np.nansum(weighted, axis=1))
-        step = int(self.trainer.state.global_step) + 1  # the step these rollouts feed (TRL's log convention)
-        cols: dict[str, Any] = {
-            "step": pa.array([step] * n, pa.int64()),
-            "prompt": render_chat_column(_column(prompts), as_completion=False),
-            "completion": render_chat_column(_column(completions), as_completion=True),
-            "reward": pa.array(total, pa.float64()),
-            "rewards": pa.array(
-                [
-                    [(k, float(v)) for k, v in zip(names, row, strict=True) if not math.isnan(v)]
-                    for row in per_func
-                ],
-                pa.map_(pa.string(), pa.float64()),
-            ),
-            "n_tokens": pa.array([len(ids) for ids in completion_ids_list], pa.int64()),
-        }
-        # Columns the reward functions logged through TRL's `log_extra` for this batch (TRL flushes them
-        # after the rewards are computed), then the dataset's own columns for what they did not log.
-        logged = {
-            k: list(v) for k, v in getattr(self.trainer, "_pending_extra_logs", {}).items() if len(v) == n
-        }
-        for name in ROW_FIELDS:
-            if name not in logged and inputs and name in inputs[0]:
-                logged[name] = [row.get(name) for row in inputs]
-        for name, values in logged.items():
-            if name == "correct":
-                cols[name] = pa.array([None if v is None else bool(v) for v in values], pa.bool_())
-            elif name in ROW_FIELDS:
-                cols[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-            elif name not in cols:
-                try:  # anything else a reward function logged is kept, in `extra`
-                    cols[name] = pa.array(values)
-                except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    cols[name] = pa.array([json.dumps(v, default=str) for v in values])
-        if self.probe is not None:  # fail-open inside: never costs the step's rollouts
-            cols.update(self.probe.observe(self.trainer, step, prompts, completions, logged.get("split")))
-        # Validation and defaults (`normalize`, a DuckDB pass) wait for the flush: capture stays a few
+        table = None
+        try:
+            table = rollout_table(
+                self.trainer, inputs, prompts, completions, completion_ids_list, rewards_per_func, self.probe
+            )
+        except Exception as e:  # counted; the gather below must still happen on every process
+            self.faults.record(f"_capture: {type(e).__name__}", e)
+        tables = gather_to_main(table, self.active)
+        # Validation and defaults (`normalize`, a DuckDB pass) are the writer's: capture stays a few
         # Arrow conversions, cheap next to even a tiny model's GRPO step.
-        self._pending.append(pa.table(cols))
+        self._pending.extend(tables)
+        self._pending_rows += sum(t.num_rows for t in tables)
 
     @property
     def errors(self) -> int:
@@ -251,11 +174,15 @@ class MonitorCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         if not self.active:
             return control
+        self._apply_finished(control)
         due = self._backoff.due(state.global_step, self._last_judge_step)
         spent = time.perf_counter() - self._last_judge_end
         cheap_enough = self._judge_seconds <= self.config.max_overhead * spent
-        if due and cheap_enough:
-            self._safely(self._judge, state, control)
+        free = self.config.queue_passes or not self.worker.pass_in_flight
+        if due and cheap_enough and free:
+            self._request(int(state.global_step), control)
+        elif self._pending_rows >= self.config.write_rows:
+            self._hand(None)
         # Every step, not only after a pass: a monitor whose passes all fail still reports its faults.
         self.trainer._metrics["train"][ERRORS_KEY].append(float(self.errors))
         return control
@@ -264,19 +191,29 @@ class MonitorCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         if not self.active:
             return control
-        self._safely(self._judge, state, control)
+        self._request(int(state.global_step), control)
         if self.live_judge is not None:  # training is over: the last judge replies may now be waited for
+            self._wait(control)
             self.live_judge.wait(self.live_judge.live.final_wait_s)
-            self._safely(self._judge, state, control, False)
+            self._request(int(state.global_step), control, submit=False)
             self.live_judge.close(timeout=0)
+        self._wait(control)
+        self.worker.close()
         return control
 
     @fail_open("on_save")
     def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-        """Save the monitor's state into the checkpoint the trainer has just written."""
+        """Write every row captured so far, then save the monitor's state into the checkpoint the
+        trainer has just written (the rows the store cannot take are saved with it)."""
         if self.active:
-            self._safely(self._flush)  # what the store cannot take is saved with the checkpoint
-            checkpoint_state.save(self, checkpoint_state.checkpoint_dir(args.output_dir, state.global_step))
+            with self.worker.write_lock:  # no write half done; the queued rows are written here
+                queued, passes = self.worker.take_all()
+                self._safely(self._flush, queued + self._take_pending())
+                checkpoint_state.save(
+                    self, checkpoint_state.checkpoint_dir(args.output_dir, state.global_step)
+                )
+            for item in passes:  # the passes that were queued still run, on what is now stored
+                self.worker.hand([], item.judge_step, item.submit)
         return control
 
     @fail_open("on_train_begin")
@@ -284,15 +221,44 @@ class MonitorCallback(TrainerCallback):
         """On a resumed run (the trainer has restored its state: global_step > 0), restore ours."""
         if self.active and state.global_step > 0:
             ckpt = checkpoint_state.checkpoint_dir(args.output_dir, state.global_step)
-            if not checkpoint_state.restore(self, ckpt, state.global_step):
+            with self.worker.write_lock:
+                restored = checkpoint_state.restore(self, ckpt, state.global_step)
+            if not restored:
                 self.faults.record(f"resume: no monitor state in {ckpt.name}, later rows may be stored twice")
         return control
 
-    # -- judging --------------------------------------------------------------------------------
-    def _flush(self) -> None:
-        """Validate what was captured (a bad row is quarantined, not its batch), then write all that is
-        buffered; if the store fails, the rows stay buffered for the next flush."""
-        pending, self._pending = self._pending, []
+    # -- handing over (training thread) -----------------------------------------------------------
+    def _take_pending(self) -> list[pa.Table]:
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        return pending
+
+    def _hand(self, step: int | None, submit: bool = True) -> None:
+        """Hand the captured rows (and a pass at `step`, unless None) to the writer."""
+        tables = self._take_pending()
+        if self.config.background:
+            self.worker.hand(tables, step, submit)
+            return
+        self._safely(self._flush, tables)
+        if step is not None:
+            self._safely(self._judge, WorkItem(judge_step=step, submit=submit))
+
+    def _request(self, step: int, control: Any, submit: bool = True) -> None:
+        self._last_judge_step = step  # the back-off counts from the attempt
+        self._hand(step, submit)
+        if not self.config.background:
+            self._apply_finished(control)
+
+    def _wait(self, control: Any) -> None:
+        """Wait (at most `final_wait_s`) for the worker to finish, then log what it found."""
+        if not self.worker.wait_idle(self.config.final_wait_s):
+            self.faults.record(f"final pass still running after final_wait_s={self.config.final_wait_s}")
+        self._apply_finished(control)
+
+    # -- writing and judging (the worker's thread) -------------------------------------------------
+    def _flush(self, tables: list[pa.Table] | None = None) -> None:
+        """Validate `tables` (default: what was captured; a bad row is quarantined, not its batch), then
+        write all that is buffered; if the store fails, the rows stay buffered for the next flush."""
+        pending = self._take_pending() if tables is None else tables
         for raw in concat_or_each(pending):
             good, bad = normalize_keeping_good(raw, self._normalize, self._rows + 1)
             self._rows += raw.num_rows
@@ -309,25 +275,22 @@ class MonitorCallback(TrainerCallback):
     def _normalize(self, raw: pa.Table, first_row: int) -> pa.Table:
         return normalize(raw, source=f"live:{self.run}", first_row=first_row, run=self.run)
 
-    def _judge(self, state: Any, control: Any, submit: bool = True) -> None:
+    def _judge(self, item: WorkItem) -> None:
+        """One detector pass over the store (its rows are written first, by the worker)."""
         start = time.perf_counter()
+        step = int(item.judge_step or 0)
         try:
-            self._safely(self._flush)  # a store that fails now still has the rows written before
             extra = None
             if self.live_judge is not None:  # never waits: its findings join when its replies have come
-                if submit:
-                    self.live_judge.submit(int(state.global_step))
+                if item.submit:
+                    self.live_judge.submit(step)
                 extra = self.live_judge.latest()
             result = judge(self.store, config=self.config.monitor, extra=extra)
-            self.result = result
-            self.failed_detectors = [f.detector for f in result.findings if "error" in f.evidence]
-            for name in self.failed_detectors:
+            failed = [f.detector for f in result.findings if "error" in f.evidence]
+            for name in failed:
                 self.faults.record(f"detector {name} failed")
-            if self.first_flag_step is None and result.label != "clean":
-                self.first_flag_step = int(state.global_step)
-            self._log(result)
-            assert result.verdict is not None  # the monitor always judges
-            self._alert_and_halt(result.findings, result.verdict, control)
+            with self._finished_lock:
+                self._finished.append((step, result, failed))
             self._backoff.failures = 0
         except Exception:
             self._backoff.failures += 1
@@ -336,21 +299,19 @@ class MonitorCallback(TrainerCallback):
             end = time.perf_counter()
             self._judge_seconds = end - start
             self._last_judge_end = end
-            self._last_judge_step = state.global_step
 
-    def _log(self, result: Judgement) -> None:
-        """Into TRL's metric buffer: averaged and reported with the next log line, like TRL's own metrics."""
-        metrics = self.trainer._metrics["train"]
-        label = ["clean", "suspicious", "hacking-likely"].index(str(result.label))
-        # A pass in which a detector failed cannot vouch for `clean`: NaN unless it found worse anyway.
-        metrics[VERDICT_KEY].append(math.nan if self.failed_detectors and label == 0 else float(label))
-        severity = max((f.severity for f in result.findings), default=Severity.INFO)
-        metrics[SEVERITY_KEY].append(float(severity))
-        last = last_step_signals(result)
-        for split, values in last.items():
-            for name, value in values.items():
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    metrics[SIGNAL_KEY.format(split=split, signal=name)].append(float(value))
+    # -- results (training thread) ------------------------------------------------------------------
+    def _apply_finished(self, control: Any) -> None:
+        """Log, alert on and act on the passes that finished since the last step end."""
+        with self._finished_lock:
+            finished, self._finished = self._finished, []
+        for step, result, failed in finished:
+            self.result, self.failed_detectors = result, failed
+            if self.first_flag_step is None and result.label != "clean":
+                self.first_flag_step = step
+            log_judgement(self.trainer._metrics["train"], result, failed)
+            assert result.verdict is not None  # the monitor always judges
+            self._alert_and_halt(result.findings, result.verdict, control)
 
     def _alert_and_halt(self, findings: list[Finding], verdict: Verdict, control: Any) -> None:
         alert_level = SEVERITIES[self.config.alert_on]
@@ -362,7 +323,7 @@ class MonitorCallback(TrainerCallback):
                 if self.alert is not None:
                     self._safely(self.alert, f)
                 if self.config.webhook:
-                    _post_async(
+                    post_async(
                         self.config.webhook, {"run": self.run, "verdict": verdict.label, **f.to_dict()}
                     )
         halt = self.config.halt_on
@@ -385,10 +346,6 @@ def _live_probe(config: MonitorCallbackConfig) -> Any:
     return LiveProbe(config.probe, every_steps=config.probe_every, max_rollouts=config.probe_rollouts)
 
 
-def _column(values: list[Any]) -> pa.ChunkedArray:
-    return pa.chunked_array([pa.array(values)])
-
-
 def _run_name(trainer: Any) -> str:
     name = getattr(trainer.args, "run_name", None)
     return str(name) if name else Path(trainer.args.output_dir).name
@@ -397,16 +354,3 @@ def _run_name(trainer: Any) -> str:
 def _safe(name: str) -> str:
     """A run name fit to be a directory name (model/user text never decides a path as-is)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "run"
-
-
-def _post_async(url: str, payload: dict[str, Any]) -> None:
-    def post() -> None:
-        try:
-            req = urllib.request.Request(
-                url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-            )
-            urllib.request.urlopen(req, timeout=5).close()
-        except Exception as e:  # a webhook must never hurt the run
-            logger.warning("rlaudit: webhook %s failed: %s", url, e)
-
-    threading.Thread(target=post, daemon=True).start()

@@ -3,7 +3,8 @@ documents each (docs/metrics.md is generated from it by scripts/metrics_doc.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rlaudit.judgement import Judgement
@@ -16,6 +17,7 @@ __all__ = [
     "TRACKER_KEYS",
     "VERDICT_KEY",
     "last_step_signals",
+    "log_judgement",
 ]
 
 VERDICT_KEY = "rlaudit/verdict"
@@ -77,3 +79,20 @@ def last_step_signals(result: Judgement) -> dict[str, dict[str, float | None]]:
             if series and series["step"]:
                 out[split] = {k: series[k][-1] for k in SIGNALS_LOGGED if k in series}
     return out
+
+
+def log_judgement(metrics: Any, result: Judgement, failed: list[str]) -> None:
+    """Append one pass's verdict, top severity and last-step signals to TRL's metric buffer (`metrics`:
+    key -> list; averaged and reported with the next log line, like TRL's own metrics). `failed`: the
+    detectors that raised in the pass."""
+    from rlaudit.findings import Severity
+
+    label = ["clean", "suspicious", "hacking-likely"].index(str(result.label))
+    # A pass in which a detector failed cannot vouch for `clean`: NaN unless it found worse anyway.
+    metrics[VERDICT_KEY].append(math.nan if failed and label == 0 else float(label))
+    severity = max((f.severity for f in result.findings), default=Severity.INFO)
+    metrics[SEVERITY_KEY].append(float(severity))
+    for split, values in last_step_signals(result).items():
+        for name, value in values.items():
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                metrics[SIGNAL_KEY.format(split=split, signal=name)].append(float(value))
