@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per judge request (a loaded machine needs more)"
+    )
     parser.add_argument("--views", nargs="+", default=["cot", "action"])
     parser.add_argument("--scorings", nargs="+", default=["probability", "generated"])
     args = parser.parse_args()  # fmt: skip
@@ -134,7 +137,8 @@ def main() -> None:
             for scoring in args.scorings:
                 for view in args.views:
                     config = JudgeConfig(model=MODEL_ALIAS, url=server.url, view=view, scoring=scoring,
-                                         cache=args.out / "judge_cache.sqlite", concurrency=args.concurrency)  # fmt: skip
+                                         cache=args.out / "judge_cache.sqlite", concurrency=args.concurrency,
+                                         timeout_s=args.timeout)  # fmt: skip
                     srv0, t0 = _cpu_s(server.process.pid), time.perf_counter()
                     judged = judge_transcripts(transcripts, config, OpenAIJudge(config.openai_config()))
                     scores = {
