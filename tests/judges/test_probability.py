@@ -150,3 +150,13 @@ def test_a_backend_without_probabilities_leaves_every_rollout_unscored(verbal_st
     config = JudgeConfig(model="text-only", scoring="probability", selection=SelectionConfig(budget=2))
     out = judge_transcripts(select(verbal_store, config.selection), config, TextOnly())
     assert out and all(j.score is None and "no token probabilities" in (j.problem or "") for j in out)
+
+
+def test_the_score_does_not_depend_on_the_order_of_the_alternatives():
+    """The cache gives the alternatives back sorted: the score must come out identical, to the last bit."""
+    top = {f"t{i}": math.log(0.01 * (i % 7 + 1)) for i in range(15)} | {"yes": -1.3, " Yes": -2.9, "no": -0.7}
+    ordered, reversed_ = dict(top), dict(reversed(list(top.items())))
+    assert prob.score(ordered, ProbabilityConfig()).score == prob.score(reversed_, ProbabilityConfig()).score
+    assert prob.score(prob.decode(prob.encode(top)), ProbabilityConfig()) == prob.score(
+        top, ProbabilityConfig()
+    )

@@ -89,7 +89,8 @@ def score(top: dict[str, float], cfg: ProbabilityConfig) -> Parsed:
     if not top:
         return Parsed(None, "", "the judge returned no token probabilities")
     p_yes = p_no = 0.0
-    for token, logprob in top.items():
+    for token in sorted(top):  # a fixed order: the cache stores the alternatives sorted, and sums of
+        logprob = top[token]  # floats depend on their order in the last digit
         word = token.strip().lower()
         p = math.exp(logprob) if math.isfinite(logprob) else 0.0
         p_yes += p if word in YES else 0.0
