@@ -92,6 +92,46 @@ def test_the_same_log_twice_is_stored_once(eval_log: Path, store: RolloutStore) 
     assert (again.rows_added, again.files_skipped) == (0, 1)
 
 
+def test_a_log_that_grew_adds_only_its_new_samples(
+    eval_log: Path, tmp_path: Path, store: RolloutStore
+) -> None:
+    """The log of a running eval, ingested, then the same file once the eval finished: each (eval id,
+    sample id, epoch) is stored once, and the second ingest adds exactly the samples the first lacked."""
+    full = read_eval_log(eval_log)
+    assert full.samples is not None
+    n, k = len(full.samples), len(full.samples) // 3
+    log = tmp_path / "running.eval"
+
+    def started(d: EvalLog) -> None:
+        d.samples, d.status, d.results = (d.samples or [])[:k], "started", None
+
+    edited(eval_log, log, started)
+    first = ingest(log, store)
+    assert first.rows_added == k
+    edited(eval_log, log, lambda d: None)  # the finished eval, written over the running one
+    second = ingest(log, store)
+    assert second.rows_added == n - k
+    rows = stored_rows(store)
+    keys = [
+        (json.loads(r["extra"])["inspect_sample_id"], json.loads(r["extra"])["inspect_epoch"]) for r in rows
+    ]
+    assert len(keys) == len(set(keys)) == n
+    assert {json.loads(r["extra"])["inspect_eval_id"] for r in rows} == {full.eval.eval_id}
+    assert len({(r["source"], r["row"]) for r in rows}) == n  # row numbers go on, never repeat
+    # Nothing new: the finished log's samples are all stored, so a third ingest of changed bytes adds none.
+    edited(eval_log, log, lambda d: setattr(d.eval, "run_id", d.eval.run_id))
+    assert ingest(log, store).rows_added == 0
+
+
+def test_another_eval_with_the_same_sample_ids_is_stored_in_full(
+    eval_log: Path, tmp_path: Path, store: RolloutStore
+) -> None:
+    ingest(eval_log, store)
+    other = edited(eval_log, tmp_path / "other.eval", lambda d: setattr(d.eval, "eval_id", "another-eval"))
+    n = len(read_eval_log(eval_log).samples or [])
+    assert ingest(other, store).rows_added == n
+
+
 def test_a_folder_of_logs_is_one_run_per_log(eval_log: Path, tmp_path: Path, store: RolloutStore) -> None:
     folder = tmp_path / "logs"
     copy_log(eval_log, folder / "a.eval")

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from rlaudit.findings import Severity
-from rlaudit.judges import JudgeConfig, OpenAIJudge, judge_store, judge_transcripts
+from rlaudit.judges import JudgeConfig, OpenAIJudge, judge_store, judge_transcripts, probability
 from rlaudit.judges.llama_server import MODEL_ALIAS, free_port, start_server
 from rlaudit.judges.selection import SelectionConfig, select
 from rlaudit.monitor import MonitorConfig, judge
@@ -46,6 +46,24 @@ def test_replies_from_the_server_are_parsed_cached_and_reused(llama_server, verb
     assert llama_server.requests_answered() - before == asked  # the cache answered everything
     assert all(j.cached for j in second)
     assert [(j.score, j.reason, j.problem) for j in second] == [(j.score, j.reason, j.problem) for j in first]
+
+
+def test_probability_scoring_reads_the_servers_top_logprobs_and_caches_them(
+    llama_server, verbal_store, tmp_path
+):
+    config = _config(llama_server.url, tmp_path, scoring="probability")
+    transcripts = select(verbal_store, config.selection)
+    judge = OpenAIJudge(config.openai_config())
+    top = judge.first_token([probability.messages("What is 2 + 2?", "4", "cot")], top_k=5)[0].top
+    assert top is not None and 1 <= len(top) <= 5 and all(v <= 0 for v in top.values())
+    before = llama_server.requests_answered()
+    first = judge_transcripts(transcripts, config, judge)
+    assert llama_server.requests_answered() - before == len({j.transcript for j in first}) > 0
+    for j in first:  # SmolLM2 answers yes/no after the worked examples: a probability, never a failure
+        assert j.score is not None and 0 <= j.score <= 10 and j.reason.startswith("P(yes)")
+    second = judge_transcripts(transcripts, config, OpenAIJudge(config.openai_config()))
+    assert llama_server.requests_answered() - before == len({j.transcript for j in first})
+    assert [j.score for j in second] == [j.score for j in first] and all(j.cached for j in second)
 
 
 def test_the_monitor_cli_adds_judge_findings_with_quoted_evidence(llama_server, tmp_path):

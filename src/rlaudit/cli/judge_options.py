@@ -44,6 +44,14 @@ JudgeViewOption = Annotated[
 JudgeBudgetOption = Annotated[
     int, typer.Option(help="Rollouts judged per window of 10 steps, shared among the splits, failures first.")
 ]
+JudgeScoringOption = Annotated[
+    str,
+    typer.Option(
+        help="generated: the 0-10 score the judge writes; probability: 10 x P(yes) of a yes/no question, "
+        "from the judge's token probabilities (ranks better with a small judge; the endpoint must "
+        "return logprobs)."
+    ),
+]
 JudgeAnswerOption = Annotated[
     str,
     typer.Option(
@@ -72,6 +80,7 @@ def judge_config(
     key_env: str | None,
     view: str,
     budget: int,
+    scoring: str = "generated",
     answer: str,
     cache: Path | None,
     store: Path | None,
@@ -99,6 +108,7 @@ def judge_config(
             url=url,
             key_env=key_env,
             view=view,
+            scoring=scoring,
             answer=answer,
             cache=cache,
             concurrency=concurrency,

@@ -20,6 +20,13 @@ rollout per sample and epoch:
 - **run**: ``task/run_id`` of the eval (several logs of one ``inspect eval`` call with several models
   share a run id: the model name is added when the logs of a folder would clash).
 
+**A log that grew** (an eval still running when it was first ingested, or re-run with more samples
+into the same log): every sample is keyed by the log's eval id, its sample id and its epoch (the
+``inspect_eval_id``, ``inspect_sample_id`` and ``inspect_epoch`` columns); re-ingesting a changed log
+into the same store adds only the samples whose key the store does not hold yet. A sample already
+stored is not updated (a store is append-only); rows stored before the eval id was recorded carry no
+key and are not matched.
+
 A sample that ended in an error is kept, unscored, with a note. Limits as for the other formats
 (`rlaudit.ingest.limits`): each zip member is at most `MAX_RECORD_BYTES` uncompressed (read before
 Inspect inflates anything) and nested at most `MAX_DEPTH` deep. Only ``.eval`` logs are read; an old
@@ -59,7 +66,9 @@ _FROM_METADATA: dict[str, tuple[type, ...]] = {
     "correct": (bool,),
 }
 # Columns rlaudit fills itself: a metadata key of one of these names is kept as ``meta_<key>``.
-_OWN = {*FIELDS, "extra", "source", "row", "inspect_epoch", "inspect_sample_id", "inspect_model"}
+_OWN = {
+    *FIELDS, "extra", "source", "row", "inspect_epoch", "inspect_sample_id", "inspect_model", "inspect_eval_id",
+}  # fmt: skip
 
 
 def ingest_inspect(path: Path, store: RolloutStore, *, run: str | None, result: IngestResult) -> None:
@@ -83,7 +92,11 @@ def ingest_inspect(path: Path, store: RolloutStore, *, run: str | None, result: 
             continue
         if header.status == "started":
             result.notes.append(f"{f.name}: the eval was still running; its finished samples are read")
-        produce = partial(_read, f, run=name, model=header.eval.model, notes=result.notes)
+        stored = _stored_keys(store, header.eval.eval_id)
+        produce = partial(
+            _read, f, run=name, model=header.eval.model, eval_id=header.eval.eval_id, stored=stored,
+            notes=result.notes,
+        )  # fmt: skip
         pending.append(Pending(f, "inspect", produce, n_bytes=f.stat().st_size))
     append_all(store, pending, result)
 
@@ -137,15 +150,40 @@ def _run_names(headers: list[EvalLog]) -> list[str]:
     ]
 
 
-def _read(f: Path, *, run: str, model: str, notes: list[str]) -> list[pa.Table]:
-    """The log's samples as normalized tables; a RecordError naming the file, sample and field."""
+def _stored_keys(store: RolloutStore, eval_id: str) -> set[tuple[str, int]]:
+    """(sample id, epoch) of the rows of eval `eval_id` the store holds already (bound parameter: the
+    id comes from the log, untrusted)."""
+    if store.is_empty():
+        return set()
+    con = store.connect()
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT json_extract_string(extra, '$.inspect_sample_id'), "
+            "CAST(json_extract(extra, '$.inspect_epoch') AS BIGINT) FROM rollouts "
+            "WHERE json_extract_string(extra, '$.inspect_eval_id') = ?",
+            [eval_id],
+        ).fetchall()
+    finally:
+        con.close()
+    return {(str(sid), int(epoch)) for sid, epoch in rows if sid is not None and epoch is not None}
+
+
+def _read(
+    f: Path, *, run: str, model: str, eval_id: str, stored: set[tuple[str, int]], notes: list[str]
+) -> list[pa.Table]:
+    """The log's samples not in `stored` as normalized tables; a RecordError naming the file, sample and
+    field."""
     from inspect_ai.log import read_eval_log_samples
 
     rows: list[dict[str, Any]] = []
-    errored = unscored = 0
+    errored = unscored = skipped = 0
     try:
         for sample in read_eval_log_samples(f, all_samples_required=False, resolve_attachments=True):
+            if (str(sample.id), sample.epoch) in stored:
+                skipped += 1
+                continue
             row = _record(sample, f, model=model, notes=notes)
+            row["inspect_eval_id"] = eval_id
             errored += sample.error is not None
             unscored += math.isnan(row["reward"])
             rows.append(row)
@@ -155,14 +193,19 @@ def _read(f: Path, *, run: str, model: str, notes: list[str]) -> list[pa.Table]:
         raise RecordError(
             f"{f}: sample {len(rows) + 1}: not a readable Inspect sample ({_reason(e)})"
         ) from None
+    if skipped:
+        notes.append(f"{f.name}: {skipped} sample(s) of this eval already stored; {len(rows)} new")
     if not rows:
+        if skipped:
+            return []
         raise RecordError(f"{f}: no samples (the eval logged none)")
     if errored:
         notes.append(f"{f.name}: {errored} sample(s) ended in an error; kept unscored")
     if unscored > errored:
         notes.append(f"{f.name}: {unscored - errored} sample(s) without a numeric first score; kept unscored")
     return [
-        normalize(_table(rows[i : i + FALLBACK_ROWS]), source=str(f), first_row=i + 1, run=run)
+        # Row numbers go on after the samples stored before, so (source, row) stays unique.
+        normalize(_table(rows[i : i + FALLBACK_ROWS]), source=str(f), first_row=skipped + i + 1, run=run)
         for i in range(0, len(rows), FALLBACK_ROWS)
     ]
 

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
+
 from rlaudit.judges.backend import Messages, Reply
 
 INSTALL_HINT = "pip install 'rlaudit[judge]' (or openai==3.51.0)"
@@ -86,17 +88,27 @@ class OpenAIJudge:
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             return list(pool.map(self._one, requests))
 
-    def _one(self, messages: Messages) -> Reply:
+    def first_token(self, requests: list[Messages], top_k: int) -> list[Reply]:
+        """The `top_k` likeliest first reply tokens of each request: one token generated, with the API's
+        ``logprobs``/``top_logprobs`` (llama.cpp's server, vLLM and OpenAI's API return them)."""
+        self._failures_in_a_row = 0
+        self._gone.clear()
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            return list(pool.map(lambda m: self._one(m, top_k=top_k), requests))
+
+    def _one(self, messages: Messages, top_k: int | None = None) -> Reply:
         import openai
 
         if self._gone.is_set():
             return Reply(None, "not sent: the judge server stopped answering earlier in this run")
+        extra: dict[str, Any] = {} if top_k is None else {"logprobs": True, "top_logprobs": top_k}
         try:
             out = self._client.chat.completions.create(
                 model=self.config.model,
                 messages=cast(Any, messages),  # plain role/content dicts, as the API takes them
-                max_tokens=self.config.max_tokens,
+                max_tokens=self.config.max_tokens if top_k is None else 1,
                 temperature=self.config.temperature,
+                **extra,
             )
         except openai.APIConnectionError as e:  # refused, reset, timed out (APITimeoutError is one)
             with self._lock:
@@ -111,10 +123,28 @@ class OpenAIJudge:
         with self._lock:
             self._failures_in_a_row = 0
         choices = getattr(out, "choices", None) or []
+        if top_k is not None:
+            return _top(choices[0] if choices else None)
         text = choices[0].message.content if choices else None
         if not isinstance(text, str):
             return Reply(None, "the reply had no message text")
         return Reply(text)
+
+
+def _top(choice: Any) -> Reply:
+    """The first token's alternatives from a choice's ``logprobs.content[0].top_logprobs``."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    alternatives = getattr(content[0], "top_logprobs", None) if content else None
+    if not alternatives:
+        return Reply(None, "the reply carried no top_logprobs (does the server support logprobs?)")
+    top: dict[str, float] = {}
+    for a in alternatives:
+        token, logprob = getattr(a, "token", None), getattr(a, "logprob", None)
+        if isinstance(token, str) and isinstance(logprob, int | float):
+            top[token] = float(np.logaddexp(top[token], logprob)) if token in top else float(logprob)
+    return (
+        Reply(None, top=top) if top else Reply(None, "the reply's top_logprobs were not token/logprob pairs")
+    )
 
 
 def _short(e: BaseException, n: int = 160) -> str:

@@ -64,7 +64,7 @@ EXAMPLES = (
 far better than a description) and anchor both ends of the scale, a mistake included."""
 
 
-def _user(prompt: str, text: str, view: str) -> str:
+def user_message(prompt: str, text: str, view: str) -> str:
     return f"{_VIEW_NOTE[view]}\n\n<prompt>\n{quote(prompt)}\n</prompt>\n\n<text>\n{quote(text)}\n</text>"
 
 
@@ -77,8 +77,11 @@ def messages(prompt: str, text: str, view: str) -> list[dict[str, str]]:
     # The action view shows answers only: the example that states its intent has nothing to show there.
     for p, completion, reply in EXAMPLES if view == "cot" else EXAMPLES[:2]:
         shown = completion if view == "cot" else completion.rsplit("Answer: ", 1)[-1]
-        out += [{"role": "user", "content": _user(p, shown, view)}, {"role": "assistant", "content": reply}]
-    return [*out, {"role": "user", "content": _user(prompt, text, view)}]
+        out += [
+            {"role": "user", "content": user_message(p, shown, view)},
+            {"role": "assistant", "content": reply},
+        ]
+    return [*out, {"role": "user", "content": user_message(prompt, text, view)}]
 
 
 def prompt_hash(msgs: list[dict[str, str]]) -> str:

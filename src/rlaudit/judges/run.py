@@ -1,5 +1,6 @@
 """One judge pass over a store: select rollouts, look each up in the cache, ask the judge for the rest,
-parse the replies, and turn the scores into findings (`judge_store`, what `rlaudit.monitor.judge` calls).
+parse the replies (or, with ``scoring="probability"``, read the first token's probabilities), and turn
+the scores into findings (`judge_store`, what `rlaudit.monitor.judge` calls).
 
 Fail-open, as every detector: requests that fail after the back-end's retries are unscored and
 reported in one warning line (stderr, through `logging`), and a judge that cannot be reached at all
@@ -12,13 +13,16 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from rlaudit.findings import Finding, Severity
-from rlaudit.judges.backend import JudgeBackend, Messages, Reply
+from rlaudit.judges import probability
+from rlaudit.judges.backend import JudgeBackend, Messages, ProbabilityBackend, Reply
 from rlaudit.judges.cache import ReplyCache
 from rlaudit.judges.detector import Judged, JudgeFindingsConfig, judge_findings
 from rlaudit.judges.hf_judge import HFJudge, HFJudgeConfig
 from rlaudit.judges.openai_judge import OpenAIJudge, OpenAIJudgeConfig
+from rlaudit.judges.probability import PROBABILITY_RUBRIC_VERSION, ProbabilityConfig
 from rlaudit.judges.rubric import RUBRIC_VERSION, messages, parse_reply, prompt_hash
 from rlaudit.judges.rules import RuleConfig, RuleMatcher
 from rlaudit.judges.selection import SelectionConfig, Transcript, select
@@ -26,6 +30,10 @@ from rlaudit.judges.views import LAST_LINE, VIEWS, AnswerExtractor, view_text
 from rlaudit.records import RolloutStore
 
 logger = logging.getLogger(__name__)
+
+SCORINGS = ("generated", "probability")
+"""``generated``: the score the judge writes (`rlaudit.judges.rubric`); ``probability``: 10 x P(yes)
+of a yes/no question, from the judge's token probabilities (`rlaudit.judges.probability`)."""
 
 
 @dataclass
@@ -42,6 +50,9 @@ class JudgeConfig:
     """``cot`` (prompt + full completion) or ``action`` (prompt + final answer only)."""
     answer: str = LAST_LINE
     """The ``action`` view's answer extractor: ``last-line``, ``regex:PATTERN`` or a task name."""
+    scoring: str = "generated"
+    """``generated`` (the score the judge writes) or ``probability`` (from its token probabilities;
+    the back-end must report them: the in-process judge does, and servers with ``logprobs``)."""
     cache: Path | None = None
     """The reply cache file (None: no cache)."""
     concurrency: int = 4
@@ -50,10 +61,15 @@ class JudgeConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     findings: JudgeFindingsConfig = field(default_factory=JudgeFindingsConfig)
     rules: RuleConfig = field(default_factory=RuleConfig)
+    probability: ProbabilityConfig = field(default_factory=ProbabilityConfig)
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
             raise ValueError(f"judge view '{self.view}' is not one of {', '.join(VIEWS)}")
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"judge scoring '{self.scoring}' is not one of {', '.join(SCORINGS)}")
+        if isinstance(self.probability, dict):
+            self.probability = ProbabilityConfig(**self.probability)
         if isinstance(self.selection, dict):  # from JSON
             self.selection = SelectionConfig(**self.selection)
         if isinstance(self.findings, dict):
@@ -109,8 +125,13 @@ def judge_store(
             failed[0].problem,
         )
     return judge_findings(
-        judged, config.findings, model=backend.model, view=config.view, rubric=RUBRIC_VERSION
+        judged, config.findings, model=backend.model, view=config.view, rubric=rubric_version(config)
     )
+
+
+def rubric_version(config: JudgeConfig) -> str:
+    """The rubric version `config`'s scoring asks with (each mode its own; part of every cache key)."""
+    return PROBABILITY_RUBRIC_VERSION if config.scoring == "probability" else RUBRIC_VERSION
 
 
 def judge_transcripts(
@@ -120,20 +141,21 @@ def judge_transcripts(
     replies are cached; failed requests are not)."""
     extractor = AnswerExtractor(config.answer)
     rules = RuleMatcher(config.rules)
+    by_probability = config.scoring == "probability"
+    ask = probability.messages if by_probability else messages
     requests: list[Messages] = [
-        messages(t.prompt, view_text(t.completion, config.view, extractor), config.view) for t in transcripts
+        ask(t.prompt, view_text(t.completion, config.view, extractor), config.view) for t in transcripts
     ]
     hashes = [prompt_hash(m) for m in requests]
+    version = rubric_version(config)
     cache = ReplyCache(config.cache) if config.cache is not None else None
     try:
-        known = cache.get_many(backend.model, RUBRIC_VERSION, hashes) if cache else {}
+        known = cache.get_many(backend.model, version, hashes) if cache else {}
         todo = sorted({h: i for i, h in enumerate(hashes) if h not in known}.values())
-        fresh = dict(zip(todo, backend.complete([requests[i] for i in todo]), strict=True))
-        if cache:
+        fresh = dict(zip(todo, _ask(backend, [requests[i] for i in todo], config), strict=True))
+        if cache:  # a probability reply is stored as its token alternatives (JSON)
             cache.put_many(
-                backend.model,
-                RUBRIC_VERSION,
-                {hashes[i]: r.text for i, r in fresh.items() if r.text is not None},
+                backend.model, version, {hashes[i]: s for i, r in fresh.items() if (s := _stored(r))}
             )
     finally:
         if cache:
@@ -141,12 +163,40 @@ def judge_transcripts(
     replies = {hashes[i]: r for i, r in fresh.items()}
     out = []
     for t, h in zip(transcripts, hashes, strict=True):
-        reply = Reply(known[h]) if h in known else replies[h]
+        reply = _from_cache(known[h], by_probability) if h in known else replies[h]
         hits = tuple(rules.hits(t.completion))
-        if reply.text is None:
+        if reply.error is not None or (reply.text is None and reply.top is None):
             problem = f"request failed: {reply.error}"
             out.append(Judged(t, None, "", problem, hits, cached=False))
             continue
-        parsed = parse_reply(reply.text)
+        if by_probability:
+            parsed = probability.score(reply.top or {}, config.probability)
+        else:
+            parsed = parse_reply(reply.text or "")
         out.append(Judged(t, parsed.score, parsed.reason, parsed.problem, hits, cached=h in known))
     return out
+
+
+def _ask(backend: JudgeBackend, requests: list[Messages], config: JudgeConfig) -> list[Reply]:
+    if config.scoring != "probability":
+        return backend.complete(requests)
+    if not hasattr(backend, "first_token"):
+        return [Reply(None, f"the judge {backend.model} reports no token probabilities")] * len(requests)
+    return cast(ProbabilityBackend, backend).first_token(requests, config.probability.top_k)
+
+
+def _stored(reply: Reply) -> str | None:
+    if reply.error is not None:
+        return None  # failed requests are asked again next time
+    if reply.top is not None:
+        return probability.encode(reply.top)
+    return reply.text
+
+
+def _from_cache(stored: str, by_probability: bool) -> Reply:
+    if not by_probability:
+        return Reply(stored)
+    try:
+        return Reply(None, top=probability.decode(stored))
+    except (ValueError, TypeError, AttributeError):  # a damaged row: unscored, and reported
+        return Reply(None, "the cached token probabilities are unreadable")
