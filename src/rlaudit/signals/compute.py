@@ -52,12 +52,14 @@ class SignalsConfig:
     diversity_rollouts: int = 128
     """...and at most this many rollouts per run x step x split x condition (whole groups, at least
     one): the cap that still bites when groups are few and large (`signals.diversity`)."""
-    diversity_run_rollouts: int = 200_000
+    diversity_run_rollouts: int = 50_000
     """...and at most about this many per run: past it, every k-th logged step only (the others NULL),
     so the costliest signals stay bounded on runs of tens of thousands of steps (`signals.diversity`).
-    200k keeps 6,000+ sampled steps at 16 rollouts per step; on the 1M many-steps benchmark log (2 runs
-    of 500k: stride 3) it took `rlaudit monitor` from 63.7 to 33.5 CPU-s with the same findings
-    (docs/benchmarks.md, "Monitor cost on real run shapes")."""
+    50k keeps 3,000+ sampled steps at 16 rollouts per step (about 100 at 512 sampled per step). At
+    200k the tokenising was still half of `rlaudit monitor`'s CPU on the 1M-rollout benchmark logs;
+    at 50k the findings on both 1M logs (many-steps: stride 10; few-steps: stride 5) are the same as
+    at 200k, and every organism run (1,920 rollouts) and test run is far below it (docs/benchmarks.md,
+    "Monitor cost on real run shapes")."""
     diversity_chunk_rollouts: int = 100_000
     """The diversity signals are computed over contiguous step ranges of about this many sampled
     rollouts at a time, so their memory is bounded by the chunk, not the run (`signals.diversity`)."""
