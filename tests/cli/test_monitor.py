@@ -193,3 +193,6 @@ def test_series_points_bounds_each_series_and_keeps_the_last_step(locked_log):
             assert len(series["step"]) <= 5 and series["step"][-1] == whole[-1]
             assert out["sections"]["signals"]["series_stride"]["locked"][split][condition] > 1
     assert "series_stride" not in full["sections"]["signals"]
+    from rlaudit.judgement import validate
+
+    validate(out)  # `rlaudit report` re-renders a thinned judgement too
