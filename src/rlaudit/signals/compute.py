@@ -195,7 +195,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         if store.is_empty():
             return _metrics_only(con)
         group_diversity = _group_table(con, cfg, reuse.group_diversity if reuse else None)
-        steps = con.sql(_step_sql()).to_arrow_table()
+        steps = _streamed(con, _step_sql(), ["run", "split", "condition", "step"])
         families = con.sql(
             """
             SELECT run, family, count(*) AS n_groups, count(DISTINCT step) AS n_steps,
@@ -218,17 +218,20 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         )
         # earned: the share of rollouts whose value of the component is positive (the rate at which RL
         # sees it paid); max: the most one rollout was paid; n: rollouts.
-        components = con.sql(
+        components = _streamed(
+            con,
             """
             SELECT run, step, component, avg(value) AS mean, max(value) AS max, avg((value > 0)::INT) AS earned,
                    count(*) AS n
             FROM component_rows GROUP BY run, step, component ORDER BY run, component, step
-            """
-        ).to_arrow_table()
+            """,
+            ["run", "component", "step"],
+        )
         # varied: the share of GRPO groups whose rollouts were paid the component unequally. GRPO
         # normalises advantages within a group, so a component paid alike to a whole group (to all or to
         # none) changes no advantage: it is no learning signal, whatever it pays.
-        component_splits = con.sql(
+        component_splits = _streamed(
+            con,
             """
             WITH g AS (
                 SELECT run, step, split, component, count(value) AS n, sum(value) AS total,
@@ -238,8 +241,9 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
             SELECT run, step, split, component, sum(total) / sum(n) AS mean, sum(paid) / sum(n) AS earned,
                    sum(n) AS n, avg(varied) AS varied, count(*) AS n_groups
             FROM g GROUP BY run, step, split, component ORDER BY run, split, component, step
-            """
-        ).to_arrow_table()
+            """,
+            ["run", "split", "component", "step"],
+        )
         tokens = reuse.tokens if reuse else None
         if tokens is None and len(set(steps.column("run").to_pylist())) > 1:
             # con.sql, not execute: DuckDB warns that Arrow from a DB-API result copies the rows.
@@ -273,6 +277,20 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         )
     finally:
         con.close()
+
+
+def _streamed(con: duckdb.DuckDBPyConnection, sql: str, order: list[str]) -> pa.Table:
+    """The result of `sql` as Arrow, fetched in record batches (DuckDB never holds the whole result),
+    sorted by the (unique) keys `order`, as its ORDER BY: without `preserve_insertion_order` a streamed
+    result's batches may arrive out of order. Why stream: `to_arrow_table` collects the result inside
+    DuckDB, under its memory cap and unable to spill, and the step table of 10M rollouts over 312,500
+    steps per run (2.5M rows, ~600 MB) ran out of memory under the default 1GB (docs/benchmarks.md,
+    "Monitor cost on real run shapes"); streamed, it completes."""
+    return con.sql(sql).to_arrow_reader(_STREAM_ROWS).read_all().sort_by([(k, "ascending") for k in order])
+
+
+_STREAM_ROWS = 65_536
+"""Rows per record batch of a streamed result."""
 
 
 def _split_sql(cfg: SignalsConfig) -> str:
