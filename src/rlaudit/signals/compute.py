@@ -7,6 +7,7 @@ Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import duckdb
@@ -63,6 +64,9 @@ class SignalsConfig:
     diversity_chunk_rollouts: int = 100_000
     """The diversity signals are computed over contiguous step ranges of about this many sampled
     rollouts at a time, so their memory is bounded by the chunk, not the run (`signals.diversity`)."""
+    step_chunk_steps: int = 50_000
+    """The step table is aggregated over ranges of steps holding about this many run x step pairs at a
+    time (`_step_table`): 625,000 at once ran out of DuckDB memory under 1GB (10M rollouts, 16 per step)."""
     top_tokens: int = 5000
     """With several runs, each run's completion-token distribution (numbers masked as for families, so
     runs on different prompts compare by form) is kept to this many most common tokens."""
@@ -195,7 +199,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         if store.is_empty():
             return _metrics_only(con)
         group_diversity = _group_table(con, cfg, reuse.group_diversity if reuse else None)
-        steps = _streamed(con, _step_sql(), ["run", "split", "condition", "step"])
+        steps = _step_table(con, cfg)
         families = con.sql(
             """
             SELECT run, family, count(*) AS n_groups, count(DISTINCT step) AS n_steps,
@@ -277,6 +281,20 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         )
     finally:
         con.close()
+
+
+def _step_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> pa.Table:
+    """The step table, aggregated one range of steps at a time (`SignalsConfig.step_chunk_steps`):
+    each step's row depends on its own groups only, so the chunks change no value, and DuckDB's
+    aggregate over 312,500 steps per run at once ran out of memory under 1GB."""
+    row = con.execute("SELECT min(step), max(step), count(DISTINCT (run, step)) FROM groups").fetchall()[0]
+    lo, hi, pairs = int(row[0]), int(row[1]), int(row[2])
+    width = max(math.ceil((hi - lo + 1) / max(math.ceil(pairs / max(cfg.step_chunk_steps, 1)), 1)), 1)
+    parts = [
+        con.sql(_step_sql(), params={"lo": a, "hi": a + width - 1}).to_arrow_reader(_STREAM_ROWS).read_all()
+        for a in range(lo, hi + 1, width)
+    ]
+    return pa.concat_tables(parts).sort_by([(k, "ascending") for k in ("run", "split", "condition", "step")])
 
 
 def _streamed(con: duckdb.DuckDBPyConnection, sql: str, order: list[str]) -> pa.Table:
@@ -386,7 +404,7 @@ def _step_sql() -> str:
         WITH s AS (
             SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
                    {nl.join(first)}
-            FROM groups
+            FROM groups WHERE step BETWEEN $lo AND $hi
             GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
         )
         SELECT run, step, split, condition,
