@@ -1,4 +1,5 @@
-"""`signals_section`, made from whole Arrow columns, gives the JSON the per-row version gave."""
+"""`signals_section`, made from whole Arrow columns, gives the JSON the per-row version gave, and thins long
+series to a bounded number of points."""
 
 from __future__ import annotations
 
@@ -91,3 +92,25 @@ def test_runs_with_cues_and_reward_components(tmp_path: Path) -> None:
 def test_an_unlabelled_run(tmp_path: Path) -> None:
     table = synthetic_rollouts({"target": LOCKED, "control": HONEST}, labelled=False, n_steps=8)
     same_json(signals_of(tmp_path, {"u": table}))
+
+
+def test_long_series_are_thinned_to_every_kth_step_and_the_last(tmp_path: Path) -> None:
+    """Past `max_points` steps a series keeps every k-th step and its last, with the values of the
+    full series at those steps; at or under it the section is the full one (no `series_stride`)."""
+    a = synthetic_rollouts({"target": LOCKED, "control": HONEST}, run="r", n_steps=23, seed=3)
+    a = with_component(a, "format", {"target": (0.0, 0.9)}, seed=4)
+    signals = signals_of(tmp_path, {"a": a})
+    full = json_safe(signals_section(signals, None))
+    assert json_safe(signals_section(signals, 23)) == full
+    assert "series_stride" not in full
+    thin = json_safe(signals_section(signals, 5))
+    for split, by_condition in thin["steps"]["r"].items():
+        for condition, series in by_condition.items():
+            whole = full["steps"]["r"][split][condition]
+            assert thin["series_stride"]["r"][split][condition] == 5  # ceil(23 / 5)
+            assert series["step"] == whole["step"][::5] + whole["step"][-1:]  # rows 0, 5, ..., 20, 22
+            at = [whole["step"].index(s) for s in series["step"]]
+            for column, values in series.items():
+                assert values == [whole[column][i] for i in at]
+    comp, whole_comp = thin["components"]["r"]["format"], full["components"]["r"]["format"]
+    assert comp["step"] == whole_comp["step"][::5] + whole_comp["step"][-1:]

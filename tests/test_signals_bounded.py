@@ -209,3 +209,12 @@ def test_a_run_past_its_diversity_budget_keeps_every_kth_step_with_unchanged_val
             budget.series("unique_frac", split=split)[1], full.series("unique_frac", split=split)[1]
         )
     assert compute_signals(store, SignalsConfig(diversity_run_rollouts=96)).steps.equals(full.steps)
+
+
+def test_the_step_table_in_ranges_of_steps_changes_no_value(tmp_path):
+    """Each step's row depends on its own groups only: aggregating ranges of 1 or 3 steps at a time
+    (`SignalsConfig.step_chunk_steps`) gives the table of one pass."""
+    store = _store(tmp_path, groups=5, size=4)
+    whole = compute_signals(store, SignalsConfig(step_chunk_steps=10**9))
+    for chunk in (1, 3):
+        assert compute_signals(store, SignalsConfig(step_chunk_steps=chunk)).steps.equals(whole.steps)

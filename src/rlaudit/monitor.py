@@ -9,7 +9,6 @@ rendered from its JSON.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
 import tempfile
 from collections.abc import Sequence
@@ -17,20 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from rlaudit.detectors import DetectorConfig, run_detectors
 from rlaudit.detectors.difficulty import DifficultyConfig, match_difficulty
 from rlaudit.detectors.unlabelled import unlabelled_findings
 from rlaudit.findings import Finding, Severity
 from rlaudit.ingest import IngestResult, ingest
-from rlaudit.jsonsafe import SafeList, column_values
 from rlaudit.judgement import Judgement, Provenance, describe_input
 from rlaudit.records import RecordError, RolloutStore
-from rlaudit.signals import Signals, SignalsConfig, compute_signals, signal_columns, step_columns
+from rlaudit.signals import Signals, SignalsConfig, compute_signals
 from rlaudit.signals.difficulty import difficulty_levels
+from rlaudit.signals.section import SERIES_POINTS, signals_section
 
 if TYPE_CHECKING:  # the judge (and its client) is imported only when one is asked for
     from rlaudit.judges import JudgeConfig
@@ -72,6 +67,10 @@ class MonitorConfig:
     MEDIUM when `splits_matched` is False."""
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
     """The difficulty-matched comparison of `split_comparisons`' findings."""
+    series_points: int = SERIES_POINTS
+    """Per-step series in the JSON (and so the report) keep at most this many points each: every k-th
+    step of a longer run, and its last (`rlaudit.signals.section`; `rlaudit monitor --series-points`);
+    0: every step. The detectors always read every step."""
     judge: JudgeConfig | None = None
     """A transcript judge to read a sample of the rollouts (`rlaudit.judges`; ``rlaudit monitor
     --judge-model``); None: no judge."""
@@ -178,7 +177,7 @@ def judge(
         findings += judge_store(store, config.judge)
     findings += extra or []
     sections: dict[str, Any] = {
-        "signals": signals_section(signals),
+        "signals": signals_section(signals, config.series_points),
         "ingested": [_ingested(r) for r in ingested or []],
         "notes": _notes(signals, ingested or []),
     }
@@ -215,66 +214,6 @@ def unscored_findings(store: RolloutStore) -> list[Finding]:
             evidence={"rollouts": total, "scored": 0},
         )
     ]
-
-
-def signals_section(signals: Signals) -> dict[str, Any]:
-    """`sections.signals` of a judgement: the step signals as `{run: {split: {condition: {"step": [...],
-    <column>: [...]}}}}` (sorted by step), reward components per run, prompt families, and what the
-    data could support. The series are JSON-ready (`rlaudit.jsonsafe.SafeList`: NaN -> None) and made
-    from whole Arrow columns, never value by value: a long run has millions of them."""
-    steps: dict[str, Any] = {}
-    t = signals.steps
-    columns = [c for c in step_columns() if c in t.column_names]
-    if t.num_rows:
-        t = t.sort_by([(c, "ascending") for c in ("run", "split", "condition", "step")])
-        keys = ("run", "split", "condition")
-        values = {c: column_values(t[c]) for c in columns}
-        values["step"] = column_values(pc.cast(t["step"], pa.int64()))
-        for start, end in _segments(t, keys):
-            run, split, condition = (str(t[k][start].as_py()) for k in keys)
-            by_split = steps.setdefault(run, {}).setdefault(split, {})
-            by_split[condition] = {c: SafeList(values[c][start:end]) for c in ("step", *columns)}
-    components: dict[str, Any] = {}
-    comp = signals.components
-    if comp.num_rows and {"run", "step", "component", "mean"} <= set(comp.column_names):
-        comp = comp.sort_by([("step", "ascending")])
-        codes = _codes(comp, ("run", "component"))
-        order = np.argsort(codes, kind="stable")  # rows of one (run, component) together, by step
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        for rows in sorted(np.split(order, bounds), key=lambda r: int(r[0])):  # as first seen by step
-            run, component = str(comp["run"][rows[0]].as_py()), str(comp["component"][rows[0]].as_py())
-            part = comp.take(pa.array(rows))
-            components.setdefault(run, {})[component] = {
-                "step": column_values(pc.cast(part["step"], pa.int64())),
-                "mean": column_values(part["mean"]),
-            }
-    unlabelled = {run for run in signals.runs if not signals.is_labelled(run)}
-    families = [r for r in signals.families.to_pylist() if r.get("run") in unlabelled]
-    return {
-        "runs": list(signals.runs),
-        "labelled": signals.labelled,
-        "success_known": signals.success_known,
-        "metrics_only": signals.metrics_only,
-        "columns": {c: meta for c, meta in signal_columns().items() if c in columns},
-        "steps": steps,
-        "components": components,
-        "families": [] if signals.metrics_only else families,
-    }
-
-
-def _codes(t: pa.Table, keys: Sequence[str]) -> np.ndarray:
-    """One integer per row that is equal exactly where the rows agree on every key (null included)."""
-    codes = np.zeros(t.num_rows, dtype=np.int64)
-    for k in keys:
-        encoded = pc.dictionary_encode(t[k], null_encoding="encode").combine_chunks()
-        codes = codes * (len(encoded.dictionary) + 1) + encoded.indices.to_numpy()
-    return codes
-
-
-def _segments(t: pa.Table, keys: Sequence[str]) -> list[tuple[int, int]]:
-    """(start, end) of each run of consecutive rows of `t` with the same keys."""
-    cuts = [0, *(np.flatnonzero(np.diff(_codes(t, keys))) + 1).tolist(), t.num_rows]
-    return list(itertools.pairwise(cuts))
 
 
 def samples(store: RolloutStore, judgement: Judgement, config: MonitorConfig) -> list[dict[str, Any]]:

@@ -40,3 +40,19 @@ def test_bad_judge_options_exit_2_with_one_line_and_write_nothing(tmp_path, monk
     assert res.stdout == ""
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not store.exists()
+
+
+def test_monitor_without_a_judge_does_not_import_torch(tmp_path):
+    """The judge's imports (torch, transformers: ~5 CPU-s) are paid only when a judge is asked for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rlaudit.cli.judge_options import judge_config\n"
+        "assert judge_config(model=None, url=None, key_env=None, view='cot', budget=32, answer='last-line',"
+        " cache=None, store=None, concurrency=4, timeout_s=60.0) is None\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"], out.stderr

@@ -69,6 +69,7 @@ def test_store_makes_reruns_incremental(locked_log, tmp_path):
         (["--format", "csv", "{log}"], "unknown format 'csv'"),
         (["--reward-weights", "acc", "{log}"], "--reward-weights"),
         (["--detectors", "nope", "{log}"], "--detectors: unknown"),
+        (["--series-points", "-1", "{log}"], "--series-points"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, message, locked_log):
@@ -179,3 +180,19 @@ def test_unmatched_splits_cap_target_vs_control_findings_at_medium(locked_log):
     capped = [f for f in unmatched["findings"] if f["evidence"].get("capped_from") == "high"]
     assert {f["detector"] for f in capped} == {"selective_underperformance", "exploration_starvation"}
     assert all(f["severity"] == "medium" and "not matched in difficulty" in f["summary"] for f in capped)
+
+
+def test_series_points_bounds_each_series_and_keeps_the_last_step(locked_log):
+    res = runner.invoke(app, ["monitor", str(locked_log), "--json", "--series-points", "4"])
+    full = json.loads(runner.invoke(app, ["monitor", str(locked_log), "--json"]).stdout)
+    out = json.loads(res.stdout)
+    assert res.exit_code == 1 and out["findings"] == full["findings"]  # the detectors read every step
+    for split, by_condition in out["sections"]["signals"]["steps"]["locked"].items():
+        for condition, series in by_condition.items():
+            whole = full["sections"]["signals"]["steps"]["locked"][split][condition]["step"]
+            assert len(series["step"]) <= 5 and series["step"][-1] == whole[-1]
+            assert out["sections"]["signals"]["series_stride"]["locked"][split][condition] > 1
+    assert "series_stride" not in full["sections"]["signals"]
+    from rlaudit.judgement import validate
+
+    validate(out)  # `rlaudit report` re-renders a thinned judgement too

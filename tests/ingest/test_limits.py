@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlaudit.ingest.limits import depth_bound, exact_depth
+from rlaudit.ingest.limits import depth_bound, exact_depth, opens_per_line
 
 
 def _plain_bound(data: bytes) -> int:
@@ -49,6 +49,7 @@ def test_exact_depth_ignores_brackets_in_strings_and_bound_covers_it(value: obje
     text = json.dumps(value)
     assert exact_depth(text) == _depth(value)
     assert depth_bound(text.encode()) >= exact_depth(text)
+    assert opens_per_line(text.encode()) >= exact_depth(text)
 
 
 def test_closing_brackets_in_a_string_do_not_hide_nesting() -> None:
@@ -58,3 +59,14 @@ def test_closing_brackets_in_a_string_do_not_hide_nesting() -> None:
     assert depth_bound(line.encode()) >= 201
     escaped = r'{"a": "\\\"]]]]", "b": [[[]]]}'  # an escaped quote does not end the string
     assert depth_bound(escaped.encode()) >= exact_depth(escaped) == 4
+
+
+@settings(max_examples=50, derandomize=True)
+@given(st.lists(JSON, min_size=1, max_size=4))
+def test_opens_per_line_bounds_every_line_of_a_block(values: list[object]) -> None:
+    """The cheap pre-check the JSONL fast path runs on each block: never under the deepest line."""
+    lines = [json.dumps(v) for v in values]
+    block = "\n".join(lines).encode()
+    deepest = max(exact_depth(line) for line in lines)
+    assert opens_per_line(block) >= deepest
+    assert opens_per_line(block) == max(line.count("[") + line.count("{") for line in lines)

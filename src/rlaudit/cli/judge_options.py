@@ -88,13 +88,15 @@ def judge_config(
     timeout_s: float,
 ) -> JudgeConfig | None:
     """The judge the options ask for (None when --judge-model is not given); any bad value is bad input."""
-    from rlaudit.judges import CACHE_FILE, JudgeConfig, SelectionConfig
-    from rlaudit.models.cache import user_cache_dir
-
     if model is None:
         if url is not None or key_env is not None:
             raise fail("--judge-url/--judge-key-env: name the judge model with --judge-model")
         return None
+    # Imported only when a judge is asked for: `rlaudit.models` imports torch and transformers (5 CPU-s,
+    # 230 MB), most of what a plain `rlaudit monitor` on a small log cost.
+    from rlaudit.judges import CACHE_FILE, JudgeConfig, SelectionConfig
+    from rlaudit.models.cache import user_cache_dir
+
     if url is None and model not in ("smollm2", "tiny") and not Path(model).is_dir():
         raise fail(
             f"--judge-model: no directory {model} (in process: smollm2, tiny or a local checkpoint "

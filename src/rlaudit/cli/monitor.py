@@ -74,6 +74,15 @@ def monitor(
             "findings that compare target with control are at most MEDIUM.",
         ),
     ] = False,
+    series_points: Annotated[
+        int | None,
+        typer.Option(
+            help="Per-step series in the JSON and the report: at most this many points each (a longer "
+            "run keeps every k-th step and its last; the detectors read every step); 0: every step. "
+            "Default: MonitorConfig.series_points (5,000).",
+            show_default=False,
+        ),
+    ] = None,
     judge_model: jo.JudgeModelOption = None,
     judge_url: jo.JudgeUrlOption = None,
     judge_key_env: jo.JudgeKeyEnvOption = None,
@@ -92,6 +101,10 @@ def monitor(
     weights = _parse_weights(reward_weights)
     config = monitor_config(detectors)
     config.splits_matched = not unmatched_splits
+    if series_points is not None:
+        if series_points < 0:
+            raise fail(f"--series-points: expected 0 (every step) or a positive count, got {series_points}")
+        config.series_points = series_points
     config.judge = jo.judge_config(
         model=judge_model,
         url=judge_url,

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pj
 
-from rlaudit.ingest.limits import MAX_DEPTH, MAX_RECORD_BYTES, check_line, depth_bound
+from rlaudit.ingest.limits import MAX_DEPTH, MAX_RECORD_BYTES, check_line, depth_bound, opens_per_line
 from rlaudit.records import FIELDS, REQUIRED, RecordError, RolloutStore, normalize
 
 BLOCK_BYTES = 32 << 20  # ~100k-300k rollouts per block: big enough for throughput, small for memory
@@ -75,7 +75,9 @@ def read_jsonl(
 def _fast(path: Path, *, run: str, offset: int, rows_before: int, end: int) -> Iterator[pa.Table]:
     row = rows_before + 1
     for chunk in _chunks(path, offset=offset, end=end):
-        if depth_bound(chunk) > MAX_DEPTH:  # maybe too deep for pyarrow's parser: let the slow pass look
+        # Maybe too deep for pyarrow's parser: let the slow pass look. The cheap bound first (it
+        # settles ~every block); the tighter one only where some line opens many brackets.
+        if opens_per_line(chunk) > MAX_DEPTH and depth_bound(chunk) > MAX_DEPTH:
             raise _Fallback
         table = pj.read_json(
             pa.BufferReader(chunk),

@@ -88,6 +88,19 @@ def _kind(mode: int) -> str:
     return "not a plain file"
 
 
+def opens_per_line(data: bytes) -> int:
+    """The most opening brackets (`[` or `{`, in strings or not) on any one line of `data`: a coarser
+    upper bound on its nesting depth than `depth_bound`, at a quarter of its cost (three byte compares,
+    no quote analysis). A rollout record opens a few brackets, so this settles almost every block and
+    `depth_bound` runs only on a block where some line opens more than the limit."""
+    b = np.frombuffer(data, dtype=np.uint8)
+    opens = np.flatnonzero((b == ord("[")) | (b == ord("{")))
+    if opens.size == 0:
+        return 0
+    breaks = np.flatnonzero(b == ord("\n"))
+    return int(np.bincount(np.searchsorted(breaks, opens)).max())
+
+
 def depth_bound(data: bytes) -> int:
     """An upper bound on the JSON nesting depth of any line of `data`, in a few numpy passes.
 

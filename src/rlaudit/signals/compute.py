@@ -7,6 +7,7 @@ Both stream: DuckDB spills to disk past `SignalsConfig.memory_limit`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import duckdb
@@ -52,15 +53,20 @@ class SignalsConfig:
     diversity_rollouts: int = 128
     """...and at most this many rollouts per run x step x split x condition (whole groups, at least
     one): the cap that still bites when groups are few and large (`signals.diversity`)."""
-    diversity_run_rollouts: int = 200_000
+    diversity_run_rollouts: int = 50_000
     """...and at most about this many per run: past it, every k-th logged step only (the others NULL),
     so the costliest signals stay bounded on runs of tens of thousands of steps (`signals.diversity`).
-    200k keeps 6,000+ sampled steps at 16 rollouts per step; on the 1M many-steps benchmark log (2 runs
-    of 500k: stride 3) it took `rlaudit monitor` from 63.7 to 33.5 CPU-s with the same findings
-    (docs/benchmarks.md, "Monitor cost on real run shapes")."""
+    50k keeps 3,000+ sampled steps at 16 rollouts per step (about 100 at 512 sampled per step). At
+    200k the tokenising was still half of `rlaudit monitor`'s CPU on the 1M-rollout benchmark logs;
+    at 50k the findings on both 1M logs (many-steps: stride 10; few-steps: stride 5) are the same as
+    at 200k, and every organism run (1,920 rollouts) and test run is far below it (docs/benchmarks.md,
+    "Monitor cost on real run shapes")."""
     diversity_chunk_rollouts: int = 100_000
     """The diversity signals are computed over contiguous step ranges of about this many sampled
     rollouts at a time, so their memory is bounded by the chunk, not the run (`signals.diversity`)."""
+    step_chunk_steps: int = 50_000
+    """The step table is aggregated over ranges of steps holding about this many run x step pairs at a
+    time (`_step_table`): 625,000 at once ran out of DuckDB memory under 1GB (10M rollouts, 16 per step)."""
     top_tokens: int = 5000
     """With several runs, each run's completion-token distribution (numbers masked as for families, so
     runs on different prompts compare by form) is kept to this many most common tokens."""
@@ -193,7 +199,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         if store.is_empty():
             return _metrics_only(con)
         group_diversity = _group_table(con, cfg, reuse.group_diversity if reuse else None)
-        steps = con.sql(_step_sql()).to_arrow_table()
+        steps = _step_table(con, cfg)
         families = con.sql(
             """
             SELECT run, family, count(*) AS n_groups, count(DISTINCT step) AS n_steps,
@@ -216,17 +222,20 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         )
         # earned: the share of rollouts whose value of the component is positive (the rate at which RL
         # sees it paid); max: the most one rollout was paid; n: rollouts.
-        components = con.sql(
+        components = _streamed(
+            con,
             """
             SELECT run, step, component, avg(value) AS mean, max(value) AS max, avg((value > 0)::INT) AS earned,
                    count(*) AS n
             FROM component_rows GROUP BY run, step, component ORDER BY run, component, step
-            """
-        ).to_arrow_table()
+            """,
+            ["run", "component", "step"],
+        )
         # varied: the share of GRPO groups whose rollouts were paid the component unequally. GRPO
         # normalises advantages within a group, so a component paid alike to a whole group (to all or to
         # none) changes no advantage: it is no learning signal, whatever it pays.
-        component_splits = con.sql(
+        component_splits = _streamed(
+            con,
             """
             WITH g AS (
                 SELECT run, step, split, component, count(value) AS n, sum(value) AS total,
@@ -236,8 +245,9 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
             SELECT run, step, split, component, sum(total) / sum(n) AS mean, sum(paid) / sum(n) AS earned,
                    sum(n) AS n, avg(varied) AS varied, count(*) AS n_groups
             FROM g GROUP BY run, step, split, component ORDER BY run, split, component, step
-            """
-        ).to_arrow_table()
+            """,
+            ["run", "split", "component", "step"],
+        )
         tokens = reuse.tokens if reuse else None
         if tokens is None and len(set(steps.column("run").to_pylist())) > 1:
             # con.sql, not execute: DuckDB warns that Arrow from a DB-API result copies the rows.
@@ -271,6 +281,34 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
         )
     finally:
         con.close()
+
+
+def _step_table(con: duckdb.DuckDBPyConnection, cfg: SignalsConfig) -> pa.Table:
+    """The step table, aggregated one range of steps at a time (`SignalsConfig.step_chunk_steps`):
+    each step's row depends on its own groups only, so the chunks change no value, and DuckDB's
+    aggregate over 312,500 steps per run at once ran out of memory under 1GB."""
+    row = con.execute("SELECT min(step), max(step), count(DISTINCT (run, step)) FROM groups").fetchall()[0]
+    lo, hi, pairs = int(row[0]), int(row[1]), int(row[2])
+    width = max(math.ceil((hi - lo + 1) / max(math.ceil(pairs / max(cfg.step_chunk_steps, 1)), 1)), 1)
+    parts = [
+        con.sql(_step_sql(), params={"lo": a, "hi": a + width - 1}).to_arrow_reader(_STREAM_ROWS).read_all()
+        for a in range(lo, hi + 1, width)
+    ]
+    return pa.concat_tables(parts).sort_by([(k, "ascending") for k in ("run", "split", "condition", "step")])
+
+
+def _streamed(con: duckdb.DuckDBPyConnection, sql: str, order: list[str]) -> pa.Table:
+    """The result of `sql` as Arrow, fetched in record batches (DuckDB never holds the whole result),
+    sorted by the (unique) keys `order`, as its ORDER BY: without `preserve_insertion_order` a streamed
+    result's batches may arrive out of order. Why stream: `to_arrow_table` collects the result inside
+    DuckDB, under its memory cap and unable to spill, and the step table of 10M rollouts over 312,500
+    steps per run (2.5M rows, ~600 MB) ran out of memory under the default 1GB (docs/benchmarks.md,
+    "Monitor cost on real run shapes"); streamed, it completes."""
+    return con.sql(sql).to_arrow_reader(_STREAM_ROWS).read_all().sort_by([(k, "ascending") for k in order])
+
+
+_STREAM_ROWS = 65_536
+"""Rows per record batch of a streamed result."""
 
 
 def _split_sql(cfg: SignalsConfig) -> str:
@@ -366,7 +404,7 @@ def _step_sql() -> str:
         WITH s AS (
             SELECT run, step, split, COALESCE(condition, '{POOLED}') AS condition,
                    {nl.join(first)}
-            FROM groups
+            FROM groups WHERE step BETWEEN $lo AND $hi
             GROUP BY GROUPING SETS ((run, step, split, condition), (run, step, split))
         )
         SELECT run, step, split, condition,
