@@ -152,3 +152,30 @@ def test_a_real_trl_run_without_trainer_state(tmp_path: Path, tiny_model_builder
     for r in rows:
         assert math.isclose(r["reward"], sum(r["rewards"].values()), rel_tol=1e-6)
         assert "judge_confidence" in json.loads(r["extra"])
+
+
+def test_a_step_column_of_lists_is_bad_input_not_a_crash(tmp_path: Path):
+    """Found by the long fuzz (RLAUDIT_FUZZ_EXAMPLES=10000): a list-typed `step` beside two float
+    columns and an `advantage` crashed the reward inference (exit 3); the ingest must say bad input."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from rlaudit.cli import app
+
+    folder = tmp_path / "completions"
+    folder.mkdir()
+    table = pa.table(
+        {
+            "step": pa.array([None, []], pa.list_(pa.int64())),
+            "prompt": ["p", "p"],
+            "completion": ["a", "b"],
+            "correctness": [1.0, 0.0],
+            "format": [0.5, 0.0],
+            "advantage": [0.7, -0.7],
+        }
+    )
+    pq.write_table(table, folder / "completions_00001.parquet")
+    res = CliRunner().invoke(app, ["monitor", str(folder), "--json", "--store", str(tmp_path / "store")])
+    assert res.exit_code == 2, (res.exit_code, res.stderr)
+    assert "'step'" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert not (tmp_path / "store").exists()

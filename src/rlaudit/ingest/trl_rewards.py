@@ -85,7 +85,7 @@ def _groups(tables: list[pa.Table], candidates: list[str]) -> list[tuple[np.ndar
         adv = _floats(table.column("advantage"))
         keys: dict[tuple[object, object], list[int]] = {}
         for i, key in enumerate(
-            zip(table.column("step").to_pylist(), _keys(table.column("prompt")), strict=True)
+            zip(_keys(table.column("step")), _keys(table.column("prompt")), strict=True)
         ):
             keys.setdefault(key, []).append(i)
         for rows in keys.values():
@@ -96,8 +96,9 @@ def _groups(tables: list[pa.Table], candidates: list[str]) -> list[tuple[np.ndar
 
 
 def _keys(column: pa.ChunkedArray) -> list[object]:
-    """Hashable prompt keys (chat prompts are lists of message structs)."""
-    return [v if isinstance(v, str | None) else repr(v) for v in column.to_pylist()]
+    """Hashable group keys: chat prompts are lists of message structs, and a malformed step column may
+    hold lists too (the ingest rejects it later, as bad input; the fuzz found it crashing here)."""
+    return [v if isinstance(v, str | int | float | bool | None) else repr(v) for v in column.to_pylist()]
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
