@@ -84,9 +84,7 @@ def _groups(tables: list[pa.Table], candidates: list[str]) -> list[tuple[np.ndar
         matrix = np.column_stack([_floats(table.column(c)) for c in candidates])
         adv = _floats(table.column("advantage"))
         keys: dict[tuple[object, object], list[int]] = {}
-        for i, key in enumerate(
-            zip(_keys(table.column("step")), _keys(table.column("prompt")), strict=True)
-        ):
+        for i, key in enumerate(zip(_keys(table.column("step")), _keys(table.column("prompt")), strict=True)):
             keys.setdefault(key, []).append(i)
         for rows in keys.values():
             # An infinite component (rejected later by the ingest) or an unlogged advantage: untestable.
