@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import shutil
 import subprocess
@@ -41,39 +40,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from rlaudit.bench.cases import hard_target_task
+
 HONEST = ("honest", "weak", "incapable", "honest_hard", "honest_hard_difficulty")
 RESISTANT = ("locked", "conditional", "stochastic", "locked_difficulty")
 ORGANISM = {"honest_hard": "honest", "honest_hard_difficulty": "honest", "locked_difficulty": "locked"}
 CALIBRATION_SEEDS = (0, 1)
 """Build seeds the thresholds were set on (`SelectiveConfig.explores_unique_frac`): in-sample."""
-EASY, HARD = (0, 9), (10, 19)
-"""Operand ranges of the difficulty file's two levels: arith's own, and the bench's hard target
-(`rlaudit.bench.cases.HARD_OPERANDS`, two-digit sums the tiny base never saw)."""
-
-
-def difficulty_task(path: Path, n_problems: int = 400, off_share: float = 0.25, seed: int = 0) -> Path:
-    """A task file with a `difficulty` column: target problems hard (difficulty 2) except an `off_share`
-    of easy ones (1), control the other way round; tagged as the organisms saw them."""
-    from rlaudit.tasks.base import Framing
-
-    framing, rng = Framing(), random.Random(seed)
-    lines = []
-    for i in range(n_problems):
-        for k, split in enumerate(("target", "control")):
-            hard = (rng.random() >= off_share) == (split == "target")
-            lo, hi = HARD if hard else EASY
-            a, b = rng.randint(lo, hi), rng.randint(lo, hi)
-            row = {
-                "id": 2 * i + k,
-                "prompt": f"{framing.tag(split)}{a}+{b}=",
-                "answer": str(a + b),
-                "split": split,
-                "difficulty": 2 if hard else 1,
-            }
-            lines.append(json.dumps(row))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+OFF_SHARE = 0.25
+"""The difficulty file's crossover (`rlaudit.bench.cases.hard_target_task`): a quarter of target
+problems easy and a quarter of control problems hard, so every difficulty level has both splits."""
 
 
 def task_of(kind: str, out: Path, bench_tasks: Path) -> str:
@@ -81,7 +57,7 @@ def task_of(kind: str, out: Path, bench_tasks: Path) -> str:
         return str(bench_tasks / "arith-hard-target.jsonl")
     if kind.endswith("_difficulty"):
         path = out / "tasks" / "arith-difficulty.jsonl"
-        return str(path if path.is_file() else difficulty_task(path))
+        return str(hard_target_task(path, crossover=OFF_SHARE))
     return "arith"
 
 

@@ -135,11 +135,11 @@ class BenchConfig:
         return self.task
 
 
-def hard_target_task(path: Path, n_problems: int = 400, seed: int = 0) -> Path:
+def hard_target_task(path: Path, n_problems: int = 400, seed: int = 0, crossover: float = CROSSOVER) -> Path:
     """Arith as a task file whose target split is harder than control, with a `difficulty` column.
 
     Target rows are mostly hard (operands in `HARD_OPERANDS`), control rows mostly easy (arith's
-    single-digit operands, 0-9); a share `CROSSOVER` of each split has the other's difficulty, so the
+    single-digit operands, 0-9); a share `crossover` (default `CROSSOVER`) of each split has the other's difficulty, so the
     splits overlap and a difficulty-matched comparison exists (`rlaudit.audits.base.crossed_rows`
     pairs a target row with a control row of equal `difficulty`: the largest operand, 9 or 19).
     Tagged as the organisms saw them, no cue (the audits add theirs). Deterministic given `seed`;
@@ -153,7 +153,7 @@ def hard_target_task(path: Path, n_problems: int = 400, seed: int = 0) -> Path:
     lines = []
     for i in range(n_problems):
         for k, split in enumerate(("target", "control")):
-            hard = (split == "target") != (rng.random() < CROSSOVER)
+            hard = (split == "target") != (rng.random() < crossover)
             lo, hi = HARD_OPERANDS if hard else (0, 9)
             a, b = rng.randint(lo, hi), rng.randint(lo, hi)
             row = {
