@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -14,6 +15,23 @@ from rlaudit.signals import MEMORY_ENV, POOLED, SignalsConfig, SignalsMemoryErro
 from rlaudit.signals.compute import Signals
 
 DIVERSITY = ["distinct_1", "distinct_2", "pairwise_sim"]
+
+
+def _same_table(a, b) -> bool:
+    """Equal up to float summation order: DuckDB's parallel aggregates add in no fixed order, so a
+    mean can differ in its last bit between two passes over the same rows (0.73 vs 0.7300000000000001)."""
+    if a.schema != b.schema or a.num_rows != b.num_rows:
+        return False
+    for name in a.column_names:
+        x, y = a.column(name).to_pylist(), b.column(name).to_pylist()
+        if pa.types.is_floating(a.schema.field(name).type):
+            fx = np.array([np.nan if v is None else v for v in x], dtype=float)
+            fy = np.array([np.nan if v is None else v for v in y], dtype=float)
+            if not np.allclose(fx, fy, rtol=1e-12, atol=0.0, equal_nan=True):
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 def _store(tmp_path: Path, steps: int = 12, groups: int = 3, size: int = 4) -> RolloutStore:
@@ -185,8 +203,8 @@ def test_the_unlabelled_view_reusing_the_labelled_diversity_changes_no_value(tmp
     # Any tokenising query now fails: the reused pass must not run one.
     monkeypatch.setattr(diversity, "_UPDATE_SQL", "SELECT error('tokenised again')")
     reused = compute_signals(store, plain_cfg, reuse=labelled)
-    assert reused.steps.equals(fresh.steps)
-    assert reused.families.equals(fresh.families)
+    assert _same_table(reused.steps, fresh.steps)
+    assert _same_table(reused.families, fresh.families)
     assert fresh.group_diversity is not None and reused.group_diversity is not None
     assert reused.group_diversity.num_rows > 0
     assert sorted(reused.group_diversity.to_pylist(), key=str) == sorted(
@@ -203,12 +221,12 @@ def test_a_run_past_its_diversity_budget_keeps_every_kth_step_with_unchanged_val
         _, d1_full = full.series("distinct_1", split=split)
         kept = np.isfinite(d1)
         assert list(steps[kept]) == [0, 4, 8]
-        assert np.array_equal(d1[kept], d1_full[kept])
+        assert np.allclose(d1[kept], d1_full[kept], rtol=1e-12, atol=0.0)
         # the other signals use every group, budget or not
         assert np.array_equal(
             budget.series("unique_frac", split=split)[1], full.series("unique_frac", split=split)[1]
         )
-    assert compute_signals(store, SignalsConfig(diversity_run_rollouts=96)).steps.equals(full.steps)
+    assert _same_table(compute_signals(store, SignalsConfig(diversity_run_rollouts=96)).steps, full.steps)
 
 
 def test_the_step_table_in_ranges_of_steps_changes_no_value(tmp_path):
@@ -217,4 +235,4 @@ def test_the_step_table_in_ranges_of_steps_changes_no_value(tmp_path):
     store = _store(tmp_path, groups=5, size=4)
     whole = compute_signals(store, SignalsConfig(step_chunk_steps=10**9))
     for chunk in (1, 3):
-        assert compute_signals(store, SignalsConfig(step_chunk_steps=chunk)).steps.equals(whole.steps)
+        assert _same_table(compute_signals(store, SignalsConfig(step_chunk_steps=chunk)).steps, whole.steps)

@@ -195,7 +195,7 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
                    avg(s_rate) AS pass_rate, avg(r_mean) AS reward_mean,
                    avg(CASE WHEN zero_std THEN all_fail::INT ELSE 0 END) AS frac_all_fail,
                    avg(zero_std::INT) AS frac_zero_std, avg(unique_frac) AS unique_frac,
-                   any_value(example_prompt) AS example_prompt
+                   min(example_prompt) AS example_prompt  -- min, not any_value: the same prompt every pass
             FROM groups GROUP BY run, family ORDER BY run, family
             """
         ).to_arrow_table()

@@ -116,9 +116,9 @@ def group_table(
                CAST(NULL AS DOUBLE) AS distinct_1,
                CAST(NULL AS DOUBLE) AS distinct_2,
                CAST(NULL AS DOUBLE) AS pairwise_sim,
-               left(regexp_replace(any_value(prompt), $mask, '#', 'g'), {int(cfg.family_prefix_chars)})
+               left(regexp_replace(min(prompt), $mask, '#', 'g'), {int(cfg.family_prefix_chars)})
                    AS family,
-               left(any_value(prompt), 300) AS example_prompt
+               left(min(prompt), 300) AS example_prompt
         FROM r
         GROUP BY run, step, split, condition, "group"
         """,
