@@ -100,6 +100,18 @@ def manifest(folder: Path) -> dict[str, Any]:
     return dict(json.loads((folder / "manifest.json").read_text()))
 
 
+def fit_base(feats: Features, fit: list[Path]) -> dict[str, Any] | None:
+    """The base every fit organism shares: its manifest's ``base`` and `base_signature` (which the
+    audit checks a model against); None if they differ."""
+    from rlaudit.audits.probe_models import base_signature
+
+    bases = {
+        json.dumps({**(manifest(f).get("base") or {}), **base_signature(feats.models[f][0])}, sort_keys=True)
+        for f in fit
+    }
+    return dict(json.loads(bases.pop())) if len(bases) == 1 else None
+
+
 def build_seed(folder: Path) -> int:
     return int(folder.parent.name.removeprefix("seed-"))
 
@@ -337,8 +349,7 @@ def main() -> None:
         probe.meta["score_seed"] = args.seed + SCORE_SEED_OFFSET
         probe.meta["n_problems"] = args.problems
         # which base the probe reads: the audit refuses other bases (rlaudit.audits.probe_models)
-        bases = {json.dumps(manifest(f).get("base"), sort_keys=True) for f in fit}
-        probe.meta["base"] = json.loads(bases.pop()) if len(bases) == 1 else None
+        probe.meta["base"] = fit_base(feats, fit)
         if args.select:
             probe.meta["selection"] = {
                 "how": "leave-one-build-seed-out AUROC over the fit seeds (benchmarks/probe_transfer.py)",
