@@ -208,7 +208,7 @@ def select(
     """The candidate with the best leave-one-build-seed-out AUROC, its threshold, every candidate's."""
     from rlaudit.bench.metrics import Scores, auroc, fit_threshold
 
-    tried = []
+    tried: list[dict[str, Any]] = []
     for layer, pooling, features, c in itertools.product(LAYERS, POOLINGS, FEATURE_KINDS, CS):
         cand = {"layer": layer, "pooling": pooling, "features": features, "C": c}
         oof: dict[Path, float] = {}
@@ -295,7 +295,7 @@ def main() -> None:
         else:
             cand = {"layer": "0.5", "pooling": "last_prompt", "features": args.features, "C": None}
         probe = frozen or fit_on(feats, fit, labels, cand, args.seed)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for f in every:
             role = (
                 "test"
