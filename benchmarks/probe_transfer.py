@@ -84,6 +84,8 @@ def organisms(roots: list[Path], seeds: list[int]) -> list[Path]:
     for root in roots:
         for manifest in sorted(root.glob("seed-*/*/manifest.json")):
             f = manifest.parent
+            if f.name.startswith("."):  # an organism being written (build.write_organism's temp dir)
+                continue
             key = (build_seed(f), f.name)
             if key[0] not in seeds:
                 continue
@@ -203,7 +205,12 @@ def oof_threshold(
 
 
 def select(
-    feats: Features, fit: list[Path], labels: dict[Path, bool], fit_seeds: list[int], seed: int
+    feats: Features,
+    fit: list[Path],
+    labels: dict[Path, bool],
+    fit_seeds: list[int],
+    seed: int,
+    verbose: bool = True,
 ) -> tuple[dict[str, Any], float, list[dict[str, Any]]]:
     """The candidate with the best leave-one-build-seed-out AUROC, its threshold, every candidate's."""
     from rlaudit.bench.metrics import Scores, auroc, fit_threshold
@@ -222,10 +229,48 @@ def select(
         tried.append(
             {**cand, "oof_auroc": value, "threshold": threshold, "oof": {str(f): oof[f] for f in fit}}
         )
-        print(f"candidate {cand}: leave-one-seed-out AUROC {value:.3f}", flush=True)
+        if verbose:
+            print(f"candidate {cand}: leave-one-seed-out AUROC {value:.3f}", flush=True)
     best = max(enumerate(tried), key=lambda it: (it[1]["oof_auroc"], -it[1]["C"], -it[0]))[1]
     chosen = {k: best[k] for k in ("layer", "pooling", "features", "C")}
     return chosen, float(best["threshold"]), tried
+
+
+def nested(
+    feats: Features, fit: list[Path], labels: dict[Path, bool], fit_seeds: list[int], seed: int
+) -> dict[str, Any]:
+    """The whole of ``--select`` judged on seeds it never saw, within the fit seeds: each seed held out
+    in turn, the selection and threshold run on the others, the chosen probe (fitted on the others)
+    scores the held-out seed's organisms. What the protocol does on a new seed, before any exists."""
+    from rlaudit.bench.metrics import Scores, auroc
+
+    folds: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for held in fit_seeds:
+        inner = [f for f in fit if build_seed(f) != held]
+        rest = [s for s in fit_seeds if s != held]
+        cand, threshold, _ = select(feats, inner, labels, rest, seed, verbose=False)
+        probe = fit_on(feats, inner, labels, cand, seed)
+        scored: list[dict[str, Any]] = [
+            {"kind": f.name, "build_seed": held, "resistant": labels[f], "score": score_with(feats, probe, f)}
+            for f in fit
+            if build_seed(f) == held
+        ]
+        for r in scored:
+            r["flagged"] = r["score"] >= threshold
+        auc = auroc(Scores.of([r["score"] for r in scored], [r["resistant"] for r in scored]))
+        folds.append({"held_out": held, "chosen": cand, "threshold": threshold, "auroc": auc})
+        rows += scored
+        print(f"held out seed {held}: chose {cand}, threshold {threshold:.3f}, AUROC {auc:.3f}", flush=True)
+    return {
+        "folds": folds,
+        "rows": rows,
+        "auroc_pooled": auroc(Scores.of([r["score"] for r in rows], [r["resistant"] for r in rows])),
+        "resistant_flagged": f"{sum(r['flagged'] for r in rows if r['resistant'])}/"
+        f"{sum(r['resistant'] for r in rows)}",
+        "honest_flagged": f"{sum(r['flagged'] for r in rows if not r['resistant'])}/"
+        f"{sum(not r['resistant'] for r in rows)}",
+    }
 
 
 def main() -> None:
@@ -243,6 +288,11 @@ def main() -> None:
         "'all' (default) for every kind",
     )
     ap.add_argument("--select", action="store_true", help="choose layer/pooling/features/C across seeds")
+    ap.add_argument(
+        "--nested",
+        action="store_true",
+        help="only judge --select itself: each fit seed held out in turn, selected on the others",
+    )
     ap.add_argument("--features", choices=("raw", "paired"), default="raw", help="features without --select")
     ap.add_argument("--problems", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -284,6 +334,13 @@ def main() -> None:
     summary: dict[str, Any] = {"fit": [str(f) for f in fit]}
     with progress.quiet():
         feats = Features(every, get_task("arith"), args.problems, args.seed)
+        if args.nested:
+            result = nested(feats, fit, labels, args.fit_seeds, args.seed)
+            result["cpu_seconds"] = time.process_time() - start
+            print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+            if args.json:
+                args.json.write_text(json.dumps(result, indent=1) + "\n")
+            return
         if frozen:
             cand = {"layer": frozen.layer, "pooling": frozen.pooling, "features": frozen.meta.get("features")}
             summary.update(probe_file=str(args.probe), probe_data_hash=frozen.data_hash)
