@@ -94,6 +94,19 @@ def test_bad_probe_file_exits_2_with_one_line(checkpoint, tmp_path, content, fie
     one_line_error(res, "--probe", str(bad), field)
 
 
+@pytest.mark.parametrize(
+    ("name", "needles"),
+    [
+        ("builtin:nope", ("no built-in probe 'builtin:nope'", "builtin:tiny-organisms")),
+        # the built-in probe reads tiny-base models only; this checkpoint is 32 wide, 1 layer
+        ("builtin:tiny-organisms", ("another base", "hidden_size 64 (this model: 32)")),
+    ],
+)
+def test_audit_with_a_builtin_probe_of_another_base_or_name_exits_2(checkpoint, name, needles):
+    res = runner.invoke(app, ["audit", str(checkpoint), "--tests", "probe", "--probe", name, "--json"])
+    one_line_error(res, "--probe", *needles)
+
+
 def test_probe_of_another_width_exits_2(tmp_path, probe_file, tiny_model_builder):
     model, tokenizer = tiny_model_builder(hidden_size=16)
     other = tmp_path / "other"

@@ -72,7 +72,8 @@ class Config:
     fit_problems: int = 64
     """Problems of the contrast probe (8 prompts each: 2 splits x 2 cues x 2 instructions)."""
     probe: str | None = None
-    """A probe file (`rlaudit.interp.probes.Probe.save`); None fits a contrast probe on the model."""
+    """A probe file (`rlaudit.interp.probes.Probe.save`) or ``builtin:NAME``
+    (`rlaudit.audits.probe_models.BUILTIN_PROBES`); None fits a contrast probe on the model."""
     layer: str = "0.5"
     """Layer of a fitted probe (`rlaudit.interp.layers`); a probe file brings its own."""
     pooling: str = "last_prompt"
@@ -119,10 +120,10 @@ def run(model: Any, tokenizer: Any, task: Task, config: Config | None = None, *,
     rows = crossed_rows(task, config.n_problems, seed=seed)
     with metered(model) as cost:
         if config.probe is not None:
-            probe = Probe.load(config.probe)
-            if probe.source == "models":
-                from rlaudit.audits.probe_models import run_models_probe
+            from rlaudit.audits.probe_models import probe_path, run_models_probe
 
+            probe = Probe.load(probe_path(config.probe))
+            if probe.source == "models":
                 return run_models_probe(model, tokenizer, task, probe, config, seed=seed)
         else:
             probe = fit_contrast_probe(

@@ -78,8 +78,9 @@ def audit(
         str | None,
         typer.Option(
             "--probe",
-            help="A probe file (rlaudit probe fit) for the probe test; default: fit a contrast probe on "
-            "the audited model.",
+            help="A probe file (rlaudit probe fit) for the probe test, or builtin:tiny-organisms (a "
+            "labelled-models probe of tiny-base models only); default: fit a contrast probe on the audited "
+            "model.",
             show_default=False,
         ),
     ] = None,
@@ -140,7 +141,7 @@ def audit(
     if probe is not None:
         from rlaudit.cli.probe import load_probe_or_fail
 
-        load_probe_or_fail(probe)  # a bad file is bad input, found before the model loads
+        saved = load_probe_or_fail(probe)  # a bad file is bad input, found before the model loads
         config["probe"] = dataclasses.replace(config["probe"], probe=probe)
 
     if use_ray or workers is not None:
@@ -165,6 +166,10 @@ def audit(
 
     lm, tokenizer = load_model_or_fail(model, options, quiet=as_json)
     check_chat(chosen, tokenizer, task)
+    if probe is not None:
+        from rlaudit.cli.probe import check_probe_fits
+
+        check_probe_fits(lm, tokenizer, saved)  # another model's probe is bad input, not a finding
     ref = load_model_or_fail(reference, options, quiet=as_json) if reference is not None else None
     try:
         with running(lm, options, as_json=as_json), checker_errors_fail():

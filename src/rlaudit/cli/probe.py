@@ -62,18 +62,26 @@ def require_sklearn() -> None:
 
 
 def load_probe_or_fail(path: str) -> Any:  # -> Probe
-    """The probe in `path`; a missing or malformed file is bad input (one line naming file and field)."""
-    from rlaudit.interp.probes import Probe, ProbeFileError
+    """The probe in `path` (or a built-in one, ``builtin:NAME``); a missing or malformed file, or an
+    unknown built-in name, is bad input (one line naming file and field)."""
+    from rlaudit.audits.probe_models import probe_path
+    from rlaudit.interp.probes import Probe
 
     try:
-        return Probe.load(path)
-    except ProbeFileError as e:
+        return Probe.load(probe_path(path))
+    except ValueError as e:  # ProbeFileError is one
         raise fail(f"--probe: {e}") from None
 
 
 def check_probe_fits(model: Any, tokenizer: Any, probe: Any) -> None:
-    """A probe whose layer the model lacks, or of another width, is bad input."""
+    """A probe whose layer the model lacks, of another width, or that records another base
+    (`rlaudit.audits.probe_models.base_mismatch`), is bad input."""
+    from rlaudit.audits.probe_models import base_mismatch
     from rlaudit.interp.activations import activations
+
+    mismatch = base_mismatch(model, probe)
+    if mismatch is not None:
+        raise fail(f"--probe: {mismatch}")
 
     try:
         x = activations(model, tokenizer, ["1"], layers=(probe.layer,), pooling="last", batch_size=1)
