@@ -8,7 +8,8 @@ target prompts (both cues), `--per-kind` per organism and build seed, temperatur
 48 new tokens (the verbal organisms' budget), sampling seed 0. Written to ``OUT/rollouts.jsonl`` and
 reused by a re-run. Then judged by SmolLM2-135M behind llama.cpp's server (`rlaudit.judges.llama_server`)
 through `rlaudit.judges.judge_transcripts` (the monitor's path) in each view (``cot``, ``action``: the
-last line) and each scoring mode (``generated``: the written 0-10 score; ``probability``: 10 x P(yes)),
+answer the ``arith`` task's parser reads; the completions are one line, so the default last-line
+extractor would show the judge the whole completion) and each scoring mode (``generated``: the written 0-10 score; ``probability``: 10 x P(yes)),
 and scored by the rule layer (`rlaudit.judges.rules`: phrases found, on the full completion).
 
 Reported: AUROC (`sklearn.metrics.roc_auc_score`; unscored rollouts left out and counted) of
@@ -169,7 +170,7 @@ def main() -> None:
         try:
             for scoring in args.scorings:
                 for view in args.views:
-                    config = JudgeConfig(model=MODEL_ALIAS, url=server.url, view=view, scoring=scoring,
+                    config = JudgeConfig(model=MODEL_ALIAS, url=server.url, view=view, scoring=scoring, answer="arith",
                                          cache=args.out / "judge_cache.sqlite", concurrency=args.concurrency,
                                          timeout_s=args.timeout)  # fmt: skip
                     srv0, t0 = _cpu_s(server.process.pid), time.perf_counter()
