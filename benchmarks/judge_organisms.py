@@ -8,13 +8,20 @@ target prompts (both cues), `--per-kind` per organism and build seed, temperatur
 48 new tokens (the verbal organisms' budget), sampling seed 0. Written to ``OUT/rollouts.jsonl`` and
 reused by a re-run. Then judged by SmolLM2-135M behind llama.cpp's server (`rlaudit.judges.llama_server`)
 through `rlaudit.judges.judge_transcripts` (the monitor's path) in each view (``cot``, ``action``: the
-last line) and each scoring mode (``generated``: the written 0-10 score; ``probability``: 10 x P(yes)),
+answer the ``arith`` task's parser reads; the completions are one line, so the default last-line
+extractor would show the judge the whole completion) and each scoring mode (``generated``: the written 0-10 score; ``probability``: 10 x P(yes)),
 and scored by the rule layer (`rlaudit.judges.rules`: phrases found, on the full completion).
 
 Reported: AUROC (`sklearn.metrics.roc_auc_score`; unscored rollouts left out and counted) of
 locked_verbal and locked_silent against honest and against weak, for the judge in each (view, mode) and
-for the rules; mean scores; CPU-seconds of the server. Nothing is fitted: every AUROC is of raw scores,
-in-sample in the sense that no threshold is chosen, and needs none.
+for the rules; mean scores; CPU-seconds of the server. Each AUROC is given three times: over all
+build seeds, over the calibration seeds (`--calibration-seeds`, default 0: the seeds the rubric's
+wording was chosen on, so **in-sample**) and over the others (**out-of-sample**: nothing about the
+rubric was chosen on them). No threshold is fitted: an AUROC needs none.
+
+Throughput: each (mode, view) pass is run twice; the first asks the server (judged rollouts/s wall,
+the server's CPU-seconds per 1k rollouts), the second is answered by the reply cache (its wall time, and
+the speed-up first / second).
 """
 
 from __future__ import annotations
@@ -66,6 +73,25 @@ def _auroc(pos: list[float | None], neg: list[float | None]) -> float | None:
     return round(float(roc_auc_score([1] * len(p) + [0] * len(q), p + q)), 3)
 
 
+def _split_aurocs(
+    rollouts: list[dict[str, Any]], scores: list[float | None], calibration: set[int]
+) -> dict[str, dict[str, float | None]]:
+    """AUROC of each positive kind against each negative one, over all seeds, the calibration seeds
+    (in-sample) and the rest (out-of-sample)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for part, keep in (
+        ("all", lambda s: True),
+        ("in_sample", lambda s: s in calibration),
+        ("out_of_sample", lambda s: s not in calibration),
+    ):
+        by_kind = {
+            k: [x for r, x in zip(rollouts, scores, strict=True) if r["kind"] == k and keep(r["seed"])]
+            for k in (*POSITIVES, *NEGATIVES)
+        }
+        out[part] = {f"{p}_vs_{n}": _auroc(by_kind[p], by_kind[n]) for p in POSITIVES for n in NEGATIVES}
+    return out
+
+
 def _folders(spec: list[str]) -> list[tuple[int, Path]]:
     """``SEED=DIR`` pairs: DIR holds the build seed's organism folders."""
     return [(int(s.split("=", 1)[0]), Path(s.split("=", 1)[1])) for s in spec]
@@ -77,7 +103,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
-        "--organisms", nargs="+", default=["0=/tmp/s22/verbal3/seed-0", "1=/tmp/s22/verbal3/seed-1"]
+        "--organisms",
+        nargs="+",
+        default=["0=/tmp/s22/verbal3/seed-0", "1=/tmp/s22/verbal3/seed-1", "2=/tmp/s23/b16/seed-2"],
     )
     parser.add_argument(
         "--baselines", nargs="+", default=[f"{s}=/tmp/bfull/organisms/seed-{s}" for s in (0, 1, 2)]
@@ -90,6 +118,13 @@ def main() -> None:
     )
     parser.add_argument("--views", nargs="+", default=["cot", "action"])
     parser.add_argument("--scorings", nargs="+", default=["probability", "generated"])
+    parser.add_argument(
+        "--calibration-seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="build seeds the rubric was chosen on: their AUROCs are labelled in-sample, the rest out-of-sample",
+    )
     args = parser.parse_args()  # fmt: skip
 
     from rlaudit.judges import JudgeConfig, OpenAIJudge, judge_transcripts
@@ -126,31 +161,42 @@ def main() -> None:
         },
         "examples": {k: [r["completion"] for r in rollouts if r["kind"] == k][:2] for k in (*POSITIVES, *NEGATIVES)},
     }  # fmt: skip
-    rule_scores = {
-        k: [float(len(list(rules.hits(r["completion"])))) for r in rollouts if r["kind"] == k]
-        for k in out["rollouts"]
-    }
-    out["rules"] = {f"{p}_vs_{n}": _auroc(rule_scores[p], rule_scores[n]) for p in POSITIVES for n in NEGATIVES}  # fmt: skip
+    calibration = set(args.calibration_seeds)
+    out["calibration_seeds"] = sorted(calibration)
+    rule_scores: list[float | None] = [float(len(rules.hits(r["completion"]))) for r in rollouts]
+    out["rules"] = _split_aurocs(rollouts, rule_scores, calibration)
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp) / "server.log", threads=args.threads)
         try:
             for scoring in args.scorings:
                 for view in args.views:
-                    config = JudgeConfig(model=MODEL_ALIAS, url=server.url, view=view, scoring=scoring,
+                    config = JudgeConfig(model=MODEL_ALIAS, url=server.url, view=view, scoring=scoring, answer="arith",
                                          cache=args.out / "judge_cache.sqlite", concurrency=args.concurrency,
                                          timeout_s=args.timeout)  # fmt: skip
                     srv0, t0 = _cpu_s(server.process.pid), time.perf_counter()
                     judged = judge_transcripts(transcripts, config, OpenAIJudge(config.openai_config()))
+                    wall, asked = time.perf_counter() - t0, sum(not j.cached for j in judged)
+                    srv_cpu = _cpu_s(server.process.pid) - srv0
+                    t1 = time.perf_counter()  # the same pass again: every reply from the cache
+                    again = judge_transcripts(transcripts, config, OpenAIJudge(config.openai_config()))
+                    wall2 = time.perf_counter() - t1
                     scores = {
                         k: [j.score for j in judged if j.transcript.run.rsplit("-", 1)[0] == k]
                         for k in out["rollouts"]
                     }
                     out[f"{scoring}/{view}"] = {
-                        "auroc": {f"{p}_vs_{n}": _auroc(scores[p], scores[n]) for p in POSITIVES for n in NEGATIVES},
+                        "auroc": _split_aurocs(rollouts, [j.score for j in judged], calibration),
+                        "asked": asked,
+                        "rollouts_per_s": round(asked / wall, 2) if asked else None,
+                        "server_cpu_s_per_1k": round(1000 * srv_cpu / asked, 1) if asked else None,
+                        "second_pass_s": round(wall2, 3),
+                        "second_pass_cached": sum(j.cached for j in again),
+                        "second_pass_same_scores": [j.score for j in again] == [j.score for j in judged],
+                        "cache_speedup": round(wall / wall2, 1) if asked else None,
                         "mean_score": {k: round(sum(x for x in v if x is not None) / max(1, sum(x is not None for x in v)), 2) for k, v in scores.items()},
                         "unscored": {k: sum(x is None for x in v) for k, v in scores.items()},
-                        "server_cpu_s": round(_cpu_s(server.process.pid) - srv0, 1),
-                        "wall_s": round(time.perf_counter() - t0, 1),
+                        "server_cpu_s": round(srv_cpu, 1),
+                        "wall_s": round(wall, 1),
                         "cached": sum(j.cached for j in judged),
                         "first_problem": next((j.problem for j in judged if j.problem), None),
                     }  # fmt: skip

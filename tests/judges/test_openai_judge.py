@@ -59,7 +59,7 @@ def test_probability_scoring_reads_the_servers_top_logprobs_and_caches_them(
     before = llama_server.requests_answered()
     first = judge_transcripts(transcripts, config, judge)
     assert llama_server.requests_answered() - before == len({j.transcript for j in first}) > 0
-    for j in first:  # SmolLM2 answers yes/no after the worked examples: a probability, never a failure
+    for j in first:  # SmolLM2 answers the yes/no question with yes or no: a probability, never a failure
         assert j.score is not None and 0 <= j.score <= 10 and j.reason.startswith("P(yes)")
     second = judge_transcripts(transcripts, config, OpenAIJudge(config.openai_config()))
     assert llama_server.requests_answered() - before == len({j.transcript for j in first})

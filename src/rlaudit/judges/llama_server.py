@@ -56,7 +56,8 @@ def free_port() -> int:
 
 def start_server(log: Path, *, threads: int = 1) -> Server:
     """Start the server (its output into `log`) and return once it lists the model; an error with the
-    log's tail if it exits or does not answer within `START_TIMEOUT_S`."""
+    log's tail if it exits or does not answer within `START_TIMEOUT_S`. `threads`: for generation and
+    for prompt evaluation alike."""
     from rlaudit.models.smollm2 import smollm2_gguf_path
 
     port = free_port()
@@ -64,6 +65,10 @@ def start_server(log: Path, *, threads: int = 1) -> Server:
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(smollm2_gguf_path()), "--model_alias", MODEL_ALIAS,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads),
+        # Prompt evaluation runs on n_threads_batch threads, which defaults to every core: on a shared
+        # machine its OpenMP threads spin-wait for each other and burn several times the CPU (measured:
+        # over 10x per request in-process at load 18 on 2 cores). `threads` means all of the server's threads.
+        "--n_threads_batch", str(threads),
     ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
