@@ -11,12 +11,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rlaudit.records.memory import limited_connection, memory_limit, out_of_memory
+from rlaudit.records.convert import to_store_columns
 
 
 class RecordError(ValueError):
@@ -253,81 +252,19 @@ def _to_store_schema(
     run: str,
     rows: tuple[pa.Array, pa.Array] | None = None,
 ) -> pa.Table:
-    """Defaults and extras in one DuckDB pass (md5 and to_json are vectorised there).
-
-    No name or value from the input reaches the SQL text (user-given names never go into SQL): the
-    table DuckDB sees has only column names chosen here (record fields as `c<position>`, the extras
-    packed into one struct column whose field names travel as Arrow data, a struct of rewards turned
-    into a map in Arrow), and `run`, `source` and `first_row` are bound as parameters ($1, $2, $3).
-    `rows`: each row's own (source, row) instead, for the rows of several sources in one pass.
-    """
-    names = table.column_names
-    alias = {name: f"c{i}" for i, name in enumerate(names) if name in FIELDS}
-    cols = {alias[name]: table.column(i) for i, name in enumerate(names) if name in FIELDS}
-    if "rewards" in alias:
-        rewards = _rewards_map(table.column("rewards"))
-        if rewards is None:
-            del cols[alias.pop("rewards")]
-        else:
-            cols[alias["rewards"]] = rewards
-    extras = [i for i, name in enumerate(names) if name not in FIELDS]
-    if extras:
-        cols["extras"] = table.select(extras).to_struct_array()
-    if rows is not None:
-        cols["source_of_row"], cols["row_of_source"] = rows
-    limit = memory_limit()
-    con = limited_connection(limit)
-    try:
-        con.register("batch", pa.table(cols))
-        sql = _store_sql(alias, has_extras=bool(extras), per_row=rows is not None)
-        params = [run] if rows is not None else [run, source, first_row - 1]
-        out = con.sql(sql, params=params).to_arrow_table()
-    except duckdb.OutOfMemoryException as e:
-        raise out_of_memory(e, limit, f"storing rows of {source}") from None
-    finally:
-        con.close()
-    return out.cast(STORE_SCHEMA)
-
-
-def _store_sql(alias: dict[str, str], *, has_extras: bool, per_row: bool = False) -> str:
-    """The SELECT from `batch` into the store's columns; `alias` maps the record fields present to the
-    batch's column names. Parameters: run (the default), source, first_row - 1 (with `per_row`, the
-    batch's `source_of_row` and `row_of_source` columns instead)."""
-
-    def col(name: str) -> str:
-        return alias.get(name, "NULL")
-
-    prompt, step = col("prompt"), col("step")
-    prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5({prompt}), 1, 16))"
-    extra = "CAST(to_json(extras) AS VARCHAR)" if has_extras else "NULL"
-    source, row = "CAST($2 AS VARCHAR)", "CAST(row_number() OVER () + $3 AS BIGINT)"
-    if per_row:
-        source, row = "CAST(source_of_row AS VARCHAR)", "CAST(row_of_source AS BIGINT)"
-    return f"""
-        SELECT
-            COALESCE(CAST({col("run")} AS VARCHAR), $1) AS run,
-            CAST({step} AS BIGINT) AS step,
-            CAST({prompt} AS VARCHAR) AS prompt,
-            CAST({col("completion")} AS VARCHAR) AS completion,
-            -- Unscored (null or NaN) is stored as NULL, never NaN: pyarrow leaves NaN out of Parquet
-            -- min/max statistics and DuckDB then folds isnan() to false from them.
-            {_nan_to_null(col("reward"))} AS reward,
-            {prompt_id} AS prompt_id,
-            COALESCE(CAST({col("group")} AS VARCHAR), CAST({step} AS VARCHAR) || ':' || {prompt_id}) AS "group",
-            CAST({col("rewards")} AS MAP(VARCHAR, DOUBLE)) AS rewards,
-            CAST({col("split")} AS VARCHAR) AS split,
-            CAST({col("condition")} AS VARCHAR) AS condition,
-            CAST({col("answer")} AS VARCHAR) AS answer,
-            CAST({col("correct")} AS BOOLEAN) AS correct,
-            CAST({col("n_tokens")} AS BIGINT) AS n_tokens,
-            {_nan_to_null(col("entropy"))} AS entropy,
-            {_nan_to_null(col("logprob"))} AS logprob,
-            {_nan_to_null(col("advantage"))} AS advantage,
-            {extra} AS extra,
-            {source} AS source,
-            {row} AS "row"
-        FROM batch
-    """
+    """Defaults, casts and extras (`rlaudit.records.convert`). `rows`: each row's own (source, row)
+    instead of `source` and rows from `first_row`, for the rows of several sources at once."""
+    rewards = _rewards_map(table.column("rewards")) if "rewards" in table.column_names else None
+    return to_store_columns(
+        table,
+        fields={name: typ for name, (typ, _, _) in FIELDS.items()},
+        store_schema=STORE_SCHEMA,
+        run=run,
+        source=source,
+        first_row=first_row,
+        rows=rows,
+        rewards=rewards,
+    )
 
 
 def _rewards_map(rewards: pa.ChunkedArray) -> pa.ChunkedArray | None:
@@ -358,7 +295,3 @@ def _struct_to_map(struct: pa.StructArray) -> pa.MapArray:
     names = keys.take(pa.array(np.tile(np.arange(k), n))).filter(present)
     mask = pc.is_null(struct) if struct.null_count else None
     return pa.MapArray.from_arrays(offsets, names, values.filter(present), mask=mask)
-
-
-def _nan_to_null(expr: str) -> str:
-    return f"CASE WHEN isnan(CAST({expr} AS DOUBLE)) THEN NULL ELSE CAST({expr} AS DOUBLE) END"
