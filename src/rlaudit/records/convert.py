@@ -124,13 +124,11 @@ def _step_text(step: Column) -> Column:
 
 def _prompt_hashes(prompt: Column) -> Column:
     """First 16 hex digits of md5(prompt) per row, hashed once per distinct prompt."""
+    if isinstance(prompt, pa.ChunkedArray):
+        prompt = prompt.combine_chunks()  # one dictionary, one DuckDB call (a folder's files are chunks)
     encoded = pc.dictionary_encode(prompt)
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    out = []
-    for chunk in chunks:
-        digests = _duckdb_column("SELECT substr(md5(v), 1, 16) FROM t", chunk.dictionary)
-        out.append(digests.take(chunk.indices))
-    return pa.chunked_array(out, pa.string())
+    digests = _duckdb_column("SELECT substr(md5(v), 1, 16) FROM t", encoded.dictionary)
+    return digests.take(encoded.indices)
 
 
 def _extras_json(extras: pa.Table) -> Column:
