@@ -20,6 +20,7 @@ names travel inside a struct, as data.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TypeAlias
 
@@ -152,12 +153,15 @@ def _duckdb_column(sql: str, values: Column) -> pa.Array:
 
 
 def _connection(limit: str) -> duckdb.DuckDBPyConnection:
+    """This thread's connection under `limit` (a new one after a fork: DuckDB's worker threads do not
+    survive it)."""
+    key = (os.getpid(), limit)
     cached = getattr(_local, "con", None)
-    if cached is None or cached[0] != limit:
-        if cached is not None:
+    if cached is None or cached[0] != key:
+        if cached is not None and cached[0][0] == key[0]:
             cached[1].close()
         con = limited_connection(limit)
         # In input order: the column is zipped back onto the batch's rows.
         con.execute("SET preserve_insertion_order = true")
-        _local.con = cached = (limit, con)
+        _local.con = cached = (key, con)
     return cached[1]
