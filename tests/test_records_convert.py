@@ -240,3 +240,19 @@ def test_default_group_writes_the_step_as_before(step: pa.Array) -> None:
     got = normalize(table, source="s", first_row=1, run="r").column("group").to_pylist()
     want = reference(table, source="s", first_row=1, run="r").column("group").to_pylist()
     assert got == want
+
+
+def test_a_refused_memory_limit_leaves_the_cached_connection_usable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by tests/test_signals_bounded.py: a bad RLAUDIT_MEMORY_LIMIT closed the cached
+    connection before failing, and the next batch under the good limit got a closed one."""
+    from rlaudit.records.memory import MEMORY_ENV, BadMemoryLimit
+
+    table = pa.table({"step": [1], "prompt": ["p"], "completion": ["c"], "reward": [1.0]})
+    normalize(table, source="s", first_row=1, run="r")
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    with pytest.raises(BadMemoryLimit):
+        normalize(table, source="s", first_row=1, run="r")
+    monkeypatch.delenv(MEMORY_ENV)
+    assert normalize(table, source="s", first_row=1, run="r").column("prompt_id").to_pylist() == [
+        "83878c91171338902e0fe0fb97a8c47a"[:16]
+    ]

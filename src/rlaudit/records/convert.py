@@ -158,10 +158,10 @@ def _connection(limit: str) -> duckdb.DuckDBPyConnection:
     key = (os.getpid(), limit)
     cached = getattr(_local, "con", None)
     if cached is None or cached[0] != key:
-        if cached is not None and cached[0][0] == key[0]:
-            cached[1].close()
-        con = limited_connection(limit)
+        con = limited_connection(limit)  # first: a limit DuckDB refuses leaves the cached one as it was
         # In input order: the column is zipped back onto the batch's rows.
         con.execute("SET preserve_insertion_order = true")
+        if cached is not None and cached[0][0] == key[0]:
+            cached[1].close()
         _local.con = cached = (key, con)
     return cached[1]
