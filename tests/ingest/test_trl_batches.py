@@ -178,3 +178,17 @@ def test_a_grown_folder_reads_only_the_stored_file_a_new_one_may_repeat(
     assert (result.rows_added, result.files_skipped) == (4, 6)
     assert any("repeat" in note and "completions_00007.parquet" in note for note in result.notes)
     assert sorted({r["step"] for r in stored_rows(store)}) == [1, 2, 3, 4, 5, 6, 8]
+
+
+def test_two_files_with_the_same_bytes_in_one_folder_are_both_stored(
+    tmp_path: Path, store: RolloutStore
+) -> None:
+    """Which files are new is decided before the first batch is stored (as when a folder was stored all
+    at once): a later file is not skipped for having the bytes of one staged by the same ingest."""
+    out = folder(tmp_path, 2)
+    first = (out / "completions" / "completions_00001.parquet").read_bytes()
+    (out / "completions" / "completions_00003.parquet").write_bytes(first)
+    with store.writing():
+        result = ingest(out, store)
+    assert (result.rows_added, result.files_skipped) == (12, 0)
+    assert ingest(out, store).files_skipped == 3

@@ -76,6 +76,7 @@ def ingest_trl(
         reward_names = _inferred_reward_functions(files, reward_weights, result)
         named_by = "the logged advantages"
     scan = _Scan(store, run, reward_names, reward_weights)
+    scan.new = {f: store.plan(f) is not None for f in files}
     batches = by_bytes(files, lambda f: f.stat().st_size)  # one read, conversion, directory each
     append_batches(store, (scan.batch(batch) for batch in batches), result)
     result.files_skipped += scan.skipped
@@ -111,13 +112,16 @@ class _Scan:
         self.store, self.run = store, run
         self.reward_names, self.reward_weights = reward_names, reward_weights
         self.previous: pa.Table | None = None  # the file before the next one: a repeat repeats it
+        self.new: dict[Path, bool] = {}
+        """Whether each file is still to store, planned for all of them before the first batch is
+        stored (as before batches: two files of a folder with the same bytes are both stored)."""
         self.skipped = 0
         self.repeats: list[str] = []
         self.empty: list[str] = []
         self.excluded: set[str] = set()
 
     def batch(self, files: list[Path]) -> Batch:
-        new = [self.store.plan(f) is not None for f in files]
+        new = [self.new[f] for f in files]
         sources: list[NewSource] = []
         kept: list[tuple[Path, pa.Table]] = []
         for i, f in enumerate(files):
