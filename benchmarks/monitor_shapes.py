@@ -2,6 +2,7 @@
 
     python benchmarks/monitor_shapes.py --rollouts 100000 1000000 --folders 500 2000 --repeats 3
     python benchmarks/monitor_shapes.py --src /path/to/other/checkout/src ...   # another version's code
+    python benchmarks/monitor_shapes.py --ingest-only --existing LOG ROLLOUTS ...  # ingest alone, a given log
 
 Shapes (groups of 8 rollouts):
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -168,6 +170,16 @@ def floor(path: Path) -> None:
     print(con.execute(FLOOR_SQL.format(reader=reader, reward=reward)).fetchone())
 
 
+def ingest_alone(log: Path, store: Path) -> None:
+    """Ingest only, as `rlaudit monitor` does it (inside `RolloutStore.writing`); prints rows added."""
+    from rlaudit.ingest import ingest
+    from rlaudit.records import RolloutStore
+
+    rollouts = RolloutStore(store)
+    with rollouts.writing():
+        print(ingest(log, rollouts).rows_added)
+
+
 # -- measuring (this process stays small) ----------------------------------------------------------
 
 
@@ -198,12 +210,18 @@ def child(args: list[str], env: dict[str, str], stdout: Path, timeout: float) ->
     }
 
 
-def measure(log: Path, rows: int, src: Path, repeats: int, timeout: float, tmp: Path) -> dict[str, Any]:
+def measure(
+    log: Path, rows: int, src: Path, repeats: int, timeout: float, tmp: Path, ingest_only: bool = False
+) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONWARNINGS": "ignore"}
     out = tmp / "out.json"
     mon, flo = [], []
+    command = [sys.executable, "-m", "rlaudit", "monitor", str(log), "--json"]
+    if ingest_only:  # a fresh store each time: nothing skipped as already stored
+        command = [sys.executable, __file__, "--ingest", str(log), str(tmp / "store")]
     for _ in range(repeats):  # interleaved: a slow spell of the machine hits both
-        mon.append(child([sys.executable, "-m", "rlaudit", "monitor", str(log), "--json"], env, out, timeout))
+        shutil.rmtree(tmp / "store", ignore_errors=True)
+        mon.append(child(command, env, out, timeout))
         flo.append(child([sys.executable, __file__, "--floor", str(log)], env, tmp / "floor.txt", timeout))
         if mon[-1]["exit"] not in (0, 1):  # monitor: 0 clean, 1 flagged; a failure is not repeated
             break
@@ -212,7 +230,9 @@ def measure(log: Path, rows: int, src: Path, repeats: int, timeout: float, tmp: 
     floor_cpu = statistics.median(r["cpu_s"] for r in flo)
     return {
         "rows": rows,
-        "verdict": json.loads(out.read_text())["verdict"]
+        "verdict": (
+            f"ingested {int(out.read_text())} rows" if ingest_only else json.loads(out.read_text())["verdict"]
+        )
         if ok
         else f"exit {mon[-1]['exit']}: {mon[-1]['error']}",
         "json_mb": out.stat().st_size / 2**20,
@@ -249,7 +269,16 @@ def main() -> None:
         default="worked",
         help="completions as ~250-character worked solutions (default) or as the example recorded them",
     )
+    ap.add_argument("--ingest-only", action="store_true", help="measure the ingest alone, not the monitor")
+    ap.add_argument(
+        "--existing",
+        nargs=2,
+        action="append",
+        metavar=("LOG", "ROLLOUTS"),
+        help="measure this log (JSONL file or TRL folder) of ROLLOUTS rollouts instead of generated ones",
+    )
     ap.add_argument("--make", nargs=4, help=argparse.SUPPRESS)  # child: N SHAPE TEXTS PATH
+    ap.add_argument("--ingest", nargs=2, type=Path, help=argparse.SUPPRESS)  # child: LOG STORE
     ap.add_argument("--floor", type=Path, help=argparse.SUPPRESS)  # child: the DuckDB floor
     args = ap.parse_args()
     if args.make:
@@ -259,6 +288,9 @@ def main() -> None:
     if args.floor:
         floor(args.floor)
         return
+    if args.ingest:
+        ingest_alone(*args.ingest)
+        return
     sizes = [*args.rollouts, *([10_000_000] if args.size_10m else [])]
     cases = [(shape, n) for n in sizes for shape in args.shapes] + [("trl-folder", f) for f in args.folders]
     print(f"code: {args.src}; texts: {args.texts}; {os.cpu_count()} CPUs; medians of {args.repeats}")
@@ -267,6 +299,15 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     results = []
+    for existing, n_rows in args.existing or []:
+        with tempfile.TemporaryDirectory(prefix="rlaudit-shapes-") as tmp:
+            r = measure(
+                Path(existing), int(n_rows), args.src, args.repeats, args.timeout, Path(tmp), args.ingest_only
+            )
+            report(existing, r)
+            results.append({"shape": existing, "size": int(n_rows), **r})
+    if args.existing:
+        cases = []
     for shape, n in cases:
         with tempfile.TemporaryDirectory(prefix="rlaudit-shapes-") as tmp:
             log = Path(tmp) / ("completions" if shape == "trl-folder" else "rollouts.jsonl")
@@ -275,7 +316,7 @@ def main() -> None:
             subprocess.run(make, env=env, check=True)
             rows = n * 2 * GROUP if shape == "trl-folder" else n
             name = f"trl-folder ({n:,} files)" if shape == "trl-folder" else shape
-            r = measure(log, rows, args.src, args.repeats, args.timeout, Path(tmp))
+            r = measure(log, rows, args.src, args.repeats, args.timeout, Path(tmp), args.ingest_only)
             report(name, r)
             results.append({"shape": shape, "size": n, **r})
     if args.json_out:

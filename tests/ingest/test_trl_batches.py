@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from rlaudit.ingest import _common, ingest
+from rlaudit.ingest import _common, ingest, trl
 from rlaudit.ingest.trl import _convert
 from rlaudit.records import RecordError, RolloutStore, file_sha256, jsonable_row, normalize, normalize_many
 
@@ -132,3 +132,63 @@ def test_normalize_many_is_normalize_per_source() -> None:
     assert len(got) == 3  # f1+f2, f3 (its own columns), f5
     want = [normalize(t, source=s, first_row=1, run="r") for t, s in parts]
     assert pa.concat_tables(got).to_pylist() == pa.concat_tables(want).to_pylist()
+
+
+def test_a_bad_row_in_a_batch_is_named_by_its_own_file_and_row(tmp_path: Path, store: RolloutStore) -> None:
+    """The files of a batch are validated as one table; an error still names the file and its row."""
+    out = folder(tmp_path, 6)
+    (out / "completions" / "completions_00004.parquet").unlink()
+    bad = write_completions(out, 4, batch(4, correct=[1, 0, 2, 1]))  # same columns as its neighbours
+    with pytest.raises(RecordError) as exc:
+        ingest(out, store)
+    assert_record_error(exc, bad, "row 3:", "'correct'")
+    assert_store_empty(store)
+    bad.unlink()
+    bad = write_completions(out, 4, batch(4, accuracy_reward=[1.0, 0.0, 1.0, float("inf")]))
+    with pytest.raises(RecordError) as exc:
+        ingest(out, store)
+    assert_record_error(exc, bad, "row 4:", "'accuracy_reward' is infinite")
+    assert_store_empty(store)
+
+
+def test_a_grown_folder_reads_only_the_stored_file_a_new_one_may_repeat(
+    tmp_path: Path, store: RolloutStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live run's folder ingested again: its stored files are skipped unread, except the last one,
+    which the next new file is compared with (TRL re-logs a generation batch under a new step)."""
+    out = folder(tmp_path, 6)
+    assert ingest(out, store).rows_added == 24
+    write_completions(out, 7, batch(6))  # step 6's rollouts again, under step 7
+    write_completions(out, 8, batch(8))
+    reads: list[str] = []
+    original = trl._read
+
+    def counted(f: Path) -> pa.Table:
+        reads.append(f.name)
+        return original(f)
+
+    monkeypatch.setattr(trl, "_read", counted)
+    result = ingest(out, store)
+    sampled = min(trl.SAMPLE_FILES, 8)  # read first to tell reward columns (no trainer_state.json here)
+    assert reads[sampled:] == [
+        "completions_00006.parquet",
+        "completions_00007.parquet",
+        "completions_00008.parquet",
+    ]
+    assert (result.rows_added, result.files_skipped) == (4, 6)
+    assert any("repeat" in note and "completions_00007.parquet" in note for note in result.notes)
+    assert sorted({r["step"] for r in stored_rows(store)}) == [1, 2, 3, 4, 5, 6, 8]
+
+
+def test_two_files_with_the_same_bytes_in_one_folder_are_both_stored(
+    tmp_path: Path, store: RolloutStore
+) -> None:
+    """Which files are new is decided before the first batch is stored (as when a folder was stored all
+    at once): a later file is not skipped for having the bytes of one staged by the same ingest."""
+    out = folder(tmp_path, 2)
+    first = (out / "completions" / "completions_00001.parquet").read_bytes()
+    (out / "completions" / "completions_00003.parquet").write_bytes(first)
+    with store.writing():
+        result = ingest(out, store)
+    assert (result.rows_added, result.files_skipped) == (12, 0)
+    assert ingest(out, store).files_skipped == 3

@@ -90,15 +90,15 @@ def _kind(mode: int) -> str:
 
 def opens_per_line(data: bytes) -> int:
     """The most opening brackets (`[` or `{`, in strings or not) on any one line of `data`: a coarser
-    upper bound on its nesting depth than `depth_bound`, at a quarter of its cost (three byte compares,
-    no quote analysis). A rollout record opens a few brackets, so this settles almost every block and
-    `depth_bound` runs only on a block where some line opens more than the limit."""
-    b = np.frombuffer(data, dtype=np.uint8)
-    opens = np.flatnonzero((b == ord("[")) | (b == ord("{")))
-    if opens.size == 0:
-        return 0
-    breaks = np.flatnonzero(b == ord("\n"))
-    return int(np.bincount(np.searchsorted(breaks, opens)).max())
+    upper bound on its nesting depth than `depth_bound`, at a fraction of its cost. A rollout record
+    opens a few brackets, so this settles almost every block and `depth_bound` runs only on a block
+    where some line opens more than the limit. `bytes.translate` drops every other byte in one C pass
+    (a few bytes per record are left), half the CPU of numpy's three byte compares over the block."""
+    brackets = data.translate(None, _NOT_OPEN_OR_BREAK)
+    return max(map(len, brackets.split(b"\n")))
+
+
+_NOT_OPEN_OR_BREAK = bytes(sorted(set(range(256)) - set(b"[{\n")))
 
 
 def depth_bound(data: bytes) -> int:

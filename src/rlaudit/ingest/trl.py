@@ -25,21 +25,24 @@ Mapping onto the rollout record:
 from __future__ import annotations
 
 import hashlib
-import json
+import itertools
 import re
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rlaudit.ingest._common import Pending, append_all
+from rlaudit.ingest._common import Batch, append_batches, by_bytes
+from rlaudit.ingest.trl_chat import render_chat_column
 from rlaudit.ingest.trl_rewards import infer
 from rlaudit.ingest.trl_state import find_trainer_state, load_log_history, reward_function_names
 from rlaudit.records import FIELDS, RecordError, RolloutStore
+from rlaudit.records.schema import Where, normalize_rows, rows_of
+from rlaudit.records.store import NewSource
 
 if TYPE_CHECKING:
     from rlaudit.ingest import IngestResult
@@ -72,29 +75,12 @@ def ingest_trl(
     if reward_names is None:
         reward_names = _inferred_reward_functions(files, reward_weights, result)
         named_by = "the logged advantages"
-    pending: list[Pending] = []
-    repeats: list[str] = []
-    empty: list[str] = []
-    excluded: set[str] = set()
-    previous: str | None = None
-    for f in files:
-        table = _read(f)
-        # TRL writes its last generation batch at every logging step: when no new batch was
-        # generated since the last log (num_iterations > 1, or steps_per_generation larger than
-        # gradient_accumulation_steps), a file repeats the previous one under a new step.
-        fingerprint = _fingerprint(table)
-        repeat, previous = fingerprint == previous, fingerprint
-        if store.plan(f) is None:
-            result.files_skipped += 1
-            continue
-        if table.num_rows == 0 or repeat:
-            (empty if table.num_rows == 0 else repeats).append(f.name)
-            pending.append(Pending(f, "trl", list))  # recorded as stored, with no rows
-            continue
-        excluded |= set(_reward_columns(table, reward_names)[1])
-        convert = partial(_convert, f, reward_names=reward_names, reward_weights=reward_weights)
-        pending.append(Pending(f, "trl", convert, run=run))  # normalized with the rest of its batch
-    append_all(store, pending, result)
+    scan = _Scan(store, run, reward_names, reward_weights)
+    scan.new = {f: store.plan(f) is not None for f in files}
+    batches = by_bytes(files, lambda f: f.stat().st_size)  # one read, conversion, directory each
+    append_batches(store, (scan.batch(batch) for batch in batches), result)
+    result.files_skipped += scan.skipped
+    repeats, empty, excluded = scan.repeats, scan.empty, scan.excluded
     if repeats:
         result.notes.append(
             f"{len(repeats)} completions file(s) repeat the previous file's rollouts under a new step "
@@ -108,6 +94,77 @@ def ingest_trl(
             f"float column(s) {', '.join(sorted(excluded))} are not reward functions by {named_by}: "
             "kept as extras, not summed into the reward"
         )
+
+
+class _Scan:
+    """A folder's files, batch by batch in step order: each file read once, the files of a batch
+    converted and normalized as one table per run of files with the same columns (the per-file
+    conversion, validation and DuckDB passes were most of the cost of TRL's small per-step files:
+    issue 13). Stored files are skipped unread unless the next file needs them to tell a repeat."""
+
+    def __init__(
+        self,
+        store: RolloutStore,
+        run: str,
+        reward_names: set[str] | None,
+        reward_weights: dict[str, float] | None,
+    ) -> None:
+        self.store, self.run = store, run
+        self.reward_names, self.reward_weights = reward_names, reward_weights
+        self.previous: pa.Table | None = None  # the file before the next one: a repeat repeats it
+        self.new: dict[Path, bool] = {}
+        """Whether each file is still to store, planned for all of them before the first batch is
+        stored (as before batches: two files of a folder with the same bytes are both stored)."""
+        self.skipped = 0
+        self.repeats: list[str] = []
+        self.empty: list[str] = []
+        self.excluded: set[str] = set()
+
+    def batch(self, files: list[Path]) -> Batch:
+        new = [self.new[f] for f in files]
+        sources: list[NewSource] = []
+        kept: list[tuple[Path, pa.Table]] = []
+        for i, f in enumerate(files):
+            if not new[i] and i + 1 < len(files) and not new[i + 1]:
+                self.skipped += 1  # stored, and the next file is too: no need to read it
+                continue
+            table = _read(f)
+            # TRL writes its last generation batch at every logging step: when no new batch was
+            # generated since the last log (num_iterations > 1, or steps_per_generation larger than
+            # gradient_accumulation_steps), a file repeats the previous one under a new step.
+            repeat = new[i] and _is_repeat(table, self.previous)
+            self.previous = table
+            if not new[i]:
+                self.skipped += 1
+                continue
+            if table.num_rows == 0 or repeat:
+                (self.empty if table.num_rows == 0 else self.repeats).append(f.name)
+                sources.append(NewSource(f, "trl", rows=0))  # recorded as stored, with no rows
+                continue
+            self.excluded |= set(_reward_columns(table, self.reward_names)[1])
+            kept.append((f, table))
+            sources.append(NewSource(f, "trl", rows=table.num_rows))
+        return Batch(sources, self._records(kept), partial(self._again, [f for f, _ in kept]))
+
+    def _again(self, files: list[Path]) -> list[pa.Table]:
+        return self._records([(f, _read(f)) for f in files])
+
+    def _records(self, kept: list[tuple[Path, pa.Table]]) -> list[pa.Table]:
+        """The files' rows as stored records: each run of files with the same columns as one table."""
+        out = []
+        for _, group in itertools.groupby(kept, key=lambda file_table: file_table[1].schema):
+            files, tables = zip(*group, strict=True)
+            # One chunk, not one per file: Arrow's kernels pay per chunk.
+            table = pa.concat_tables(tables).combine_chunks() if len(tables) > 1 else tables[0]
+            rows = rows_of([str(f) for f in files], [t.num_rows for t in tables])
+            converted = _convert_table(
+                table,
+                Where(str(files[0]), 1, rows),
+                reward_names=self.reward_names,
+                reward_weights=self.reward_weights,
+            )
+            out.append(normalize_rows(converted, rows, run=self.run))
+        return out
 
 
 def _names(names: list[str], limit: int = 5) -> str:
@@ -178,11 +235,28 @@ def _read(f: Path) -> pa.Table:
         raise RecordError(f"{f}: not a readable Parquet file ({e})") from None
 
 
-def _fingerprint(table: pa.Table) -> str:
-    """Hash of everything but the step (NaN-safe, unlike Table.equals)."""
-    content = table.drop_columns([c for c in ("step",) if c in table.column_names]).replace_schema_metadata(
-        None
-    )
+def _is_repeat(table: pa.Table, previous: pa.Table | None) -> bool:
+    """Whether `table` holds the rows of `previous` under another step: the same bytes but for the step
+    (`_fingerprint`), hashed only when the cheap tests (row count, columns, completions) pass."""
+    if previous is None or table.num_rows != previous.num_rows:
+        return False
+    content, before = _content(table), _content(previous)
+    if content.schema != before.schema:
+        return False
+    if "completion" in content.column_names and not content.column("completion").equals(
+        before.column("completion")
+    ):
+        return False  # their bytes differ: no need to hash them
+    return _fingerprint(content) == _fingerprint(before)
+
+
+def _content(table: pa.Table) -> pa.Table:
+    """Everything but the step and the schema's metadata."""
+    return table.drop_columns([c for c in ("step",) if c in table.column_names]).replace_schema_metadata(None)
+
+
+def _fingerprint(content: pa.Table) -> str:
+    """Hash of a table's bytes (NaN-safe, unlike Table.equals)."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, content.schema) as writer:
         writer.write_table(content)
@@ -200,10 +274,23 @@ def _reward_columns(table: pa.Table, reward_names: set[str] | None) -> tuple[lis
 def _convert(
     f: Path, *, reward_names: set[str] | None, reward_weights: dict[str, float] | None
 ) -> list[pa.Table]:
-    """One completions file as rollout records, ready for `normalize` (which `append_all` runs on a
-    batch of files at once); RecordError names the file, row and column."""
+    """One completions file as rollout records, ready for `normalize`; RecordError names the file, row
+    and column. (The ingest converts a batch of files at once: `_convert_table`.)"""
     table = _read(f)
-    source = str(f)
+    return [_convert_table(table, Where(str(f)), reward_names=reward_names, reward_weights=reward_weights)]
+
+
+def _convert_table(
+    table: pa.Table,
+    where: Where,
+    *,
+    reward_names: set[str] | None,
+    reward_weights: dict[str, float] | None,
+) -> pa.Table:
+    """Completions rows (one file's, or several files' with the same columns) as rollout records,
+    ready for `normalize`; RecordError names the file (the first, for a problem of a column), row and
+    column."""
+    source = where.source
     for name in ("step", "prompt", "completion"):
         if name not in table.column_names:
             raise RecordError(f"{source}: missing column '{name}' (columns: {', '.join(table.column_names)})")
@@ -227,7 +314,7 @@ def _convert(
     inf_rows, inf_cols = np.nonzero(np.isinf(matrix))
     if len(inf_rows):
         raise RecordError(
-            f"{source}: row {inf_rows[0] + 1}: reward column '{components[inf_cols[0]]}' is infinite"
+            f"{where.row(int(inf_rows[0]))}: reward column '{components[inf_cols[0]]}' is infinite"
         )
     weighted = matrix * weights
     reward = np.where(np.isnan(matrix).all(axis=1), np.nan, np.nansum(weighted, axis=1))
@@ -241,10 +328,10 @@ def _convert(
     for name in ("prompt", "completion"):
         table = _set(table, name, render_chat_column(table.column(name), as_completion=name == "completion"))
     if "correct" in table.column_names:
-        table = _set(table, "correct", _correct(table.column("correct"), source))
+        table = _set(table, "correct", _correct(table.column("correct"), where))
     table = table.append_column("reward", pa.array(reward, type=pa.float64()))
     table = table.append_column("rewards", rewards)
-    return [table]
+    return table
 
 
 def _set(table: pa.Table, name: str, column: pa.Array | pa.ChunkedArray) -> pa.Table:
@@ -263,40 +350,7 @@ def _weights(components: list[str], reward_weights: dict[str, float] | None, sou
     return np.array([float(reward_weights.get(c, 1.0)) for c in components], dtype=np.float64)
 
 
-def render_chat_column(column: pa.ChunkedArray, *, as_completion: bool) -> pa.ChunkedArray | pa.Array:
-    """Strings stay; chat message lists become compact JSON (a lone message's content, for completions)."""
-    typ = column.type
-    if not (pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_struct(typ)):
-        return column  # strings; any other type is left for `normalize` to reject
-    out = []
-    for value in column.to_pylist():
-        if value is None or isinstance(value, str):
-            out.append(value)
-            continue
-        messages = [_message(m) for m in value] if isinstance(value, list) else value
-        if (
-            as_completion
-            and isinstance(messages, list)
-            and len(messages) == 1
-            and isinstance(messages[0], dict)
-            and isinstance(messages[0].get("content"), str)
-        ):
-            out.append(messages[0]["content"])
-        else:
-            out.append(json.dumps(messages, ensure_ascii=False, separators=(",", ":"), default=str))
-    return pa.array(out, type=pa.string())
-
-
-def _message(m: Any) -> Any:
-    """A chat message with a fixed key order (role, content, then the rest) and no null keys: Parquet
-    structs give every message every key any message had, so this keeps one prompt one string."""
-    if not isinstance(m, dict):
-        return m
-    order = ["role", "content", *sorted(k for k in m if k not in ("role", "content"))]
-    return {k: m[k] for k in order if m.get(k) is not None}
-
-
-def _correct(column: pa.ChunkedArray, source: str) -> pa.ChunkedArray | pa.Array:
+def _correct(column: pa.ChunkedArray, where: Where) -> pa.ChunkedArray | pa.Array:
     """`correct` as booleans: bools stay, numbers must be 0/1; anything else is left to `normalize`."""
     if pa.types.is_floating(column.type):
         column = pc.if_else(pc.is_nan(column), None, column)  # pandas stores a missing value as NaN
@@ -306,6 +360,6 @@ def _correct(column: pa.ChunkedArray, source: str) -> pa.ChunkedArray | pa.Array
     if not pc.all(pc.fill_null(ok, True)).as_py():
         bad = int(pc.index(pc.fill_null(ok, True), False).as_py())
         raise RecordError(
-            f"{source}: row {bad + 1}: field 'correct' must be true/false or 0/1, got {column[bad].as_py()}"
+            f"{where.row(bad)}: field 'correct' must be true/false or 0/1, got {column[bad].as_py()}"
         )
     return pc.cast(column, pa.bool_())

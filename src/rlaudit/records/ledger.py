@@ -25,6 +25,9 @@ class SourceRecord:
 
 def file_sha256(path: Path, n_bytes: int | None = None) -> str:
     """SHA-256 of the file, or of its first `n_bytes` bytes."""
+    if n_bytes is None:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()  # no Python loop over the chunks
     h = hashlib.sha256()
     left = n_bytes if n_bytes is not None else -1
     with open(path, "rb") as f:
@@ -38,6 +41,23 @@ def file_sha256(path: Path, n_bytes: int | None = None) -> str:
     return h.hexdigest()
 
 
+class StreamDigest:
+    """SHA-256 of a file fed by the reader that parses it, from its first byte: a new file is read once
+    for both its rows and its ledger record (hashing it on its own read it a second time; issue 13).
+    The store uses it only if exactly the bytes it records were fed (`n_bytes`)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.n_bytes = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+        self.n_bytes += len(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
 @dataclass(frozen=True)
 class Ledger:
     """`sources.json` as read, with lookups by content and by path (a folder's files are each looked up)."""
@@ -46,10 +66,13 @@ class Ledger:
     sources: tuple[SourceRecord, ...]
     contents: frozenset[tuple[str, int]]
     by_path: dict[str, list[SourceRecord]]
+    sizes: frozenset[int]
+    """Byte lengths recorded: a file of another length cannot be stored already (no need to hash it)."""
 
     @classmethod
     def of(cls, sources: list[SourceRecord], key: tuple[int, int, int] | None) -> Ledger:
         by_path: dict[str, list[SourceRecord]] = {}
         for s in sources:
             by_path.setdefault(s.path, []).append(s)
-        return cls(key, tuple(sources), frozenset((s.sha256, s.bytes) for s in sources), by_path)
+        contents = frozenset((s.sha256, s.bytes) for s in sources)
+        return cls(key, tuple(sources), contents, by_path, frozenset(s.bytes for s in sources))

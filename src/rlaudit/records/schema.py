@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rlaudit.records.memory import limited_connection, memory_limit, out_of_memory
+from rlaudit.records.convert import to_store_columns
 
 
 class RecordError(ValueError):
@@ -113,90 +113,115 @@ def normalize(batch: pa.Table | pa.RecordBatch, *, source: str, first_row: int, 
 
 def normalize_many(parts: Sequence[tuple[pa.Table, str]], *, run: str) -> list[pa.Table]:
     """`normalize` for many sources at once (a folder of TRL per-step files), rows numbered from 1 in
-    each: every part is validated on its own (errors name its source), then consecutive parts with the
-    same columns go through one DuckDB pass together instead of one pass each (the pass, not the rows,
-    was most of the cost of a small file). Returns the rows in the order of `parts`, in as few tables
-    as the schemas allow.
+    each: consecutive parts with the same columns are validated and converted as one table (the
+    per-source work, not the rows, was most of the cost of a small file); errors name the source and
+    row. Returns the rows in the order of `parts`, in as few tables as the schemas allow.
     """
-    kept = []
-    for table, source in parts:
-        if table.num_rows:
-            _validate(table, source=source, first_row=1)
-            kept.append((table, source))
+    kept = [(table, source) for table, source in parts if table.num_rows]
     out = []
     for _, group in itertools.groupby(kept, key=lambda part: part[0].schema):
         tables, sources = zip(*group, strict=True)
-        lengths = [t.num_rows for t in tables]
-        rows = (
-            pa.array(np.repeat(np.array(sources, dtype=object), lengths), pa.string()),
-            pa.array(np.concatenate([np.arange(1, n + 1) for n in lengths]), pa.int64()),
-        )
         joined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        out.append(_to_store_schema(joined, source=sources[0], first_row=1, run=run, rows=rows))
+        out.append(normalize_rows(joined, rows_of(sources, [t.num_rows for t in tables]), run=run))
     return out
 
 
-def _validate(table: pa.Table, *, source: str, first_row: int) -> None:
+def rows_of(sources: Sequence[str], lengths: Sequence[int]) -> tuple[pa.Array, pa.Array]:
+    """Each row's (source, row number from 1) for consecutive sources of `lengths` rows."""
+    ends = np.cumsum(lengths, dtype=np.int64)
+    starts = np.repeat(ends - np.asarray(lengths, dtype=np.int64), lengths)
+    which = np.repeat(np.arange(len(sources), dtype=np.int32), lengths)
+    return (
+        pa.array(sources, pa.string()).take(pa.array(which)),  # in Arrow: no Python string per row
+        pa.array(np.arange(int(ends[-1]) if len(ends) else 0) - starts + 1, pa.int64()),
+    )
+
+
+def normalize_rows(table: pa.Table, rows: tuple[pa.Array, pa.Array], *, run: str) -> pa.Table:
+    """`normalize` for a table whose rows come from several sources: `rows` gives each row's (source,
+    row number), stored with it and used to name a bad row."""
+    if table.num_rows == 0:
+        return STORE_SCHEMA.empty_table()
+    first = rows[0][0].as_py()
+    _validate(table, source=first, first_row=1, per_row=rows)
+    return _to_store_schema(table, source=first, first_row=1, run=run, rows=rows)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a batch's rows came from, to name them in errors: `source` from line/row `first_row`, or
+    with `per_row`, each row's own (source, row) (the rows of many files in one batch)."""
+
+    source: str
+    first_row: int = 1
+    per_row: tuple[pa.Array, pa.Array] | None = None
+
+    def row(self, i: int) -> str:
+        """``"<source>: row <n>"`` for the batch's row `i` (0-based)."""
+        if self.per_row is None:
+            return f"{self.source}: row {self.first_row + i}"
+        return f"{self.per_row[0][i].as_py()}: row {self.per_row[1][i].as_py()}"
+
+    @property
+    def start(self) -> str:
+        """``"<source>: rows from <n>"``: a problem of a whole column (its first source, when many)."""
+        return f"{self.source}: rows from {self.first_row}"
+
+
+def _validate(
+    table: pa.Table, *, source: str, first_row: int, per_row: tuple[pa.Array, pa.Array] | None = None
+) -> None:
+    where = Where(source, first_row, per_row)
     names = set(table.column_names)
     for name in REQUIRED:
         if name not in names:
-            raise RecordError(f"{source}: row {first_row}: missing required field '{name}'")
+            raise RecordError(f"{where.row(0)}: missing required field '{name}'")
     for name, (_, required, kind) in FIELDS.items():
         if name in names:
-            _check_column(table.column(name), name, required, kind, where=(source, first_row))
-    _check_extra_names([n for n in table.column_names if n not in FIELDS], where=(source, first_row))
+            _check_column(table.column(name), name, required, kind, where=where)
+    _check_extra_names([n for n in table.column_names if n not in FIELDS], where=where)
 
 
-def _check_column(
-    col: pa.ChunkedArray, name: str, required: bool, kind: str, *, where: tuple[str, int]
-) -> None:
+def _check_column(col: pa.ChunkedArray, name: str, required: bool, kind: str, *, where: Where) -> None:
     """A `RecordError` naming the first row of `col` that does not fit field `name`."""
-    source, first_row = where
     if not _kind_ok(col.type, kind):
-        raise RecordError(
-            f"{source}: rows from {first_row}: field '{name}' must be {_type_name(kind)}, got {col.type}"
-        )
+        raise RecordError(f"{where.start}: field '{name}' must be {_type_name(kind)}, got {col.type}")
     if required and name != "reward" and col.null_count:  # a null reward is allowed: unscored
         bad = _first_index(pc.is_null(col))
-        raise RecordError(f"{source}: row {first_row + bad}: required field '{name}' is null")
+        raise RecordError(f"{where.row(bad)}: required field '{name}' is null")
     if kind == "int" and (pa.types.is_floating(col.type) or pa.types.is_uint64(col.type)):
         # DuckDB's cast to BIGINT would fail on these with an error that names no row.
         big = pc.greater_equal(pc.abs(pc.cast(col, pa.float64())), _INT64_BOUND)
         if pc.any(big).as_py():
             bad = _first_index(pc.fill_null(big, False))
-            raise RecordError(
-                f"{source}: row {first_row + bad}: field '{name}' is out of the 64-bit integer range"
-            )
+            raise RecordError(f"{where.row(bad)}: field '{name}' is out of the 64-bit integer range")
     if kind == "int" and pa.types.is_floating(col.type):
         frac = pc.not_equal(col, pc.floor(col))
         if pc.any(frac).as_py():
             bad = _first_index(pc.fill_null(frac, False))
-            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' must be an integer")
+            raise RecordError(f"{where.row(bad)}: field '{name}' must be an integer")
     if name in NON_NEGATIVE and not pa.types.is_null(col.type):
         negative = pc.less(col, 0)
         if pc.any(negative).as_py():
             bad = _first_index(pc.fill_null(negative, False))
-            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is negative ({col[bad]})")
+            raise RecordError(f"{where.row(bad)}: field '{name}' is negative ({col[bad]})")
     if kind == "rewards":
         _check_components(col, where=where)
     if kind == "float" and pa.types.is_floating(col.type):
         inf = pc.is_inf(col)
         if pc.any(inf).as_py():
             bad = _first_index(pc.fill_null(inf, False))
-            raise RecordError(f"{source}: row {first_row + bad}: field '{name}' is infinite")
+            raise RecordError(f"{where.row(bad)}: field '{name}' is infinite")
 
 
-def _check_components(col: pa.ChunkedArray, *, where: tuple[str, int]) -> None:
+def _check_components(col: pa.ChunkedArray, *, where: Where) -> None:
     """A `RecordError` for an infinite reward component (an infinite total is refused too: either
     would turn every mean and variance over the run into inf or NaN)."""
-    source, first_row = where
     if pa.types.is_struct(col.type):
         for i, f in enumerate(col.type):
             inf = _inf_mask(pc.struct_field(col, [i]))
             if inf is not None:
-                raise RecordError(
-                    f"{source}: row {first_row + _first_index(inf)}: reward component {f.name!r} is infinite"
-                )
+                raise RecordError(f"{where.row(_first_index(inf))}: reward component {f.name!r} is infinite")
         return
     # A map: its values are flattened across rows, so the error names the key, not the row.
     keys, items = [], []
@@ -211,7 +236,7 @@ def _check_components(col: pa.ChunkedArray, *, where: tuple[str, int]) -> None:
     inf = _inf_mask(pa.chunked_array(items, col.type.item_type))
     if inf is not None:
         key = pa.chunked_array(keys, col.type.key_type)[_first_index(inf)].as_py()
-        raise RecordError(f"{source}: rows from {first_row}: reward component {key!r} is infinite")
+        raise RecordError(f"{where.start}: reward component {key!r} is infinite")
 
 
 def _inf_mask(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
@@ -222,23 +247,18 @@ def _inf_mask(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
     return inf if pc.any(inf).as_py() else None
 
 
-def _check_extra_names(extras: list[str], *, where: tuple[str, int]) -> None:
+def _check_extra_names(extras: list[str], *, where: Where) -> None:
     """A `RecordError` for an unknown field whose name the `extra` JSON could not keep exactly.
 
     Arrow hands column names to DuckDB as C strings, so a name with a NUL character would arrive cut
     short; and DuckDB takes a struct whose only field is named "" for an unnamed one and writes it as
     a JSON list. Reward keys have neither limit: they travel as map data.
     """
-    source, first_row = where
     for name in extras:
         if "\0" in name:
-            raise RecordError(
-                f"{source}: rows from {first_row}: field name {name!r} contains a NUL character"
-            )
+            raise RecordError(f"{where.start}: field name {name!r} contains a NUL character")
     if extras == [""]:
-        raise RecordError(
-            f'{source}: rows from {first_row}: an empty field name ("") needs a named field beside it'
-        )
+        raise RecordError(f'{where.start}: an empty field name ("") needs a named field beside it')
 
 
 def _first_index(mask: pa.ChunkedArray | pa.Array) -> int:
@@ -253,81 +273,19 @@ def _to_store_schema(
     run: str,
     rows: tuple[pa.Array, pa.Array] | None = None,
 ) -> pa.Table:
-    """Defaults and extras in one DuckDB pass (md5 and to_json are vectorised there).
-
-    No name or value from the input reaches the SQL text (user-given names never go into SQL): the
-    table DuckDB sees has only column names chosen here (record fields as `c<position>`, the extras
-    packed into one struct column whose field names travel as Arrow data, a struct of rewards turned
-    into a map in Arrow), and `run`, `source` and `first_row` are bound as parameters ($1, $2, $3).
-    `rows`: each row's own (source, row) instead, for the rows of several sources in one pass.
-    """
-    names = table.column_names
-    alias = {name: f"c{i}" for i, name in enumerate(names) if name in FIELDS}
-    cols = {alias[name]: table.column(i) for i, name in enumerate(names) if name in FIELDS}
-    if "rewards" in alias:
-        rewards = _rewards_map(table.column("rewards"))
-        if rewards is None:
-            del cols[alias.pop("rewards")]
-        else:
-            cols[alias["rewards"]] = rewards
-    extras = [i for i, name in enumerate(names) if name not in FIELDS]
-    if extras:
-        cols["extras"] = table.select(extras).to_struct_array()
-    if rows is not None:
-        cols["source_of_row"], cols["row_of_source"] = rows
-    limit = memory_limit()
-    con = limited_connection(limit)
-    try:
-        con.register("batch", pa.table(cols))
-        sql = _store_sql(alias, has_extras=bool(extras), per_row=rows is not None)
-        params = [run] if rows is not None else [run, source, first_row - 1]
-        out = con.sql(sql, params=params).to_arrow_table()
-    except duckdb.OutOfMemoryException as e:
-        raise out_of_memory(e, limit, f"storing rows of {source}") from None
-    finally:
-        con.close()
-    return out.cast(STORE_SCHEMA)
-
-
-def _store_sql(alias: dict[str, str], *, has_extras: bool, per_row: bool = False) -> str:
-    """The SELECT from `batch` into the store's columns; `alias` maps the record fields present to the
-    batch's column names. Parameters: run (the default), source, first_row - 1 (with `per_row`, the
-    batch's `source_of_row` and `row_of_source` columns instead)."""
-
-    def col(name: str) -> str:
-        return alias.get(name, "NULL")
-
-    prompt, step = col("prompt"), col("step")
-    prompt_id = f"COALESCE(CAST({col('prompt_id')} AS VARCHAR), substr(md5({prompt}), 1, 16))"
-    extra = "CAST(to_json(extras) AS VARCHAR)" if has_extras else "NULL"
-    source, row = "CAST($2 AS VARCHAR)", "CAST(row_number() OVER () + $3 AS BIGINT)"
-    if per_row:
-        source, row = "CAST(source_of_row AS VARCHAR)", "CAST(row_of_source AS BIGINT)"
-    return f"""
-        SELECT
-            COALESCE(CAST({col("run")} AS VARCHAR), $1) AS run,
-            CAST({step} AS BIGINT) AS step,
-            CAST({prompt} AS VARCHAR) AS prompt,
-            CAST({col("completion")} AS VARCHAR) AS completion,
-            -- Unscored (null or NaN) is stored as NULL, never NaN: pyarrow leaves NaN out of Parquet
-            -- min/max statistics and DuckDB then folds isnan() to false from them.
-            {_nan_to_null(col("reward"))} AS reward,
-            {prompt_id} AS prompt_id,
-            COALESCE(CAST({col("group")} AS VARCHAR), CAST({step} AS VARCHAR) || ':' || {prompt_id}) AS "group",
-            CAST({col("rewards")} AS MAP(VARCHAR, DOUBLE)) AS rewards,
-            CAST({col("split")} AS VARCHAR) AS split,
-            CAST({col("condition")} AS VARCHAR) AS condition,
-            CAST({col("answer")} AS VARCHAR) AS answer,
-            CAST({col("correct")} AS BOOLEAN) AS correct,
-            CAST({col("n_tokens")} AS BIGINT) AS n_tokens,
-            {_nan_to_null(col("entropy"))} AS entropy,
-            {_nan_to_null(col("logprob"))} AS logprob,
-            {_nan_to_null(col("advantage"))} AS advantage,
-            {extra} AS extra,
-            {source} AS source,
-            {row} AS "row"
-        FROM batch
-    """
+    """Defaults, casts and extras (`rlaudit.records.convert`). `rows`: each row's own (source, row)
+    instead of `source` and rows from `first_row`, for the rows of several sources at once."""
+    rewards = _rewards_map(table.column("rewards")) if "rewards" in table.column_names else None
+    return to_store_columns(
+        table,
+        fields={name: typ for name, (typ, _, _) in FIELDS.items()},
+        store_schema=STORE_SCHEMA,
+        run=run,
+        source=source,
+        first_row=first_row,
+        rows=rows,
+        rewards=rewards,
+    )
 
 
 def _rewards_map(rewards: pa.ChunkedArray) -> pa.ChunkedArray | None:
@@ -358,7 +316,3 @@ def _struct_to_map(struct: pa.StructArray) -> pa.MapArray:
     names = keys.take(pa.array(np.tile(np.arange(k), n))).filter(present)
     mask = pc.is_null(struct) if struct.null_count else None
     return pa.MapArray.from_arrays(offsets, names, values.filter(present), mask=mask)
-
-
-def _nan_to_null(expr: str) -> str:
-    return f"CASE WHEN isnan(CAST({expr} AS DOUBLE)) THEN NULL ELSE CAST({expr} AS DOUBLE) END"

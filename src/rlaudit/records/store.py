@@ -30,7 +30,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field  # (records as vars(): asdict deep-copies, 10x slower)
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from rlaudit.records import journal
 from rlaudit.records.journal import Move
-from rlaudit.records.ledger import SCHEMA_VERSION, Ledger, SourceRecord, file_sha256
+from rlaudit.records.ledger import SCHEMA_VERSION, Ledger, SourceRecord, StreamDigest, file_sha256
 from rlaudit.records.lock import store_lock, try_store_lock
 from rlaudit.records.memory import limited_connection
 from rlaudit.records.schema import METRICS_SCHEMA, STORE_SCHEMA, RecordError
@@ -63,6 +63,8 @@ class RolloutStore:
         self.rollouts_dir = self.path / "rollouts"
         self._ledger: Ledger | None = None
         self._txn: _Transaction | None = None
+        self._digests: dict[tuple[str, int, int, int, int], str] = {}
+        self._folders: dict[Path, Path] = {}
         if create or self.path.is_dir():
             self._create()
 
@@ -134,6 +136,11 @@ class RolloutStore:
                 shutil.rmtree(self.path, ignore_errors=True)
             raise
 
+    @property
+    def in_transaction(self) -> bool:
+        """Inside a `writing` block: what is appended becomes visible only when the block ends."""
+        return self._txn is not None
+
     def _publish(self, moves: list[Move]) -> None:
         """The journal first, then the renames, then the ledger: from the journal on, the publish
         completes even if this process dies (the next holder of the lock rolls it forward)."""
@@ -186,38 +193,62 @@ class RolloutStore:
     def _write_sources(self, sources: list[SourceRecord]) -> None:
         tmp = self._sources_file.with_suffix(f".json.{os.getpid()}.tmp")  # never shared by two writers
         tmp.write_text(
-            json.dumps({"schema_version": SCHEMA_VERSION, "sources": [asdict(s) for s in sources]}, indent=1)
+            json.dumps({"schema_version": SCHEMA_VERSION, "sources": [vars(s) for s in sources]}, indent=1)
         )
         os.replace(tmp, self._sources_file)
 
     def plan(self, path: Path) -> tuple[int, int] | None:
         """Where to resume reading `path`: None if its content is already stored,
         else (byte offset, rows already stored). A file that only grew since the last ingest
-        (a live JSONL log) resumes after what was stored; anything else starts from 0."""
+        (a live JSONL log) resumes after what was stored; anything else starts from 0.
+
+        A file is hashed here only when a record of its length exists (else it cannot be stored
+        already), and each (file, length) at most once per store object: the record written for it
+        reuses the hash (`sha256`), or the reader's `StreamDigest`."""
         size = path.stat().st_size
         ledger = self._read_ledger()
-        full = file_sha256(path)
-        if (full, size) in ledger.contents:
-            return None
-        staged = (r for m in self._txn.moves for r in m.records) if self._txn is not None else ()
-        if any(r["sha256"] == full and r["bytes"] == size for r in staged):
-            return None  # already staged by this command
-        resolved = str(path.resolve())
-        prior = ledger.by_path.get(resolved, [])
+        staged = [r for m in self._txn.moves for r in m.records] if self._txn is not None else []
+        if size in ledger.sizes or any(r["bytes"] == size for r in staged):
+            full = self.sha256(path, size)
+            if (full, size) in ledger.contents:
+                return None
+            if any(r["sha256"] == full and r["bytes"] == size for r in staged):
+                return None  # already staged by this command
+        prior = ledger.by_path.get(self._resolved(path), []) if ledger.by_path else []
         if prior:
             end = max(s.bytes for s in prior)
-            if 0 < end < size and any(s.bytes == end and s.sha256 == file_sha256(path, end) for s in prior):
+            if 0 < end < size and any(s.bytes == end and s.sha256 == self.sha256(path, end) for s in prior):
                 return end, sum(s.rows for s in prior)
         return 0, 0
 
+    def sha256(self, path: Path, n_bytes: int) -> str:
+        """`file_sha256(path, n_bytes)`, remembered for this version of the file (its inode, size and
+        modification time): `plan` and the ledger record of one ingest hash a file once."""
+        st = path.stat()
+        key = (str(path), n_bytes, st.st_ino, st.st_size, st.st_mtime_ns)
+        digest = self._digests.get(key)
+        if digest is None:
+            digest = file_sha256(path, None if n_bytes == st.st_size else n_bytes)
+            self._digests[key] = digest
+        return digest
+
     # -- writing --------------------------------------------------------------------------------
-    def append(self, tables: Iterable[pa.Table], *, path: Path, fmt: str, n_bytes: int | None = None) -> int:
+    def append(
+        self,
+        tables: Iterable[pa.Table],
+        *,
+        path: Path,
+        fmt: str,
+        n_bytes: int | None = None,
+        digest: StreamDigest | None = None,
+    ) -> int:
         """Write normalized tables from one source file, all or nothing; returns rows written.
 
         `n_bytes` is how much of the file was consumed (defaults to its size), recorded with its
-        hash so the same content is never stored twice.
+        hash so the same content is never stored twice. `digest`: the hash the reader of `tables`
+        computed as it read the file (used once the tables are consumed, if it saw those bytes).
         """
-        return self._commit(tables, [NewSource(path, fmt, n_bytes)])[0]
+        return self._commit(tables, [NewSource(path, fmt, n_bytes, digest=digest)])[0]
 
     def append_many(self, tables: Iterable[pa.Table], sources: list[NewSource]) -> int:
         """Write the normalized rows of several source files as one batch, all or nothing: one
@@ -261,7 +292,7 @@ class RolloutStore:
             if sum(counted) != written:
                 raise ValueError(f"append_many: {written} rows written, the sources say {sum(counted)}")
             records = tuple(
-                asdict(SourceRecord(batch_id, str(s.path.resolve()), s.fmt, n, file_sha256(s.path, n), rows))
+                vars(SourceRecord(batch_id, self._resolved(s.path), s.fmt, n, self._digest_of(s, n), rows))
                 for s, n, rows in zip(sources, sizes, counted, strict=True)
             )
         except BaseException:
@@ -273,6 +304,21 @@ class RolloutStore:
         else:
             self._publish([move])
         return counted
+
+    def _resolved(self, path: Path) -> str:
+        """`path.resolve()`, its folder resolved once (a folder of 30,000 files: one lstat each, not
+        one per component of the path)."""
+        if path.is_symlink():
+            return str(path.resolve())
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = path.parent.resolve()
+        return str(folder / path.name)
+
+    def _digest_of(self, source: NewSource, n_bytes: int) -> str:
+        if source.digest is not None and source.digest.n_bytes == n_bytes:
+            return source.digest.hexdigest()
+        return self.sha256(source.path, n_bytes)
 
     def append_table(self, table: pa.Table, *, name: str, part: str | None = None) -> int:
         """Write one normalized table from a live producer (the training callback); visible at once.
@@ -310,7 +356,7 @@ class RolloutStore:
             sha256=file_sha256(path),
             rows=table.num_rows,
         )
-        move = Move(tmp, metrics_dir / f"{source_id}.parquet", (asdict(record),))
+        move = Move(tmp, metrics_dir / f"{source_id}.parquet", (vars(record),))
         if self._txn is not None:
             self._txn.moves.append(move)
         else:
@@ -365,6 +411,8 @@ class NewSource:
     """How much of the file was consumed (default: all of it)."""
     rows: int | None = None
     """Its rows among the tables of a batch (`append_many`); counted when one source is written alone."""
+    digest: StreamDigest | None = None
+    """The hash its reader computed while reading it, if any (see `RolloutStore.append`)."""
 
 
 @dataclass
