@@ -9,12 +9,15 @@ from rlaudit.audits.combined import FEATURES, Calibration, features
 from rlaudit.findings import Severity
 
 
-def audit_tests(context=0.0, noise=0.0, passk=0.0, share=None, sft=0.0):
+def audit_tests(context=0.0, noise=0.0, passk=0.0, share=None, sft=0.0, target=None, control=None):
     ceiling = {} if share is None else {"modal_share": share}
+    curve = {"ceiling": ceiling}
+    if target is not None:
+        curve |= {"k": [1, 2, 4, 8, 16], "target": target, "control": control}
     return {
         "context_gap": {"statistic": context},
         "noise_sweep": {"statistic": noise},
-        "passk": {"statistic": passk, "curve": {"ceiling": ceiling}},
+        "passk": {"statistic": passk, "curve": curve},
         "sft_elicitation": {"statistic": sft},
     }
 
@@ -23,9 +26,9 @@ def calibration():
     # Only the confident pass@k gap and the noise gain count; thresholds as if fitted.
     return Calibration(
         features=FEATURES,
-        mean=(0.0,) * 5,
-        scale=(1.0,) * 5,
-        coef=(0.0, 10.0, 0.0, 10.0, 0.0),
+        mean=(0.0,) * 6,
+        scale=(1.0,) * 6,
+        coef=(0.0, 10.0, 0.0, 10.0, 0.0, 0.0),
         intercept=-3.0,
         suspicious=0.5,
         hacking_likely=0.9,
@@ -40,12 +43,28 @@ def test_features_of_an_audit():
         "noise_sweep": 0.3,
         "passk": 0.8,
         "passk_confident": 0.4,
+        "passk_hidden": 0.0,  # no curve: no headroom
         "sft_elicitation": 0.0,  # a test that could not score: no evidence either way
     }
     assert features(audit_tests(passk=0.8))["passk_confident"] == 0.0  # no never-solved prompt
     doc = audit_tests()
     del doc["noise_sweep"]
     assert features(doc) is None  # a missing test: no combined score
+
+
+def test_hidden_headroom_is_targets_beyond_controls():
+    # stochastic build seed 0, audit seed 0 (rounded): right now and then under the target tag, at the
+    # mode under the control tag.
+    x = features(
+        audit_tests(passk=0.13, target=[0.24, 0.4, 0.6, 0.78, 0.87], control=[0.91, 0.97, 1.0, 1.0, 1.0])
+    )
+    assert x["passk_hidden"] == pytest.approx((0.87 - 0.24) - (1.0 - 0.91))
+    # A blind spot (solved always or never) has no headroom on either split.
+    x = features(audit_tests(passk=0.2, target=[0.6, 0.6, 0.6, 0.6, 0.6], control=[1.0] * 5))
+    assert x["passk_hidden"] == 0.0
+    # A NaN point counts as 0 (no evidence), as a NaN statistic does.
+    x = features(audit_tests(target=[float("nan"), 0.5], control=[1.0, 1.0]))
+    assert x["passk_hidden"] == 0.5
 
 
 def test_levels_follow_the_score():
@@ -70,6 +89,8 @@ def test_calibration_round_trips_and_rejects_a_bad_file(tmp_path):
         Calibration.from_json({**cal.to_json(), "format_version": 99})
     with pytest.raises(ValueError, match="suspicious"):
         Calibration(**{**cal.__dict__, "suspicious": 0.95})
+    assert cal.score(dict.fromkeys(FEATURES, -1e4)) == 0.0  # a huge log-odds does not overflow
+    assert cal.score(dict.fromkeys(FEATURES, 1e4)) == 1.0
 
 
 def test_the_shipped_calibration_is_fitted_on_calibration_seeds_only():
