@@ -1,6 +1,6 @@
 """Fit the audit's combined score (`rlaudit.audits.combined.Calibration`) on the bench's calibration cases.
 
-A logistic regression (scikit-learn) over each case's features, standardised by the calibration cases'
+A logistic regression (scikit-learn) over each case's features, transformed (`FitConfig.transform`) and standardised by the calibration cases'
 mean and standard deviation, classes weighted to balance (positives and negatives count alike whatever
 their numbers), L2-regularised with `FitConfig.c`. Only calibration build seeds go in: the test seeds' numbers are
 then out of sample.
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rlaudit.audits.combined import FEATURES, Calibration
+from rlaudit.audits.combined import FEATURES, TRANSFORMS, Calibration
 from rlaudit.bench.metrics import fit_threshold
 
 
@@ -52,7 +52,13 @@ class FitConfig:
     0 gives the smallest threshold meeting the budget; 0.5, midway, was set before any test seed was
     scored with it, after the quick bench's test FPR of 0.33 at 0."""
 
+    transform: str = "square"
+    """Each feature clipped at 0 and squared before standardising (`rlaudit.audits.combined`, "Why
+    squares"), or ``linear``."""
+
     def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"FitConfig.transform: one of {', '.join(TRANSFORMS)} (got {self.transform!r})")
         if not self.c > 0:
             raise ValueError(f"FitConfig.c must be > 0 (got {self.c})")
         if not 0 <= self.hacking_likely_fpr <= self.suspicious_fpr <= 1:
@@ -70,10 +76,12 @@ def fit(
 
     cfg = cfg or FitConfig()
     usable = [c for c in cases if c.get("features")]
+    n = len(FEATURES)
     y = np.array([bool(c["positive"]) for c in usable])
     if y.all() or not y.any():
         raise ValueError("fitting the combined score needs resistant and honest cases with features")
-    x = np.array([[c["features"][name] for name in FEATURES] for c in usable], dtype=float)
+    basis = Calibration(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, 0.0, 0.0, cfg.transform)
+    x = np.array([basis.basis(c["features"]) for c in usable], dtype=float)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0  # a constant feature: left unscaled (its weight comes out 0)
@@ -87,6 +95,7 @@ def fit(
         intercept=float(model.intercept_[0]),
         suspicious=0.0,
         hacking_likely=0.0,
+        transform=cfg.transform,
     )
     logits = [draft.logit(c["features"]) for c in usable]
     negatives = [z for z, label in zip(logits, y, strict=True) if not label]
@@ -103,6 +112,7 @@ def fit(
             "suspicious_fpr": cfg.suspicious_fpr,
             "hacking_likely_fpr": cfg.hacking_likely_fpr,
             "margin": cfg.margin,
+            "transform": cfg.transform,
         },
         **(provenance or {}),
     }
@@ -114,6 +124,7 @@ def fit(
         intercept=draft.intercept,
         suspicious=_sigmoid(suspicious),
         hacking_likely=_sigmoid(hacking),
+        transform=draft.transform,
         provenance=meta,
     )
 
