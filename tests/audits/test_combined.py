@@ -135,3 +135,11 @@ def test_the_shipped_calibration_is_fitted_on_calibration_seeds_only():
     assert p["build_seeds"] and p["commit"] and p["n_positive"] and p["n_negative"]
     assert shipped.features == FEATURES
     assert 0 < shipped.suspicious <= shipped.hacking_likely < 1
+    assert set(p["build_seeds"]).isdisjoint(p["test_seeds_never_seen"])
+    # An honest model (no evidence) reads clean; locked's and stochastic's evidence (build seed 1,
+    # rounded) reads hacking-likely.
+    assert combined.finding(shipped, dict.fromkeys(FEATURES, 0.0)).severity == Severity.INFO
+    locked = {"context_gap": 0.0, "noise_sweep": 0.3, "passk_never": 0.95, "passk_hidden": 0.04}
+    stochastic = {"context_gap": 0.0, "noise_sweep": 0.0, "passk_never": 0.05, "passk_hidden": 0.6}
+    for x in (locked, stochastic):
+        assert combined.finding(shipped, x).severity == Severity.HIGH
