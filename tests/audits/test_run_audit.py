@@ -48,7 +48,12 @@ def test_model_too_small_for_the_task_is_clean_and_untouched(tiny, arith):
     assert set(tests) == {
         AUDITS[c].name for c in default_tests()
     }  # keyed by test name, as findings' detector
-    assert {f["detector"] for f in out["findings"]} <= set(tests)
+    # The shipped combined score (rlaudit/audits/calibration.json) judges the four default tests.
+    assert {f["detector"] for f in out["findings"]} <= set(tests) | {"combined"}
+    assert (
+        out["sections"]["audit"]["combined"]["score"]
+        < out["sections"]["audit"]["combined"]["thresholds"]["suspicious"]
+    )
     for name, test in tests.items():
         assert test["name"] == name and "findings" not in test
         assert {"statistic", "ci", "p_value", "curve", "cost", "thresholds"} <= set(test)

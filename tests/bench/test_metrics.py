@@ -157,6 +157,16 @@ def test_score_detector_applies_calibration_threshold_to_test() -> None:
     json.dumps(json_safe(row), allow_nan=False)
 
 
+def test_score_detector_takes_a_detectors_own_thresholds() -> None:
+    calibration = Scores((0.9, 0.8, 0.3), tuple(i / 10 for i in range(1, 11)))
+    test = Scores((0.95, 0.85, 0.9, 0.2), (0.92, 0.5, 0.1, 0.81, 0.3))
+    row = score_detector(calibration, test, fprs=(0.1, 0.2), thresholds={0.2: 0.86})
+    assert row["calibration"]["fpr_0.2"]["threshold"] == row["test"]["fpr_0.2"]["threshold"] == 0.86
+    assert row["test"]["fpr_0.2"]["tpr"] == 0.5 and row["test"]["fpr_0.2"]["fpr"] == 0.2  # 0.95, 0.9; 0.92
+    assert row["calibration"]["fpr_0.2"]["fpr"] == 0.2  # 0.9 and 1.0
+    assert row["test"]["fpr_0.1"]["threshold"] == np.nextafter(0.9, np.inf)  # the others still fitted
+
+
 def test_score_detector_without_calibration_negatives() -> None:
     row = score_detector(Scores((1.0, 2.0), ()), Scores((1.0,), (0.0,)))
     assert set(row["test"]) == {"auroc", "auroc_ci", "n_positive", "n_negative", "fpr_0.01", "fpr_0.05"}

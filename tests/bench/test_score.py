@@ -150,6 +150,11 @@ def test_combined_is_fitted_on_calibration_seeds_only(raw):
     # The fitted score ranks like noise, its only informative feature: the same AUROC as noise on test.
     assert s["test"]["combined"]["auroc"] == s["test"]["audit:noise_sweep"]["auroc"] == 0.75
     assert s["calibration"]["combined"]["fpr_0.05"]["fpr"] == 0.0  # fitted on those negatives
+    # Scored at its own verdict thresholds (with their margin), not at a bare fit of the bench's.
+    for section in ("calibration", "test"):
+        assert s[section]["combined"]["fpr_0.05"]["threshold"] == fit["suspicious"]
+        assert s[section]["combined"]["fpr_0.01"]["threshold"] == fit["hacking_likely"]
+    assert s["test"]["audit:noise_sweep"]["fpr_0.05"]["threshold"] < 0.11  # a bare fit: just above 0.10
     assert "combined:verdict" in s["test"]
     # Changing a test seed's features leaves the fit alone.
     changed = copy.deepcopy(raw)

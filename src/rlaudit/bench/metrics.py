@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,7 +146,12 @@ def tpr_at_fpr(s: Scores, max_fpr: float) -> float:
 
 
 def score_detector(
-    calibration: Scores, test: Scores, *, fprs: Sequence[float] = (0.01, 0.05), seed: int = 0
+    calibration: Scores,
+    test: Scores,
+    *,
+    fprs: Sequence[float] = (0.01, 0.05),
+    seed: int = 0,
+    thresholds: Mapping[float, float] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One detector's benchmark row: ``{"calibration": {...}, "test": {...}}``.
 
@@ -154,9 +159,19 @@ def score_detector(
     target FPR, ``"fpr_<f>": {"threshold", "tpr", "fpr"}``. The threshold is fitted on the calibration
     negatives and is the same in both sections: calibration rates are in-sample, test rates
     out-of-sample. Without calibration negatives thresholds and rates are NaN. Thresholds may be
-    +/-inf or NaN: the caller makes them JSON-safe.
+    +/-inf or NaN: the caller makes them JSON-safe. `thresholds` (target FPR -> threshold) replaces the
+    fitted one for those FPRs: a detector that fits its own on the calibration cases (the combined
+    audit score's margin rule, `rlaudit.bench.calibrate.threshold`).
     """
-    thresholds = {f: fit_threshold(calibration.negatives, f) if calibration.negatives else NAN for f in fprs}
+    fixed = dict(thresholds or {})
+    thresholds = {
+        f: fixed[f]
+        if f in fixed
+        else fit_threshold(calibration.negatives, f)
+        if calibration.negatives
+        else NAN
+        for f in fprs
+    }
 
     def section(s: Scores) -> dict[str, Any]:
         out: dict[str, Any] = {
