@@ -174,14 +174,15 @@ def main() -> None:
                     tag = f"e{s + off}" if args.steps == 30 else f"e{s + off}-{args.steps}steps"
                     run_dir = args.out / f"seed-{s}" / tag / k
                 org = args.organisms / f"seed-{s}" / ORGANISM.get(k, k)
-                cases.append((k, s, s + off, org, task_of(k, args.out, args.bench_tasks), run_dir))
+                cases.append((k, s, s + off, org, run_dir))
 
     def run(case: tuple[Any, ...]) -> float | None:
-        _kind, _seed, es, org, task, run_dir = case
-        return elicit_run(org, task, run_dir, args.steps, es)
+        kind, _seed, es, org, run_dir = case
+        # The task (a file written under --out for the difficulty kinds) only when a run is made.
+        return elicit_run(org, task_of(kind, args.out, args.bench_tasks), run_dir, args.steps, es)
 
     if args.replay_only:
-        cases = [c for c in cases if (c[5] / "elicit.json").is_file()]
+        cases = [c for c in cases if (c[4] / "elicit.json").is_file()]
         cpu: list[float | None] = [None] * len(cases)
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
@@ -189,7 +190,7 @@ def main() -> None:
         if args.elicit_only:
             return
     results = []
-    for (k, s, es, _org, _task, run_dir), c in zip(cases, cpu, strict=True):
+    for (k, s, es, _org, run_dir), c in zip(cases, cpu, strict=True):
         if not (run_dir / "store").is_dir():
             results.append({"kind": k, "build_seed": s, "elicit_seed": es, "error": "elicit failed"})
             continue
