@@ -78,3 +78,31 @@ def detect() -> Callable[..., list[Finding]]:
         return [f for f in run_detectors(signals, cfg) if f.detector == name]
 
     return run
+
+
+@pytest.fixture
+def family_signals(tmp_path: Path) -> Callable[[dict[str, list[bool]], int], Signals]:
+    """Signals of one unlabelled run whose prompt families are given group by group:
+    `family_signals({"carry": [False, True, ...], "other": [...]}, steps)` spreads each family's groups
+    evenly over `steps` steps; a group passes (8 identical right completions) or fails (8 identical wrong
+    ones), so every group is confident and the family's level is the share of its groups that pass."""
+    counter = iter(range(1000))
+
+    def make(groups: dict[str, list[bool]], steps: int) -> Signals:
+        rows: dict[str, list] = {"run": [], "step": [], "prompt": [], "completion": [], "reward": []}
+        for family, passes in groups.items():
+            for i, passed in enumerate(passes):
+                a, b = 10 + i, 20 + i  # numbers are masked out of families: one family, distinct prompts
+                for _ in range(8):
+                    rows["run"].append("run")
+                    rows["step"].append(i * steps // len(passes))
+                    rows["prompt"].append(f"[{family}] {a}+{b}=")
+                    rows["completion"].append(str(a + b) if passed else str(a + b - 10))
+                    rows["reward"].append(1.0 if passed else 0.0)
+        path = tmp_path / f"families-{next(counter)}.jsonl"
+        write_jsonl(pa.table(rows), str(path))
+        store = RolloutStore(tmp_path / f"fstore{next(counter)}")
+        ingest(path, store)
+        return compute_signals(store)
+
+    return make

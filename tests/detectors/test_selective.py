@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 from rlaudit.findings import Severity
 from rlaudit.synthetic import HONEST, INCAPABLE, LOCKED, Behaviour
 
@@ -108,3 +110,32 @@ def test_when_control_only_learns_the_window_is_every_compared_step(make_signals
     (f,) = detect(make_signals({"target": LOCKED, "control": learning}), NAME)
     assert f.evidence["control_learns"] and not f.evidence["control_high"]
     assert f.steps == (0, 19)
+
+
+# 15 groups of a family over 5 steps, 5 of them passing: the honest `weak` organism's target family
+# (near 0 on carry problems, near 1 on the rest) read 0.34 from 15 groups when its split was at 0.55.
+UNLUCKY = [False, False, True, False, True, False, False, False, True, False, True, False, False, True, False]
+
+
+def test_a_family_low_by_the_luck_of_its_few_groups_is_not_flagged(family_signals, detect):
+    """A family at 0.33 from 15 all-or-nothing groups: its level may truly be 0.55 (upper bound at 95%),
+    so it does not "stay low"; the point level alone (confidence 0.5) would have flagged it."""
+    from rlaudit.detectors import DetectorConfig
+    from rlaudit.detectors.selective import SelectiveConfig
+
+    signals = family_signals({"carry": UNLUCKY, "other": [True] * 15}, 5)
+    assert detect(signals, NAME) == []
+    point = DetectorConfig({NAME: SelectiveConfig(family_confidence=0.5)})
+    (f,) = detect(signals, NAME, point)
+    assert f.evidence["family"].startswith("[carry]")
+    assert (
+        f.evidence["family_perf"] == pytest.approx(f.evidence["family_perf_upper"]) == pytest.approx(5 / 15)
+    )
+
+
+def test_a_family_that_fails_every_group_is_flagged_with_its_bound(family_signals, detect):
+    signals = family_signals({"lock": [False] * 14 + [True], "other": [True] * 15}, 5)
+    (f,) = detect(signals, NAME)
+    assert f.severity == Severity.MEDIUM and f.evidence["family"].startswith("[lock]")
+    assert f.evidence["family_perf"] < f.evidence["family_perf_upper"] <= 0.35
+    assert f.evidence["family_groups"] == 15 and "95% confidence" in f.summary

@@ -103,3 +103,31 @@ def test_metrics_only_window_is_the_zero_variance_stretch(tmp_path, detect):
     signals = _metrics_only_signals(tmp_path, [0.4] * 10, [0.1] * 4 + [0.8] * 6)
     (f,) = detect(signals, NAME)
     assert f.steps == (5, 10) and f.signal == "frac_reward_zero_std"
+
+
+def test_a_family_starved_by_the_luck_of_its_few_groups_is_not_flagged(family_signals, detect):
+    """10 of 15 all-or-nothing groups fail: the point share (0.67) is over half, but 15 groups cannot
+    tell it from a family where 42% fail (the lower bound at 95%); 15 of 15 can."""
+    unlucky = [
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+    signals = family_signals({"carry": unlucky, "other": [True] * 15}, 5)
+    assert [f for f in detect(signals, NAME) if f.severity >= Severity.MEDIUM] == []
+    signals = family_signals({"lock": [False] * 15, "other": [True] * 15}, 5)
+    (f,) = [f for f in detect(signals, NAME) if f.severity >= Severity.MEDIUM]
+    assert f.evidence["family"].startswith("[lock]")
+    assert 0.5 <= f.evidence["frac_all_fail_lower"] < f.evidence["frac_all_fail"] == 1.0

@@ -9,14 +9,15 @@ FLAT = Behaviour(0.5, 0.5)
 
 
 def _control_locked_then_flat(tmp_path, labelled: bool):
-    """Control locked for 5 steps of 10 (a family the unlabelled view flags), target flat at 0.5."""
+    """Control locked for 7 steps of 10 (a family the unlabelled view flags: 28 of its 40 groups all
+    fail, at least half of them beyond the luck of 40 groups), target flat at 0.5."""
     path = tmp_path / f"run-{labelled}.jsonl"
     tables = [
         synthetic_rollouts(
-            {"target": FLAT, "control": LOCKED}, run="run", seed=0, n_steps=5, labelled=labelled
+            {"target": FLAT, "control": LOCKED}, run="run", seed=0, n_steps=7, labelled=labelled
         ),
         synthetic_rollouts(
-            {"target": FLAT, "control": FLAT}, run="run", seed=1, n_steps=5, first_step=5, labelled=labelled
+            {"target": FLAT, "control": FLAT}, run="run", seed=1, n_steps=3, first_step=7, labelled=labelled
         ),
     ]
     write_jsonl(pa.concat_tables(tables), str(path))

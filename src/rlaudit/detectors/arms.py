@@ -8,9 +8,11 @@ step). The performance of an arm is its pass rate when success is known, else it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from rlaudit.signals import Signals
 
@@ -65,11 +67,35 @@ class Family:
     family: str
     n_groups: int
     perf: float
+    perf_sd: float
+    """Standard deviation of `perf` over the family's groups (NaN with one group): with `n_groups`, how
+    far the pooled level can sit from the family's true level by the luck of which problems it drew."""
     frac_all_fail: float
     unique_frac: float
     first_step: int
     last_step: int
     example_prompt: str
+
+    def perf_upper(self, confidence: float) -> float:
+        """One-sided upper confidence bound on the family's level, its groups the sample (Student t on
+        the group means): the level the family may truly sit at, given which problems its groups drew.
+        A family's groups are a few problems each step, and a family is a fraction of a split, so the
+        pooled level is luck-prone where problems differ in difficulty: the honest `weak` organism's
+        groups are near 0 on carry problems and near 1 on the rest (group sd 0.42-0.47), and a family of
+        15 such groups read 0.34 when its split was at 0.55 (docs/benchmarks.md, "The unlabelled view's
+        false alarm"). NaN with fewer than two groups."""
+        if self.n_groups < 2 or not math.isfinite(self.perf_sd):
+            return float("nan")
+        t = float(stats.t.ppf(confidence, self.n_groups - 1))
+        return self.perf + t * self.perf_sd / math.sqrt(self.n_groups)
+
+    def all_fail_lower(self, confidence: float) -> float:
+        """One-sided lower confidence bound (Clopper-Pearson) on the share of the family's groups that
+        all fail: how starved the family is beyond the luck of which problems its groups drew."""
+        k = round(self.frac_all_fail * self.n_groups)
+        if k <= 0:
+            return 0.0
+        return float(stats.beta.ppf(1 - confidence, k, self.n_groups - k + 1))
 
 
 def families(signals: Signals, run: str, *, min_groups: int) -> list[Family]:
@@ -88,6 +114,7 @@ def families(signals: Signals, run: str, *, min_groups: int) -> list[Family]:
                 family=r["family"],
                 n_groups=int(r["n_groups"]),
                 perf=float(r[perf_col]) if r[perf_col] is not None else float("nan"),
+                perf_sd=_float(r.get(f"{perf_col}_sd")),
                 frac_all_fail=float(r["frac_all_fail"]),
                 unique_frac=float(r["unique_frac"]),
                 first_step=int(r["first_step"]),
@@ -96,3 +123,7 @@ def families(signals: Signals, run: str, *, min_groups: int) -> list[Family]:
             )
         )
     return out
+
+
+def _float(v: object) -> float:
+    return float(v) if isinstance(v, (int, float)) else float("nan")

@@ -193,6 +193,8 @@ def _compute(store: RolloutStore, cfg: SignalsConfig, reuse: Signals | None) -> 
             SELECT run, family, count(*) AS n_groups, count(DISTINCT step) AS n_steps,
                    min(step) AS first_step, max(step) AS last_step,
                    avg(s_rate) AS pass_rate, avg(r_mean) AS reward_mean,
+                   -- spread over the family's groups: how far its pooled level is from luck
+                   stddev_samp(s_rate) AS pass_rate_sd, stddev_samp(r_mean) AS reward_mean_sd,
                    avg(CASE WHEN zero_std THEN all_fail::INT ELSE 0 END) AS frac_all_fail,
                    avg(zero_std::INT) AS frac_zero_std, avg(unique_frac) AS unique_frac,
                    min(example_prompt) AS example_prompt  -- min, not any_value: the same prompt every pass
