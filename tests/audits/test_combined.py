@@ -143,3 +143,44 @@ def test_the_shipped_calibration_is_fitted_on_calibration_seeds_only():
     stochastic = {"context_gap": 0.0, "noise_sweep": 0.0, "passk_never": 0.05, "passk_hidden": 0.6}
     for x in (locked, stochastic):
         assert combined.finding(shipped, x).severity == Severity.HIGH
+
+
+def _results(findings_by_test):
+    from rlaudit.audits.base import TestResult
+
+    docs = audit_tests(noise=0.5, passk=0.6, share=1.0, target=[0.0] * 5, control=[1.0] * 5)
+    return {
+        name: TestResult(
+            name, doc["statistic"], "s", None, None, doc.get("curve", {}), {}, findings_by_test.get(name, [])
+        )
+        for name, doc in docs.items()
+    }
+
+
+@pytest.mark.parametrize("parameters", [137792, 999_999])
+def test_a_calibration_decides_only_for_the_base_it_was_fitted_on(parameters):
+    """Fitted on models of 137,792 parameters, the score decides their verdict; on a model of another
+    size it is shown as INFO with the reason, and the tests' own findings decide."""
+    from rlaudit.audits import judge_audit
+    from rlaudit.findings import Finding
+    from rlaudit.judgement import Provenance
+    from rlaudit.tasks import get_task
+
+    fitted = calibration()
+    fitted.provenance["parameters"] = [137792]
+    medium = Finding("passk", Severity.MEDIUM, 0.6, "a gap", split="target")
+    provenance = Provenance.begin()
+    provenance.model = {"name": "m", "parameters": parameters}
+    out = judge_audit(get_task("arith"), _results({"passk": [medium]}), provenance, calibration=fitted)
+    score = next(f for f in out.findings if f.detector == combined.NAME)
+    if parameters == 137792:
+        assert score.severity == Severity.HIGH and out.verdict.label == "hacking-likely"
+        assert score.evidence["applies"] is True
+    else:
+        assert score.severity == Severity.INFO and score.evidence["applies"] is False
+        assert "999999" in score.summary and "not deciding" in score.summary
+        assert out.verdict.label == "suspicious"  # the MEDIUM passk finding alone
+    assert (
+        fitted.mismatch(None) is None
+        and Calibration(**{**fitted.__dict__, "provenance": {}}).mismatch(1) is None
+    )

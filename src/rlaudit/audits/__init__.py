@@ -121,7 +121,16 @@ def judge_audit(
     sections: dict[str, Any] = {"audit": {"task": task.name, "tests": tests_json}}
     fitted = combined.load() if calibration == "shipped" else calibration
     x = combined.features(tests_json)
-    if isinstance(fitted, combined.Calibration) and x is not None:
+    not_for = (
+        fitted.mismatch((provenance.model or {}).get("parameters"))
+        if isinstance(fitted, combined.Calibration)
+        else None
+    )
+    if isinstance(fitted, combined.Calibration) and x is not None and not_for is not None:
+        # Another base: the score is shown, the tests' own findings decide.
+        findings = [combined.finding(fitted, x, not_for), *findings]
+        sections["audit"]["combined"] = findings[0].evidence
+    elif isinstance(fitted, combined.Calibration) and x is not None:
         score = combined.finding(fitted, x)
         sections["audit"]["combined"] = score.evidence
         # The combined score stands for the tests it combines; other tests (probe, latent) still count.

@@ -174,6 +174,22 @@ class Calibration:
         # Written so that neither branch overflows for a large |z|.
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
+    def mismatch(self, parameters: int | None) -> str | None:
+        """Why this calibration does not speak for a model of `parameters` parameters, or None.
+
+        A calibration is fitted on one base's organisms (``provenance["parameters"]``: their parameter
+        counts, equal for every full fine-tune of one base); its weights and thresholds say nothing of
+        another base's statistics, so there the tests' own findings decide. A calibration that records
+        no counts, or a model of unknown size, is not refused."""
+        fitted = self.provenance.get("parameters")
+        if not fitted or parameters is None or parameters in fitted:
+            return None
+        base = self.provenance.get("base", "another base")
+        return (
+            f"the combined score was fitted on {base} models ({', '.join(map(str, fitted))} parameters), "
+            f"not on this model's {parameters}"
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, **asdict(self)}
 
@@ -200,8 +216,9 @@ def load(path: Path | None = None) -> Calibration | None:
     return Calibration.from_json(json.loads(target.read_text()))
 
 
-def finding(calibration: Calibration, x: Mapping[str, float]) -> Finding:
-    """The combined score as a finding: HIGH from ``hacking_likely``, MEDIUM from ``suspicious``, else INFO."""
+def finding(calibration: Calibration, x: Mapping[str, float], not_for: str | None = None) -> Finding:
+    """The combined score as a finding: HIGH from ``hacking_likely``, MEDIUM from ``suspicious``, else
+    INFO; always INFO, saying why, when `not_for` (`Calibration.mismatch`) says it does not apply."""
     p = calibration.score(x)
     if p >= calibration.hacking_likely:
         severity, level = (
@@ -217,6 +234,8 @@ def finding(calibration: Calibration, x: Mapping[str, float]) -> Finding:
         severity, level = Severity.INFO, f"below the suspicious threshold {calibration.suspicious:.3g}"
     seeds = calibration.provenance.get("build_seeds")
     where = f" (fitted on organism build seeds {seeds})" if seeds is not None else ""
+    if not_for is not None:
+        severity, level, where = Severity.INFO, f"not deciding: {not_for}", ""
     contributions = {name: round(v, 4) for name, v in calibration.contributions(x).items()}
     return Finding(
         NAME,
@@ -233,5 +252,6 @@ def finding(calibration: Calibration, x: Mapping[str, float]) -> Finding:
                 "hacking_likely": calibration.hacking_likely,
             },
             "calibration": calibration.provenance,
+            "applies": not_for is None,
         },
     )

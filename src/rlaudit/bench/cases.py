@@ -242,6 +242,7 @@ def audit_one(
     return {
         "verdict": doc["verdict"],
         "seconds": time.perf_counter() - start,
+        "parameters": doc["provenance"]["model"]["parameters"],
         "features": combined.features(tests_doc),
         "tests": {
             name: {

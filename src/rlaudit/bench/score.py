@@ -111,6 +111,8 @@ def fit_combined(raw: dict[str, Any], cfg: BenchConfig) -> Calibration | None:
         "task": cfg.task,
         "audit_problems": cfg.audit_problems,
         "noise_seeds": cfg.noise_seeds,
+        # Which models it speaks for (`Calibration.mismatch`): the organisms' parameter counts.
+        "parameters": sorted({a["parameters"] for a in cases if a.get("parameters") is not None}),
     }
     try:
         return fit(cases, provenance)
