@@ -242,8 +242,8 @@ def test_default_group_writes_the_step_as_before(step: pa.Array) -> None:
     assert got == want
 
 
-def test_a_refused_memory_limit_leaves_the_cached_connection_usable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found by tests/test_signals_bounded.py: a bad RLAUDIT_MEMORY_LIMIT closed the cached
+def test_a_refused_memory_limit_leaves_the_next_batch_working(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by tests/test_signals_bounded.py (when connections were cached per thread): a bad RLAUDIT_MEMORY_LIMIT closed the cached
     connection before failing, and the next batch under the good limit got a closed one."""
     from rlaudit.records.memory import MEMORY_ENV, BadMemoryLimit
 
