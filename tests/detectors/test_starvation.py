@@ -108,23 +108,7 @@ def test_metrics_only_window_is_the_zero_variance_stretch(tmp_path, detect):
 def test_a_family_starved_by_the_luck_of_its_few_groups_is_not_flagged(family_signals, detect):
     """10 of 15 all-or-nothing groups fail: the point share (0.67) is over half, but 15 groups cannot
     tell it from a family where 42% fail (the lower bound at 95%); 15 of 15 can."""
-    unlucky = [
-        False,
-        False,
-        True,
-        False,
-        True,
-        False,
-        False,
-        False,
-        True,
-        False,
-        True,
-        False,
-        False,
-        True,
-        False,
-    ]
+    unlucky = [c == "1" for c in "001010001010010"]  # 1: a group that solves it
     signals = family_signals({"carry": unlucky, "other": [True] * 15}, 5)
     assert [f for f in detect(signals, NAME) if f.severity >= Severity.MEDIUM] == []
     signals = family_signals({"lock": [False] * 15, "other": [True] * 15}, 5)
