@@ -95,7 +95,9 @@ class Family:
         k = round(self.frac_all_fail * self.n_groups)
         if k <= 0:
             return 0.0
-        return float(stats.beta.ppf(1 - confidence, k, self.n_groups - k + 1))
+        # The one-sided bound at `confidence` is the lower end of the two-sided exact interval at 2c - 1.
+        ci = stats.binomtest(k, self.n_groups).proportion_ci(2 * confidence - 1, method="exact")
+        return float(ci.low)
 
 
 def families(signals: Signals, run: str, *, min_groups: int) -> list[Family]:
